@@ -1,0 +1,474 @@
+"""Typed settings loaded from a TOML file.
+
+The file has three parts::
+
+    [server]            # how Radicale listens and authenticates
+    [store]             # where meetings live (SQLAlchemy URL) and index limits
+    [[users]]           # one table per CRM user (array of tables)
+
+Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
+(``server.port``, ``users[2].can_see[0]`` - list indexes count from 0) and the reason.
+
+Each section is described by a small declarative schema: a mapping from TOML key to a
+:class:`_Key` (validator plus the dataclass attribute it fills). Defaults live on the
+dataclasses themselves, and a dataclass field without a default makes the key required,
+so adding a setting is one dataclass field plus one schema line.
+
+Paths: ``server.htpasswd`` is resolved against the directory of the config file. The
+store URL is passed to SQLAlchemy unchanged, so a relative SQLite path such as
+``sqlite:///var/bridge.sqlite3`` is resolved by SQLite against the *current working
+directory* of the process, not the config file's directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ServerSettings",
+    "Settings",
+    "StoreSettings",
+    "UserSettings",
+    "load_config",
+    "parse_config",
+]
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str(e)`` is ``"<file>: <key>: <reason>"``."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 5232
+    #: bcrypt htpasswd file (absolute once loaded); None only when ``auth == "none"``.
+    htpasswd: Path | None = None
+    #: "htpasswd" or "none" (no authentication - for local tests only).
+    auth: str = "htpasswd"
+    #: Radicale's ``max_content_length``: the largest request body accepted.
+    max_body_bytes: int = 10_000_000
+    #: The largest single calendar object accepted.
+    max_resource_bytes: int = 1_000_000
+    #: ``[server.radicale.<section>]`` tables passed to Radicale's config verbatim.
+    radicale_extra: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    #: SQLAlchemy URL. A relative sqlite path is relative to the current working directory.
+    url: str = "sqlite:///var/bridge.sqlite3"
+    change_retention_days: int = 30
+    #: A recurrence is expanded into the time index at most this many times.
+    max_occurrences: int = 5000
+    #: Recurring series are expanded this far ahead for the time index.
+    index_horizon_days: int = 1830
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    login: str
+    email: str
+    display_name: str = ""
+    #: Logins whose meeting calendars this user sees read-only.
+    can_see: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    server: ServerSettings
+    store: StoreSettings
+    users: tuple[UserSettings, ...]
+
+    def user(self, login: str) -> UserSettings | None:
+        """The configured user with this login, or None."""
+        for user in self.users:
+            if user.login == login:
+                return user
+        return None
+
+
+# --------------------------------------------------------------------------- validators
+
+
+class _Problem(Exception):
+    """Raised by validators; turned into a ConfigError once the file name is known."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(key, reason)
+        self.key = key
+        self.reason = reason
+
+
+Validator = Callable[[Any, str], Any]  # (raw value, dotted key) -> converted value
+
+
+_TOML_TYPE_NAMES = (  # checked in order: bool before int, datetime before date
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "float"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "table"),
+    (datetime.datetime, "datetime"),
+    (datetime.date, "date"),
+    (datetime.time, "time"),
+)
+
+
+def _describe(value: Any) -> str:
+    """How a TOML value is named in messages: ``string '5232'``, ``boolean true`` ..."""
+    name = next((n for t, n in _TOML_TYPE_NAMES if isinstance(value, t)), type(value).__name__)
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, datetime.date | datetime.time):
+        return f"{name} {value.isoformat()}"
+    return name if isinstance(value, list | dict) else f"{name} {value}"
+
+
+def _wrong_type(expected: str, value: Any, key: str) -> _Problem:
+    return _Problem(key, f"expected {expected}, got {_describe(value)}")
+
+
+def _integer(lo: int, hi: int) -> Validator:
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _wrong_type("an integer", value, key)
+        if not lo <= value <= hi:
+            raise _Problem(key, f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return check
+
+
+def _string(*, nonempty: bool = False, pattern: str | None = None, what: str = "") -> Validator:
+    regex = re.compile(pattern) if pattern else None
+
+    def check(value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise _wrong_type("a string", value, key)
+        if nonempty and not value.strip():
+            raise _Problem(key, "must not be empty")
+        if regex is not None and not regex.fullmatch(value):
+            raise _Problem(key, f"{value!r} is not a valid {what or 'value'} ({pattern})")
+        return value
+
+    return check
+
+
+def _choice(*choices: str) -> Validator:
+    as_string = _string()
+
+    def check(value: Any, key: str) -> str:
+        value = as_string(value, key)
+        if value not in choices:
+            options = ", ".join(repr(c) for c in choices)
+            raise _Problem(key, f"must be one of {options}, got {value!r}")
+        return value
+
+    return check
+
+
+def _array_of(item: Validator) -> Validator:
+    def check(value: Any, key: str) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise _wrong_type("an array", value, key)
+        return tuple(item(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+    return check
+
+
+def _email(value: Any, key: str) -> str:
+    value = _string(nonempty=True)(value, key)
+    local, at, domain = value.partition("@")
+    if not at or "@" in domain or not local or not domain or value != value.strip():
+        raise _Problem(key, f"{value!r} is not an e-mail address (need exactly one '@')")
+    return value
+
+
+_ACCEPTED_DRIVERS = {("sqlite", "pysqlite"), ("mysql", "pymysql")}
+
+
+def _sqlalchemy_url(value: Any, key: str) -> str:
+    value = _string(nonempty=True)(value, key)
+    from sqlalchemy.engine import make_url  # imported lazily: keeps `import bridge.config` light
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError) as exc:
+        raise _Problem(key, f"not a valid SQLAlchemy URL: {exc}") from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if (backend, driver) not in _ACCEPTED_DRIVERS:
+        hint = " (use 'mysql+pymysql://...')" if backend == "mysql" else ""
+        raise _Problem(
+            key,
+            f"unsupported database '{url.drivername}'{hint}; "
+            "use 'sqlite:///path' or 'mysql+pymysql://user:pass@host/db'",
+        )
+    if backend == "mysql" and not url.database:
+        raise _Problem(key, "a MySQL URL must name a database ('mysql+pymysql://.../dbname')")
+    return value
+
+
+# Radicale options the bridge derives from its own settings; overriding them via
+# [server.radicale.*] would silently disagree with the rest of the bridge.
+_RADICALE_OWNED = {
+    ("server", "hosts"): "server.host / server.port",
+    ("server", "max_content_length"): "server.max_body_bytes",
+    ("auth", "type"): "server.auth",
+    ("auth", "htpasswd_filename"): "server.htpasswd",
+    ("storage", "type"): None,
+    ("rights", "type"): None,
+}
+
+
+def _radicale_schema() -> Mapping[str, Mapping[str, Any]]:
+    try:
+        from radicale.config import DEFAULT_CONFIG_SCHEMA
+    except ImportError:  # pragma: no cover - radicale is a hard dependency
+        return {}
+    return DEFAULT_CONFIG_SCHEMA
+
+
+def _radicale_tables(value: Any, key: str) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict):
+        raise _wrong_type("a table of [server.radicale.<section>] tables", value, key)
+    schema = _radicale_schema()
+    sections = [s for s in schema if not s.startswith("_")]
+    result: dict[str, dict[str, str]] = {}
+    for section, options in value.items():
+        section_key = f"{key}.{section}"
+        if schema and section not in schema:
+            raise _Problem(section_key, _unknown_message("Radicale section", section, sections))
+        if not isinstance(options, dict):
+            raise _wrong_type("a table", options, section_key)
+        section_schema = schema.get(section, {})
+        # Sections with a pluggable "type" may carry plugin-specific options.
+        strict = bool(section_schema) and "type" not in section_schema
+        known = [o for o in section_schema if not o.startswith("_")]
+        converted: dict[str, str] = {}
+        for option, raw in options.items():
+            option_key = f"{section_key}.{option}"
+            if (section, option) in _RADICALE_OWNED:
+                source = _RADICALE_OWNED[(section, option)]
+                reason = "is set by the bridge itself"
+                raise _Problem(option_key, f"{reason}; use {source}" if source else reason)
+            if strict and option not in section_schema:
+                raise _Problem(option_key, _unknown_message("key", option, known))
+            converted[option] = _string()(raw, option_key)
+        result[section] = converted
+    return result
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class _Key:
+    check: Validator
+    attr: str | None = None  # dataclass attribute, when it differs from the TOML key
+
+
+_SERVER_KEYS: dict[str, _Key] = {
+    "host": _Key(_string(nonempty=True)),
+    "port": _Key(_integer(0, 65535)),
+    "auth": _Key(_choice("htpasswd", "none")),
+    "htpasswd": _Key(_string(nonempty=True)),
+    "max_body_bytes": _Key(_integer(1024, 2**31 - 1)),
+    "max_resource_bytes": _Key(_integer(1024, 2**31 - 1)),
+    "radicale": _Key(_radicale_tables, attr="radicale_extra"),
+}
+
+_STORE_KEYS: dict[str, _Key] = {
+    "url": _Key(_sqlalchemy_url),
+    "change_retention_days": _Key(_integer(1, 3650)),
+    "max_occurrences": _Key(_integer(1, 100_000)),
+    "index_horizon_days": _Key(_integer(30, 36_500)),
+}
+
+_LOGIN_PATTERN = r"[a-z0-9][a-z0-9._-]{0,63}"
+
+_USER_KEYS: dict[str, _Key] = {
+    "login": _Key(_string(pattern=_LOGIN_PATTERN, what="login")),
+    "email": _Key(_email),
+    "display_name": _Key(_string()),
+    "can_see": _Key(_array_of(_string(pattern=_LOGIN_PATTERN, what="login"))),
+}
+
+_TOP_KEYS = ("server", "store", "users")
+
+
+def _unknown_message(kind: str, name: str, known: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}"
+
+
+def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
+    """Validate one TOML table against a schema; returns constructor kwargs for ``cls``.
+
+    Keys absent from the table are left out, so the dataclass default applies; a
+    dataclass field without a default makes its key required.
+    """
+    if not isinstance(data, dict):
+        raise _wrong_type("a table", data, prefix)
+    known = list(keys)
+    for name in data:
+        if name not in keys:
+            raise _Problem(f"{prefix}.{name}", _unknown_message("key", name, known))
+    kwargs: dict[str, Any] = {}
+    for name, spec in keys.items():
+        if name in data:
+            kwargs[spec.attr or name] = spec.check(data[name], f"{prefix}.{name}")
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in kwargs:
+            toml_name = next((n for n, s in keys.items() if (s.attr or n) == f.name), f.name)
+            raise _Problem(f"{prefix}.{toml_name}", "missing required key")
+    return kwargs
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _parse_server(data: Any, base_dir: Path) -> ServerSettings:
+    kw = _read_table(data, _SERVER_KEYS, ServerSettings, "server")
+    auth = kw.get("auth", "htpasswd")
+    if auth == "none":
+        if "htpasswd" in kw:
+            raise _Problem("server.htpasswd", "must not be set when server.auth = 'none'")
+    else:
+        if "htpasswd" not in kw:
+            raise _Problem(
+                "server.htpasswd",
+                "missing required key (path to a bcrypt htpasswd file; "
+                "set server.auth = 'none' to disable authentication)",
+            )
+        path = Path(kw["htpasswd"]).expanduser()
+        if not path.is_absolute():
+            path = base_dir / path
+        if not path.is_file():
+            raise _Problem("server.htpasswd", f"htpasswd file not found: {path}")
+        kw["htpasswd"] = path
+    body = kw.get("max_body_bytes", ServerSettings.max_body_bytes)
+    resource = kw.get("max_resource_bytes", ServerSettings.max_resource_bytes)
+    if resource > body:
+        raise _Problem(
+            "server.max_resource_bytes",
+            f"must not exceed server.max_body_bytes ({body}), got {resource}",
+        )
+    return ServerSettings(**kw)
+
+
+def _parse_users(data: Any) -> tuple[UserSettings, ...]:
+    if not isinstance(data, list):
+        raise _wrong_type("an array of tables ([[users]])", data, "users")
+    users = []
+    for i, entry in enumerate(data):
+        kw = _read_table(entry, _USER_KEYS, UserSettings, f"users[{i}]")
+        if not kw.get("display_name", "").strip():
+            kw["display_name"] = kw["login"]
+        users.append(UserSettings(**kw))
+
+    by_login: dict[str, int] = {}
+    by_email: dict[str, int] = {}
+    for i, user in enumerate(users):
+        if user.login in by_login:
+            first = by_login[user.login]
+            raise _Problem(
+                f"users[{i}].login", f"duplicate login {user.login!r} (also users[{first}])"
+            )
+        by_login[user.login] = i
+        folded = user.email.casefold()
+        if folded in by_email:
+            first = by_email[folded]
+            raise _Problem(
+                f"users[{i}].email", f"duplicate email {user.email!r} (also users[{first}])"
+            )
+        by_email[folded] = i
+
+    for i, user in enumerate(users):
+        seen: set[str] = set()
+        for j, other in enumerate(user.can_see):
+            key = f"users[{i}].can_see[{j}]"
+            if other == user.login:
+                raise _Problem(key, f"a user cannot list itself ({other!r})")
+            if other not in by_login:
+                raise _Problem(key, _unknown_message("user", other, list(by_login)))
+            if other in seen:
+                raise _Problem(key, f"{other!r} is listed twice")
+            seen.add(other)
+    return tuple(users)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Settings:
+    """Build :class:`Settings` from already-parsed TOML data.
+
+    ``file`` is only used in error messages and as ``Settings.path``; relative paths in
+    the data (``server.htpasswd``) are resolved against ``base_dir``.
+    """
+    try:
+        for name in data:
+            if name not in _TOP_KEYS:
+                raise _Problem(name, _unknown_message("key", name, _TOP_KEYS))
+        server = _parse_server(data.get("server", {}), Path(base_dir))
+        store = StoreSettings(
+            **_read_table(data.get("store", {}), _STORE_KEYS, StoreSettings, "store")
+        )
+        users = _parse_users(data.get("users", []))
+    except _Problem as problem:
+        raise ConfigError(file, problem.key, problem.reason) from None
+    return Settings(path=Path(file), server=server, store=store, users=users)
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (line \d+, column \d+|end of document)\)$")
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate a TOML config file; raises :class:`ConfigError` on any problem."""
+    path = Path(path)
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(file, "(file)", "config file not found") from None
+    except OSError as exc:
+        raise ConfigError(file, "(file)", f"cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, "(file)", f"not UTF-8 text: {exc.reason}") from None
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        where = match.group(1) if match else "(file)"
+        reason = message[: match.start()] if match else message
+        raise ConfigError(file, where, f"TOML syntax error: {reason}") from None
+    resolved = path.resolve()
+    settings = parse_config(data, file=file, base_dir=resolved.parent)
+    return dataclasses.replace(settings, path=resolved)

@@ -1,0 +1,125 @@
+"""Collections: client-made calendars/address books, principal homes and meetings calendars."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+
+from bridge.store import changes as change_log
+from bridge.store.changes import Tx
+from bridge.store.schema import collections, items
+
+MEETINGS = "meetings"
+GENERIC = "generic"
+# Collection names under a home that only the bridge may create.
+RESERVED_NAME = "meetings"
+COLLEAGUE_PREFIX = "meetings-"
+
+
+def meetings_props(display_name: str) -> dict[str, str]:
+    return {
+        "tag": "VCALENDAR",
+        "D:displayname": display_name,
+        "C:supported-calendar-component-set": "VEVENT",
+        "C:calendar-description": "Meetings from the CRM",
+    }
+
+
+def is_reserved(path: str) -> bool:
+    """True for `<home>/meetings` and `<home>/meetings-<login>` (bridge-owned names)."""
+    parts = path.split("/")
+    return len(parts) == 2 and (parts[1] == RESERVED_NAME or parts[1].startswith(COLLEAGUE_PREFIX))
+
+
+def parent_of(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def by_path(conn: Connection, path: str) -> Row | None:
+    return conn.execute(select(collections).where(collections.c.path == path)).first()
+
+
+def by_id(conn: Connection, collection_id: int) -> Row | None:
+    return conn.execute(select(collections).where(collections.c.id == collection_id)).first()
+
+
+def children(conn: Connection, parent_path: str) -> list[Row]:
+    return list(
+        conn.execute(
+            select(collections)
+            .where(collections.c.parent_path == parent_path)
+            .order_by(collections.c.path)
+        )
+    )
+
+
+def create(
+    tx: Tx,
+    path: str,
+    props: Mapping[str, str],
+    *,
+    kind: str = GENERIC,
+    owner_id: int | None = None,
+) -> int:
+    now = time.time()
+    result = tx.conn.execute(
+        insert(collections).values(
+            path=path,
+            parent_path=parent_of(path),
+            kind=kind,
+            owner_id=owner_id,
+            props=json.dumps(dict(props), sort_keys=True),
+            created_at=now,
+            modified_at=now,
+            max_span=0,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def set_props(tx: Tx, collection_id: int, props: Mapping[str, str]) -> None:
+    tx.conn.execute(
+        update(collections)
+        .where(collections.c.id == collection_id)
+        .values(props=json.dumps(dict(props), sort_keys=True), modified_at=time.time())
+    )
+
+
+def touch(tx: Tx, collection_id: int, *, span: int = 0) -> None:
+    """Mark the collection modified; widen its longest-occurrence bound to ``span``."""
+    values: dict[str, object] = {"modified_at": time.time()}
+    tx.conn.execute(update(collections).where(collections.c.id == collection_id).values(**values))
+    if span:
+        tx.conn.execute(
+            update(collections)
+            .where(collections.c.id == collection_id, collections.c.max_span < span)
+            .values(max_span=span)
+        )
+
+
+def subtree(conn: Connection, path: str) -> list[Row]:
+    """The collection at ``path`` and every collection below it."""
+    return list(
+        conn.execute(
+            select(collections).where(
+                or_(
+                    collections.c.path == path,
+                    collections.c.path.startswith(path + "/", autoescape=True),
+                )
+            )
+        )
+    )
+
+
+def delete_tree(tx: Tx, path: str) -> list[Row]:
+    """Delete the collection at ``path`` with everything below it; return what was deleted."""
+    doomed = subtree(tx.conn, path)
+    ids = [row.id for row in doomed]
+    if ids:
+        tx.conn.execute(delete(items).where(items.c.collection_id.in_(ids)))
+        tx.conn.execute(delete(collections).where(collections.c.id.in_(ids)))
+        change_log.forget_collection(tx.conn, ids)
+    return doomed

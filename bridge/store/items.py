@@ -1,0 +1,183 @@
+"""Calendar objects of a collection and their time index.
+
+A row is either a generic item (its text and etag stored here) or a meeting's entry in
+a member's meetings collection (text and etag live on the meeting). Time ranges are
+answered from ``occurrences``: one row per expanded occurrence, scanned by
+``(collection_id, start_utc)`` from ``start - max_span`` so a query reads only the
+occurrences near its window; a series that goes on past what was expanded is found by
+``open_from`` and left to Radicale's exact filter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Row, Select, delete, insert, select, update
+
+from bridge.store import collections as collection_store
+from bridge.store.changes import Tx
+from bridge.store.schema import collections, items, meetings, occurrences
+
+
+@dataclass(frozen=True)
+class ObjectIndex:
+    """Where an object lies in time: overall range, occurrences, and whether they are exact."""
+
+    start: int
+    end: int
+    exact: bool = False
+    open_from: int | None = None
+    occurrences: Sequence[tuple[int, int]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ItemData:
+    href: str
+    uid: str
+    component: str
+    index: ObjectIndex
+    text: str | None = None
+    etag: str | None = None
+    meeting_id: int | None = None
+
+
+_COLUMNS = (
+    items.c.id,
+    items.c.collection_id,
+    items.c.href,
+    items.c.uid,
+    items.c.meeting_id,
+    items.c.text,
+    items.c.etag,
+    items.c.component,
+    items.c.start_utc,
+    items.c.end_utc,
+    items.c.last_modified,
+    meetings.c.ical.label("meeting_ical"),
+    meetings.c.etag.label("meeting_etag"),
+    meetings.c.busy_ical.label("busy_ical"),
+    meetings.c.busy_etag.label("busy_etag"),
+    meetings.c.private.label("private"),
+)
+
+
+def _select() -> Select:
+    return select(*_COLUMNS).select_from(
+        items.outerjoin(meetings, meetings.c.id == items.c.meeting_id)
+    )
+
+
+def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
+    """Create or replace the object at ``data.href`` and log the change."""
+    values = {
+        "uid": data.uid,
+        "meeting_id": data.meeting_id,
+        "text": data.text,
+        "etag": data.etag,
+        "component": data.component,
+        "start_utc": data.index.start,
+        "end_utc": max(data.index.end, data.index.start + 1),
+        "exact": data.index.exact,
+        # From open_from on, the occurrences rows are not authoritative: for an object
+        # without an exact index that is from its start.
+        "open_from": data.index.open_from if data.index.exact else data.index.start,
+        "last_modified": time.time(),
+    }
+    existing = tx.conn.execute(
+        select(items.c.id).where(items.c.collection_id == collection_id, items.c.href == data.href)
+    ).scalar()
+    if existing is None:
+        item_id = tx.conn.execute(
+            insert(items).values(collection_id=collection_id, href=data.href, **values)
+        ).inserted_primary_key[0]
+    else:
+        item_id = existing
+        tx.conn.execute(update(items).where(items.c.id == item_id).values(**values))
+        tx.conn.execute(delete(occurrences).where(occurrences.c.item_id == item_id))
+    # A zero-length occurrence [s, s] matches a window [a, b) when a <= s < b: store
+    # it as [s, s + 1) so the one overlap test serves both.
+    spans = [(s, max(e, s + 1)) for s, e in data.index.occurrences] if data.index.exact else []
+    if spans:
+        tx.conn.execute(
+            insert(occurrences),
+            [
+                {"item_id": item_id, "collection_id": collection_id, "start_utc": s, "end_utc": e}
+                for s, e in spans
+            ],
+        )
+    longest = max((e - s for s, e in spans), default=0)
+    collection_store.touch(tx, collection_id, span=longest)
+    tx.record(collection_id, data.href, "put", data.meeting_id)
+
+
+def remove(tx: Tx, collection_id: int, href: str) -> bool:
+    """Delete the object at ``href``; log it. False if there was none."""
+    row = tx.conn.execute(
+        select(items.c.id, items.c.meeting_id).where(
+            items.c.collection_id == collection_id, items.c.href == href
+        )
+    ).first()
+    if row is None:
+        return False
+    tx.conn.execute(delete(items).where(items.c.id == row.id))
+    collection_store.touch(tx, collection_id)
+    tx.record(collection_id, href, "delete", row.meeting_id)
+    return True
+
+
+def get_many(conn: Connection, collection_id: int, hrefs: Iterable[str]) -> dict[str, Row]:
+    wanted = list(dict.fromkeys(hrefs))
+    found: dict[str, Row] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = _select().where(items.c.collection_id == collection_id, items.c.href.in_(chunk))
+        found.update((row.href, row) for row in conn.execute(query))
+    return found
+
+
+def all_in(conn: Connection, collection_id: int) -> list[Row]:
+    return list(conn.execute(_select().where(items.c.collection_id == collection_id)))
+
+
+def has_uid(conn: Connection, collection_id: int, uid: str) -> bool:
+    query = select(items.c.id).where(items.c.collection_id == collection_id, items.c.uid == uid)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def href_of_uid(conn: Connection, collection_id: int, uid: str) -> str | None:
+    query = select(items.c.href).where(items.c.collection_id == collection_id, items.c.uid == uid)
+    return conn.execute(query.limit(1)).scalar()
+
+
+def in_range(conn: Connection, collection_id: int, start: int, end: int) -> list[tuple[Row, bool]]:
+    """Objects that may overlap [start, end): (row, exact) where exact means "certainly does".
+
+    Indexed objects come from their occurrences; objects without an exact index (other
+    component types) by their overall range; open-ended series past their expansion by
+    ``open_from``. Inexact rows still need Radicale's filter.
+    """
+    max_span = conn.execute(
+        select(collections.c.max_span).where(collections.c.id == collection_id)
+    ).scalar_one()
+    hits = (
+        select(occurrences.c.item_id)
+        .where(
+            occurrences.c.collection_id == collection_id,
+            occurrences.c.start_utc < end,
+            occurrences.c.start_utc >= start - max_span,
+            occurrences.c.end_utc > start,
+        )
+        .distinct()
+    )
+    exact_rows = list(conn.execute(_select().where(items.c.id.in_(hits))))
+    seen = {row.id for row in exact_rows}
+    loose = _select().where(
+        items.c.collection_id == collection_id,
+        items.c.open_from < end,
+        items.c.end_utc > start,
+    )
+    result = [(row, True) for row in exact_rows]
+    result += [(row, False) for row in conn.execute(loose) if row.id not in seen]
+    return result

@@ -1,0 +1,208 @@
+"""SQLAlchemy Core tables of the store (the vocabulary of DESIGN.md).
+
+Paths, hrefs and UIDs are compared byte for byte (utf8mb4_bin on MySQL/MariaDB), as
+CalDAV clients expect; long texts use MEDIUMTEXT on MySQL so whole calendars fit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def exact_string(length: int) -> String:
+    """A VARCHAR compared byte for byte on every backend."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+def long_text() -> Text:
+    return Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4"), "mysql", "mariadb")
+
+
+# Counters: change_seq (last allocated change-log position), change_floor (highest pruned seq).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", exact_string(64), nullable=False, unique=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("display_name", String(255), nullable=False, default=""),
+)
+
+# viewer may see owner's meeting calendar (read-only, private meetings as busy time).
+visibility = Table(
+    "visibility",
+    metadata,
+    Column("viewer_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", exact_string(512), nullable=False, unique=True),
+    Column("parent_path", exact_string(512), nullable=False, index=True),
+    # "generic": made by a client (MKCALENDAR/MKCOL) or a principal home;
+    # "meetings": a CRM user's meetings calendar (owner_id).
+    Column("kind", String(16), nullable=False),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("props", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Column("modified_at", Float, nullable=False),
+    # Longest single occurrence stored in this collection (seconds): bounds time-range scans.
+    Column("max_span", BigInteger, nullable=False, default=0),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uid", exact_string(255), nullable=False, unique=True),
+    Column("href", exact_string(255), nullable=False, unique=True),
+    Column("organiser_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("booked_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("activity_type", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("description", long_text(), nullable=False),
+    Column("internal_notes", long_text(), nullable=False),
+    Column("start_utc", BigInteger, nullable=False),
+    Column("end_utc", BigInteger, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("all_day", Boolean, nullable=False),
+    Column("rrule", Text, nullable=True),
+    Column("exdates", Text, nullable=False, default="[]"),
+    Column("rdates", Text, nullable=False, default="[]"),
+    Column("overrides", Text, nullable=False, default="[]"),
+    Column("private", Boolean, nullable=False),
+    Column("busy", String(16), nullable=False),
+    Column("custom_fields", Text, nullable=False, default="{}"),
+    Column("crm_persons", Text, nullable=False, default="[]"),
+    Column("crm_organisations", Text, nullable=False, default="[]"),
+    Column("sequence", Integer, nullable=False, default=0),
+    # The full iCalendar text (round-trips what the CRM does not model) and its
+    # busy-time-only rendering for colleagues who are not participants.
+    Column("ical", long_text(), nullable=False),
+    Column("etag", String(80), nullable=False),
+    Column("busy_ical", long_text(), nullable=False),
+    Column("busy_etag", String(80), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("modified_at", Float, nullable=False),
+    Column("origin", String(64), nullable=False, default=""),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "meeting_id",
+        Integer,
+        ForeignKey("meetings.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(16), nullable=False),  # internal | external | person | organisation
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("ref", String(320), nullable=False, default=""),  # e-mail or CRM id
+    Column("name", String(255), nullable=False, default=""),
+    Column("partstat", String(32), nullable=False, default=""),
+)
+
+# Every CalDAV object: generic items carry their text; a meeting's entry in each
+# member's meetings collection points at the meeting (text and etag live there).
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("href", exact_string(255), nullable=False),
+    Column("uid", exact_string(255), nullable=False),
+    Column(
+        "meeting_id",
+        Integer,
+        ForeignKey("meetings.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
+    Column("text", long_text(), nullable=True),
+    Column("etag", String(80), nullable=True),
+    Column("component", String(16), nullable=False),
+    # Overall time range (Radicale's item.time_range), epoch seconds.
+    Column("start_utc", BigInteger, nullable=False),
+    Column("end_utc", BigInteger, nullable=False),
+    # True when the occurrences rows answer time ranges exactly (VEVENT objects);
+    # open_from is set when a series continues past its expanded occurrences.
+    Column("exact", Boolean, nullable=False),
+    Column("open_from", BigInteger, nullable=True),
+    Column("last_modified", Float, nullable=False),
+    UniqueConstraint("collection_id", "href"),
+    Index("ix_items_collection_uid", "collection_id", "uid"),
+    Index("ix_items_collection_open", "collection_id", "open_from"),
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("collection_id", Integer, nullable=False),
+    Column("start_utc", BigInteger, nullable=False),
+    Column("end_utc", BigInteger, nullable=False),
+    Index("ix_occurrences_item", "item_id"),
+    Index("ix_occurrences_window", "collection_id", "start_utc"),
+)
+
+# The change log: append-only; seq is allocated once per transaction under a row
+# lock on counters, so seq order is commit order on every backend.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("collection_id", Integer, nullable=False),
+    Column("href", exact_string(255), nullable=False),
+    Column("op", String(8), nullable=False),  # put | delete
+    Column("meeting_id", Integer, nullable=True),
+    Column("origin", String(64), nullable=False, default=""),
+    Column("at", Float, nullable=False),
+    Index("ix_changes_collection_seq", "collection_id", "seq"),
+    Index("ix_changes_at", "at"),
+)

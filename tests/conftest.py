@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import database
+
+BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: SQLite and MariaDB in turn."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def bridge_server(db_url: str, tmp_path: Path):
+    """A running `bridge serve` with the example users, on SQLite and on MariaDB."""
+    from tests.support import server as support
+
+    port = support.free_port()
+    config = support.write_config(tmp_path, db_url, port)
+    running = support.start(config, port, cwd=tmp_path)
+    yield running
+    running.stop()

@@ -1,0 +1,104 @@
+"""Start `bridge serve` as a real process on a free port, with a config written for the test."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_USERS = """
+[[users]]
+login = "alice"
+email = "alice@example.com"
+display_name = "Alice Archer"
+can_see = ["bob", "carol"]
+
+[[users]]
+login = "bob"
+email = "bob@example.com"
+display_name = "Bob Baker"
+can_see = ["alice"]
+
+[[users]]
+login = "carol"
+email = "carol@example.com"
+display_name = "Carol Cook"
+can_see = ["alice"]
+
+[[users]]
+login = "dave"
+email = "dave@example.com"
+display_name = "Dave Dune"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(directory: Path, db_url: str, port: int, *, server_extra: str = "") -> Path:
+    shutil.copy(ROOT / "config" / "users.htpasswd", directory / "users.htpasswd")
+    path = directory / "bridge.toml"
+    path.write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+htpasswd = "users.htpasswd"
+{server_extra}
+
+[store]
+url = "{db_url}"
+{EXAMPLE_USERS}
+"""
+    )
+    return path
+
+
+@dataclass
+class Server:
+    url: str
+    config: Path
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start(config: Path, port: int, *, cwd: Path, timeout: float = 30) -> Server:
+    log = cwd / f"server-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "serve", "--config", str(config)],
+        cwd=cwd,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(f"http://127.0.0.1:{port}", config, process, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bridge serve exited {process.returncode}:\n{server.output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"bridge serve did not listen on {port}:\n{server.output()}")
