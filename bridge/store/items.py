@@ -78,7 +78,7 @@ def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
         "etag": data.etag,
         "component": data.component,
         "start_utc": data.index.start,
-        "end_utc": max(data.index.end, data.index.start + 1),
+        "end_utc": data.index.end,
         "exact": data.index.exact,
         # From open_from on, the occurrences rows are not authoritative: for an object
         # without an exact index that is from its start.
@@ -96,9 +96,9 @@ def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
         item_id = existing
         tx.conn.execute(update(items).where(items.c.id == item_id).values(**values))
         tx.conn.execute(delete(occurrences).where(occurrences.c.item_id == item_id))
-    # A zero-length occurrence [s, s] matches a window [a, b) when a <= s < b: store
-    # it as [s, s + 1) so the one overlap test serves both.
-    spans = [(s, max(e, s + 1)) for s, e in data.index.occurrences] if data.index.exact else []
+    # Occurrences are stored as bridge.ical computes them, which is Radicale's rule
+    # (an event without an end covers [s, s + 1)), so one overlap test serves all.
+    spans = list(data.index.occurrences) if data.index.exact else []
     if spans:
         tx.conn.execute(
             insert(occurrences),

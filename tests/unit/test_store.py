@@ -117,9 +117,10 @@ def test_time_range_answers_from_occurrences(store):
     assert hits(10 * day, 11 * day) == {"one.ics": True}
     assert hits(8 * day, 9 * day) == {}  # between weekly occurrences
     assert hits(14 * day, 14 * day + 1) == {"weekly.ics": True}
-    assert hits(20 * day, 20 * day + 1) == {"zero.ics": True}
-    assert hits(20 * day + 1, 21 * day) == {}
-    assert hits(19 * day, 20 * day) == {}  # the zero-length event is at the window's end
+    # DTEND = DTSTART: [s, s] overlaps a window only strictly inside it (Radicale's rule).
+    assert hits(20 * day - 1, 20 * day + 1) == {"zero.ics": True}
+    assert hits(20 * day, 21 * day) == {}
+    assert hits(19 * day, 20 * day) == {}
     assert hits(200 * day, 201 * day) == {"open.ics": False}  # past its expansion
     assert hits(5 * day, 5 * day + 10) == {"todo.ics": False}
 

@@ -1,0 +1,75 @@
+"""The `bridge` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bridge.config import ConfigError, Settings, load_config
+
+DEFAULT_CONFIG = "config/bridge.toml"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_config(args.config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bridge.server import serve
+
+    serve(_settings(args), threads=args.threads)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bridge.server import open_store
+    from bridge.store.migrate import current_revision
+
+    store = open_store(_settings(args))
+    print(f"database at revision {current_revision(store.engine)}")
+    return 0
+
+
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    from bridge.server import open_store
+
+    floor = open_store(_settings(args)).prune_changes()
+    print(f"change log pruned; sync tokens older than position {floor} are now invalid")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"TOML settings file (default {DEFAULT_CONFIG})"
+    )
+    parser = argparse.ArgumentParser(prog="bridge", description="CRM calendar bridge")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", parents=[common], help="run the CalDAV server")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.set_defaults(func=cmd_serve)
+    db = commands.add_parser("db", help="database schema and maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser(
+        "upgrade", parents=[common], help="migrate the schema to the newest revision"
+    ).set_defaults(func=cmd_db_upgrade)
+    db_commands.add_parser(
+        "prune", parents=[common], help="drop change-log rows past retention"
+    ).set_defaults(func=cmd_db_prune)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"bridge: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Business rules for meetings written from a calendar client (CalDAV).
+
+- The writer's own calendar decides membership: if the writer is neither organiser nor
+  attendee, they booked it on someone else's behalf (booked_by) and it leaves their
+  calendar.
+- Fields that iCalendar does not carry (internal notes, CRM persons and organisations,
+  custom fields the client dropped) are kept from the stored meeting.
+- A UID already used by a meeting the writer cannot see is refused, never merged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import vobject
+from radicale import item as radicale_item
+
+from bridge import ical
+from bridge.model import Meeting
+from bridge.store import meetings as meeting_store
+from bridge.store import users as user_store
+from bridge.store.changes import Tx
+from bridge.store.errors import Conflict
+from bridge.store.items import ObjectIndex
+from bridge.store.meetings import MeetingWrite
+
+
+def _keep_crm_fields(meeting: Meeting, stored: object) -> Meeting:
+    return dataclasses.replace(
+        meeting,
+        internal_notes=stored.internal_notes,
+        crm_persons=meeting.crm_persons or json.loads(stored.crm_persons),
+        crm_organisations=meeting.crm_organisations or json.loads(stored.crm_organisations),
+        custom_fields={**json.loads(stored.custom_fields), **meeting.custom_fields},
+    )
+
+
+def save_from_caldav(
+    tx: Tx,
+    *,
+    writer: str,
+    visible_in_writer_calendar: bool,
+    href: str,
+    vcal: vobject.base.Component,
+    text: str,
+    index: ObjectIndex,
+) -> Meeting:
+    """Create or update the meeting ``vcal`` written by ``writer`` into their calendar.
+
+    ``visible_in_writer_calendar`` says whether the UID is already in the writer's calendar.
+    """
+    meeting = ical.meeting_from_ical(
+        vcal, login_by_email=user_store.login_by_email(tx.conn), owner=writer
+    )
+    stored = meeting_store.by_uid(tx.conn, meeting.uid)
+    if stored is not None:
+        if not visible_in_writer_calendar:
+            raise Conflict(
+                f"UID {meeting.uid!r} is already used by another CRM meeting "
+                "that is not in this calendar"
+            )
+        meeting = _keep_crm_fields(meeting, stored)
+    if writer not in meeting_store.member_logins(meeting):
+        meeting = dataclasses.replace(meeting, booked_by=meeting.booked_by or writer)
+    busy = ical.busy_only(vcal)
+    meeting_store.save(
+        tx,
+        MeetingWrite(
+            meeting=meeting,
+            href=href,
+            ical=text,
+            etag=radicale_item.get_etag(text),
+            busy_ical=busy,
+            busy_etag=radicale_item.get_etag(busy),
+            index=index,
+        ),
+    )
+    return meeting

@@ -1,0 +1,93 @@
+"""`bridge serve`: Radicale with the bridge storage and rights, behind waitress."""
+
+from __future__ import annotations
+
+import logging
+
+import radicale
+from radicale import config as radicale_config
+from radicale import log as radicale_log
+
+from bridge.config import Settings
+from bridge.rights import refusal_reason
+from bridge.store import Store, shared_store
+from bridge.store import users as user_store
+from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
+
+log = logging.getLogger("bridge")
+
+
+def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
+    """Radicale's configuration for the bridge: our storage, rights and auth, and the limits."""
+    server, store = settings.server, settings.store
+    values: dict[str, dict[str, str]] = {
+        "server": {
+            "hosts": f"{server.host}:{server.port}",
+            "max_content_length": str(server.max_body_bytes),
+            "max_resource_size": str(server.max_resource_bytes),
+        },
+        "rights": {"type": "bridge.rights"},
+        "storage": {
+            "type": "bridge.storage_plugin",
+            "url": store.url,
+            "max_occurrences": str(store.max_occurrences),
+            "index_horizon_days": str(store.index_horizon_days),
+            "change_retention_days": str(store.change_retention_days),
+        },
+        "web": {"type": "none"},
+    }
+    if server.auth == "none":
+        values["auth"] = {"type": "none"}
+    else:
+        values["auth"] = {
+            "type": "htpasswd",
+            "htpasswd_filename": str(server.htpasswd),
+            "htpasswd_encryption": "bcrypt",
+        }
+    for section, options in server.radicale_extra.items():
+        values.setdefault(section, {}).update(options)
+    configuration = radicale_config.load()
+    configuration.update(values, str(settings.path))
+    return configuration
+
+
+def open_store(settings: Settings) -> Store:
+    """The store of ``settings``, migrated, with the configured users in it."""
+    s = settings.store
+    store = shared_store(
+        s.url,
+        max_occurrences=s.max_occurrences,
+        index_horizon_days=s.index_horizon_days,
+        change_retention_days=s.change_retention_days,
+        migrate=True,
+    )
+    records = [
+        user_store.UserRecord(u.login, u.email, u.display_name, tuple(u.can_see))
+        for u in settings.users
+    ]
+    store.write(lambda tx: user_store.sync(tx, records), origin="config")
+    return store
+
+
+def make_app(settings: Settings) -> WSGIApp:
+    """The WSGI application: Radicale with the bridge storage, refusals explained."""
+    open_store(settings)
+    app = radicale.Application(radicale_configuration(settings))
+    return utf8_paths(ErrorDetails(app, explain=refusal_reason))
+
+
+def serve(settings: Settings, *, threads: int = 8) -> None:
+    import waitress
+
+    radicale_log.setup()
+    radicale_log.set_level("info", False)
+    app = make_app(settings)
+    log.info("CalDAV on http://%s:%d/", settings.server.host, settings.server.port)
+    waitress.serve(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        threads=threads,
+        max_request_body_size=settings.server.max_body_bytes,
+        ident="crm-calendar-bridge",
+    )

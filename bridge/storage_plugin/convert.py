@@ -1,0 +1,76 @@
+"""Radicale items ⇄ store rows: the time index of an uploaded item, items from rows."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from radicale import item as radicale_item
+from sqlalchemy import Row
+
+from bridge import ical
+from bridge.store.items import ItemData, ObjectIndex
+
+if TYPE_CHECKING:
+    from radicale.storage import BaseCollection
+
+VCARD = "VCARD"
+
+
+def object_index(
+    item: radicale_item.Item, *, horizon_days: int, max_occurrences: int
+) -> ObjectIndex:
+    """Exact occurrences for events; the overall range for anything else."""
+    start, end = item.time_range
+    if item.component_name == "VEVENT":
+        horizon = int(time.time()) + horizon_days * 86400
+        index = ical.index_times(
+            item.vobject_item, horizon=horizon, max_occurrences=max_occurrences
+        )
+        if index is not None:
+            open_from = None if index.expanded_until >= ical.END_OF_TIME else index.expanded_until
+            return ObjectIndex(
+                start=index.start,
+                end=index.end,
+                exact=True,
+                open_from=open_from,
+                occurrences=tuple(index.occurrences),
+            )
+    return ObjectIndex(start=start, end=end)
+
+
+def component_of(item: radicale_item.Item) -> str:
+    return item.component_name or (VCARD if item.name == VCARD else "")
+
+
+def item_data(item: radicale_item.Item, href: str, index: ObjectIndex) -> ItemData:
+    text = item.serialize()
+    return ItemData(
+        href=href,
+        uid=item.uid,
+        component=component_of(item),
+        index=index,
+        text=text,
+        etag=radicale_item.get_etag(text),
+    )
+
+
+def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> radicale_item.Item:
+    """A Radicale item built from stored columns: no iCalendar is parsed."""
+    if row.meeting_id is not None:
+        text = row.busy_ical if redact else row.meeting_ical
+        etag = row.busy_etag if redact else row.meeting_etag
+    else:
+        text, etag = row.text, row.etag
+    component = row.component
+    return radicale_item.Item(
+        collection=collection,
+        href=row.href,
+        last_modified=time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(row.last_modified)),
+        etag=etag,
+        text=text,
+        uid=row.uid,
+        name=VCARD if component == VCARD else "VCALENDAR",
+        component_name="" if component == VCARD else component,
+        time_range=(row.start_utc, row.end_utc),
+    )
