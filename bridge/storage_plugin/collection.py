@@ -64,7 +64,7 @@ class StoreCollection(storage.BaseCollection):
 
     @property
     def etag(self) -> str:
-        seq = self._storage.store.read(lambda conn: change_log.latest_seq(conn, self.source_id))
+        seq = self._storage.store.read(lambda conn: change_log.position(conn, self.source_id))
         digest = hashlib.sha256(
             f"{self.path}\0{self.source_id}\0{seq}\0".encode()
             + json.dumps(self.get_meta(), sort_keys=True).encode()
@@ -125,7 +125,7 @@ class StoreCollection(storage.BaseCollection):
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         def load(conn: Connection) -> tuple[str, list[str]]:
-            current = change_log.latest_seq(conn, self.source_id)
+            current = change_log.position(conn, self.source_id)
             token = sync_token.make(self.source_id, current)
             if not old_token:
                 hrefs = conn.execute(

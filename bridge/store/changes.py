@@ -74,6 +74,12 @@ def latest_seq(conn: Connection, collection_id: int) -> int:
     return int(found or 0)
 
 
+def position(conn: Connection, collection_id: int) -> int:
+    """The collection's current log position: its last change, or the floor if the
+    pruning took all of its rows (a full sync at the floor has seen everything)."""
+    return max(latest_seq(conn, collection_id), floor(conn))
+
+
 def floor(conn: Connection) -> int:
     """Highest pruned seq: a position at or below it can no longer be synced from."""
     return int(

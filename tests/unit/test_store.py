@@ -91,6 +91,9 @@ def test_prune_raises_the_floor(store):
     store.change_retention_days = 0
     floor = store.prune_changes(now=10**12)
     assert floor == seq
+    # A collection whose rows were all pruned stands at the floor, not at 0.
+    assert store.read(lambda c: change_log.position(c, home)) == floor
+    assert store.read(lambda c: change_log.latest_seq(c, home)) == 0
     assert store.read(lambda c: c.execute(select(func.count()).select_from(changes)).scalar()) == 0
 
 
