@@ -88,28 +88,28 @@ def discover(
     context = child_context_manager or _null_context
     sane = paths.strip(path)
 
-    def load(conn: Connection) -> tuple[Any, list[Any], list[Any]]:
+    def find(conn: Connection) -> Any:
         collection = collection_for(storage_, conn, sane)
-        if collection is None:
-            if not sane:
-                return None, [], []
-            parent_path, href = paths.split_item(sane)
-            parent = collection_for(storage_, conn, parent_path)
-            if parent is None or isinstance(parent, RootCollection):
-                return None, [], []
-            return dict(parent.get_multi([href])).get(href), [], []
-        if depth == "0":
-            return collection, [], []
-        return collection, list(collection.get_all()), _children(storage_, conn, collection)
+        if collection is not None or not sane:
+            return collection
+        parent_path, href = paths.split_item(sane)
+        parent = collection_for(storage_, conn, parent_path)
+        if parent is None or isinstance(parent, RootCollection):
+            return None
+        return dict(parent.get_multi([href])).get(href)
 
-    found, members, children = storage_.store.read(load)
+    found = storage_.store.read(find)
     if found is None:
         return
     yield found
-    for item in members:
+    # Lazily: Radicale often takes only the first result (e.g. the principal on every
+    # request), so members and children are read only when iterated.
+    if depth == "0" or not isinstance(found, StoreCollection):
+        return
+    for item in found.get_all():
         with context(sane, item.href):
             yield item
-    for child in children:
+    for child in storage_.store.read(lambda conn: _children(storage_, conn, found)):
         with context(child.path, None):
             yield child
 
