@@ -55,6 +55,13 @@ PLUGIN_SCHEMA: types.CONFIG_SCHEMA = {
 
 
 class Storage(storage.BaseStorage):
+    # Names are database values, not file names: any Unicode, white space or punctuation
+    # that Radicale accepts in a path can be stored.
+    _is_collision_free = True
+    _supports_unicode = True
+    _supports_trailing_whitespace = True
+    _supports_problematic_chars = True
+
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         configuration = configuration.copy(PLUGIN_SCHEMA)
         super().__init__(configuration)
