@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.emulators.google_calendar.fixtures import google_emulator  # noqa: F401 - a fixture
 from tests.support.databases import database
 
 BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]

@@ -1,0 +1,1 @@
+"""Emulators of remote calendar services that speak the real wire protocols."""
