@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import caldav
 import pytest
 
+from bench.reports import sync_collection
 from tests.support.http import request, vevent
 
 
@@ -91,11 +92,6 @@ def test_sync_collection_reports_only_changes(bridge_server):
     assert delta.sync_token != token
 
 
-SYNC_BODY = """<?xml version="1.0" encoding="utf-8"?>
-<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>
-<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"""
-
-
 @pytest.mark.parametrize(
     "token",
     [
@@ -109,7 +105,7 @@ def test_foreign_or_malformed_sync_token_is_rejected(bridge_server, token):
         bridge_server.url,
         "REPORT",
         "/alice/meetings/",
-        SYNC_BODY.format(token=token),
+        sync_collection(token),
         headers={"Content-Type": "application/xml", "Depth": "0"},
     )
     assert answer.status == 403

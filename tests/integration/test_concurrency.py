@@ -5,12 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from xml.etree import ElementTree
 
+from bench.reports import sync_collection
 from tests.support import server as support
 from tests.support.http import request, vevent
-
-SYNC = """<?xml version="1.0" encoding="utf-8"?>
-<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>
-<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"""
 
 
 def sync(url: str, token: str = "") -> tuple[str, int]:
@@ -18,7 +15,7 @@ def sync(url: str, token: str = "") -> tuple[str, int]:
         url,
         "REPORT",
         "/alice/meetings/",
-        SYNC.format(token=token),
+        sync_collection(token),
         headers={"Depth": "0", "Content-Type": "application/xml"},
     )
     assert answer.status == 207, answer

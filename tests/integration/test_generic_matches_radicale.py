@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from bench import servers
+from bench.reports import sync_collection
 from tests.support.http import vevent
 
 C = "urn:ietf:params:xml:ns:caldav"
@@ -113,14 +114,6 @@ def multiget(base: str, names: list[str]) -> str:
     )
 
 
-def sync(token: str) -> str:
-    return (
-        '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">'
-        f"<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
-        "<D:prop><D:getetag/></D:prop></D:sync-collection>"
-    )
-
-
 def test_same_answers_as_radicales_own_storage(tmp_path):
     stock = servers.stock_radicale(tmp_path / "stock")
     ours = servers.bridge(tmp_path / "ours")
@@ -135,7 +128,7 @@ def test_same_answers_as_radicales_own_storage(tmp_path):
         answers = []
         for client in (stock, ours):
             if sync_of is not None:
-                body = sync(tokens.get(client.name, ""))
+                body = sync_collection(tokens.get(client.name, ""))
             r = client.request(
                 method, path, body, headers=headers or {}, expect=tuple(range(100, 600))
             )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import time
 from xml.etree import ElementTree
 
+from bench.reports import sync_collection
 from bridge.store import Store
 from tests.support.http import request, vevent
 
-SYNC = """<?xml version="1.0" encoding="utf-8"?>
-<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>
-<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"""
 PROPS = """<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
 <D:prop><D:getetag/><CS:getctag/><D:sync-token/></D:prop></D:propfind>"""
 
@@ -20,7 +18,7 @@ def report(server, token: str):
         server.url,
         "REPORT",
         "/alice/meetings/",
-        SYNC.format(token=token),
+        sync_collection(token),
         headers={"Depth": "0", "Content-Type": "application/xml"},
     )
 
