@@ -38,7 +38,14 @@ class Tx:
             ).scalar_one()
         return self.seq
 
-    def record(self, collection_id: int, href: str, op: str, meeting_id: int | None = None) -> None:
+    def record(
+        self,
+        collection_id: int,
+        href: str,
+        op: str,
+        meeting_id: int | None = None,
+        uid: str | None = None,
+    ) -> None:
         """Log that ``href`` in ``collection_id`` was put or deleted by this transaction."""
         seq = self.allocate_seq()
         if (collection_id, href) in self.touched:
@@ -49,7 +56,7 @@ class Tx:
                     changes.c.collection_id == collection_id,
                     changes.c.href == href,
                 )
-                .values(op=op)
+                .values(op=op, uid=uid)
             )
             return
         self.touched.add((collection_id, href))
@@ -60,6 +67,7 @@ class Tx:
                 href=href,
                 op=op,
                 meeting_id=meeting_id,
+                uid=uid,
                 origin=self.origin,
                 at=time.time(),
             )
@@ -95,6 +103,37 @@ def changed_hrefs(conn: Connection, collection_id: int, since: int) -> list[str]
         .group_by(changes.c.href)
     )
     return [row.href for row in rows]
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    href: str
+    op: str
+    meeting_id: int | None
+    uid: str | None
+    origin: str
+
+
+def latest_changes(conn: Connection, collection_id: int, since: int) -> list[Change]:
+    """The last change of each href touched after ``since``, in seq order."""
+    rows = conn.execute(
+        select(
+            changes.c.seq,
+            changes.c.href,
+            changes.c.op,
+            changes.c.meeting_id,
+            changes.c.uid,
+            changes.c.origin,
+        )
+        .where(changes.c.collection_id == collection_id, changes.c.seq > since)
+        .order_by(changes.c.seq, changes.c.id)
+    )
+    last: dict[str, Change] = {}
+    for row in rows:
+        last.pop(row.href, None)
+        last[row.href] = Change(row.seq, row.href, row.op, row.meeting_id, row.uid, row.origin)
+    return list(last.values())
 
 
 def prune(conn: Connection, older_than: float) -> int:

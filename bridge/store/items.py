@@ -109,13 +109,13 @@ def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
         )
     longest = max((e - s for s, e in spans), default=0)
     collection_store.touch(tx, collection_id, span=longest)
-    tx.record(collection_id, data.href, "put", data.meeting_id)
+    tx.record(collection_id, data.href, "put", data.meeting_id, data.uid)
 
 
 def remove(tx: Tx, collection_id: int, href: str) -> bool:
     """Delete the object at ``href``; log it. False if there was none."""
     row = tx.conn.execute(
-        select(items.c.id, items.c.meeting_id).where(
+        select(items.c.id, items.c.meeting_id, items.c.uid).where(
             items.c.collection_id == collection_id, items.c.href == href
         )
     ).first()
@@ -123,7 +123,7 @@ def remove(tx: Tx, collection_id: int, href: str) -> bool:
         return False
     tx.conn.execute(delete(items).where(items.c.id == row.id))
     collection_store.touch(tx, collection_id)
-    tx.record(collection_id, href, "delete", row.meeting_id)
+    tx.record(collection_id, href, "delete", row.meeting_id, row.uid)
     return True
 
 

@@ -80,6 +80,7 @@ def _row_values(write: MeetingWrite, ids: dict[str, int]) -> dict[str, object]:
         "busy_ical": write.busy_ical,
         "busy_etag": write.busy_etag,
         "modified_at": time.time(),
+        "origin": "",  # set by save(): the last writer
     }
 
 
@@ -110,9 +111,9 @@ def save(tx: Tx, write: MeetingWrite) -> int:
     if clash is not None and (existing is None or clash.id != existing.id):
         raise Conflict(f"href {write.href!r} already holds another meeting (UID {clash.uid!r})")
     values = _row_values(write, ids)
+    values["origin"] = tx.origin
     if existing is None:
         values["created_at"] = values["modified_at"]
-        values["origin"] = tx.origin
         meeting_id = int(tx.conn.execute(insert(meetings).values(**values)).inserted_primary_key[0])
     else:
         meeting_id = existing.id

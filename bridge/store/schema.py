@@ -120,7 +120,7 @@ meetings = Table(
     Column("busy_etag", String(80), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("modified_at", Float, nullable=False),
-    Column("origin", String(64), nullable=False, default=""),
+    Column("origin", String(64), nullable=False, default=""),  # who wrote it last
 )
 
 participants = Table(
@@ -201,8 +201,46 @@ changes = Table(
     Column("href", exact_string(255), nullable=False),
     Column("op", String(8), nullable=False),  # put | delete
     Column("meeting_id", Integer, nullable=True),
+    Column("uid", exact_string(255), nullable=True),  # the object's UID (kept after deletion)
     Column("origin", String(64), nullable=False, default=""),
     Column("at", Float, nullable=False),
     Index("ix_changes_collection_seq", "collection_id", "seq"),
     Index("ix_changes_at", "at"),
+)
+
+# One user's connection to one calendar backend account, with its cursors, status and lease.
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # google | exchange | graph
+    Column("settings", Text, nullable=False, default="{}"),  # from the config file (JSON)
+    Column("secret", Text, nullable=True),  # stored credentials, e.g. an OAuth refresh token
+    Column("remote_cursor", long_text(), nullable=True),  # syncToken / SyncState / deltaLink
+    Column("outbound_seq", BigInteger, nullable=False, default=0),  # change-log position pushed
+    Column("last_success_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", Float, nullable=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_run_at", Float, nullable=False, default=0),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    UniqueConstraint("user_id", "name"),
+)
+
+# (binding, meeting) <-> (remote id, remote etag, synced content hash): unique both ways.
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("binding_id", Integer, ForeignKey("bindings.id", ondelete="CASCADE"), nullable=False),
+    Column("meeting_uid", exact_string(255), nullable=False),
+    Column("remote_id", exact_string(512), nullable=False),
+    Column("remote_etag", String(255), nullable=False, default=""),
+    Column("synced_hash", String(64), nullable=True),
+    Column("synced_at", Float, nullable=False),
+    UniqueConstraint("binding_id", "meeting_uid"),
+    UniqueConstraint("binding_id", "remote_id"),
 )

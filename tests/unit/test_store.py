@@ -57,6 +57,20 @@ def test_migrations_reach_head_and_are_idempotent(store, db_url):
     assert current_revision(store.engine) == head_revision(store.engine)
 
 
+def test_migrations_downgrade_and_upgrade_again(store):
+    from alembic import command
+
+    from bridge.store.migrate import alembic_config, upgrade
+
+    cfg = alembic_config(store.engine)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert current_revision(store.engine) == "0001"
+    upgrade(store.engine)
+    assert current_revision(store.engine) == head_revision(store.engine)
+
+
 def test_user_sync_creates_homes_and_visibility(store):
     assert cid(store, "alice/meetings") != cid(store, "bob/meetings")
     seen = store.read(lambda c: user_store.colleagues(c, "alice"))

@@ -1,0 +1,156 @@
+"""Bindings: a user's connection to one calendar backend, its cursors, status and lease.
+
+A lease is a row-level claim (owner, until) taken with one conditional UPDATE, so two
+worker processes never run the same binding; an expired lease can be taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, or_, select, update
+
+from bridge.store.changes import Tx
+from bridge.store.schema import bindings, users
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    """A binding as the config file declares it."""
+
+    login: str
+    name: str
+    kind: str
+    settings: Mapping[str, Any]
+
+
+def sync(tx: Tx, records: Iterable[BindingRecord]) -> None:
+    """Create or update the configured bindings (cursors, links and secrets are kept)."""
+    ids = {row.login: row.id for row in tx.conn.execute(select(users.c.login, users.c.id))}
+    for rec in records:
+        user_id = ids[rec.login]
+        settings = json.dumps(dict(rec.settings), sort_keys=True, default=str)
+        row = tx.conn.execute(
+            select(bindings.c.id, bindings.c.kind).where(
+                bindings.c.user_id == user_id, bindings.c.name == rec.name
+            )
+        ).first()
+        if row is None:
+            tx.conn.execute(
+                bindings.insert().values(
+                    user_id=user_id,
+                    name=rec.name,
+                    kind=rec.kind,
+                    settings=settings,
+                    outbound_seq=0,
+                    failures=0,
+                    next_run_at=0,
+                )
+            )
+        else:
+            values: dict[str, Any] = {"settings": settings}
+            if row.kind != rec.kind:  # another account kind: start over
+                values.update(kind=rec.kind, remote_cursor=None, outbound_seq=0)
+            tx.conn.execute(update(bindings).where(bindings.c.id == row.id).values(**values))
+
+
+def _select() -> Any:
+    return select(bindings, users.c.login).join(users, users.c.id == bindings.c.user_id)
+
+
+def get(conn: Connection, binding_id: int) -> Row | None:
+    return conn.execute(_select().where(bindings.c.id == binding_id)).first()
+
+
+def by_login(conn: Connection, login: str, name: str | None = None) -> list[Row]:
+    query = _select().where(users.c.login == login)
+    if name is not None:
+        query = query.where(bindings.c.name == name)
+    return list(conn.execute(query.order_by(bindings.c.name)))
+
+
+def all_bindings(conn: Connection) -> list[Row]:
+    return list(conn.execute(_select().order_by(users.c.login, bindings.c.name)))
+
+
+def due(conn: Connection, now: float) -> list[Row]:
+    """Bindings whose next run is due and whose lease is free or expired."""
+    free = or_(bindings.c.lease_until.is_(None), bindings.c.lease_until < now)
+    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, free)))
+
+
+def take_lease(tx: Tx, binding_id: int, owner: str, seconds: float) -> bool:
+    """Claim the binding for ``owner`` until now + seconds; False if someone else holds it."""
+    now = time.time()
+    result = tx.conn.execute(
+        update(bindings)
+        .where(
+            bindings.c.id == binding_id,
+            or_(
+                bindings.c.lease_until.is_(None),
+                bindings.c.lease_until < now,
+                bindings.c.lease_owner == owner,
+            ),
+        )
+        .values(lease_owner=owner, lease_until=now + seconds)
+    )
+    return result.rowcount == 1
+
+
+def release_lease(tx: Tx, binding_id: int, owner: str) -> None:
+    tx.conn.execute(
+        update(bindings)
+        .where(and_(bindings.c.id == binding_id, bindings.c.lease_owner == owner))
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def set_remote_cursor(tx: Tx, binding_id: int, cursor: str | None) -> None:
+    tx.conn.execute(
+        update(bindings).where(bindings.c.id == binding_id).values(remote_cursor=cursor)
+    )
+
+
+def set_outbound_seq(tx: Tx, binding_id: int, seq: int) -> None:
+    tx.conn.execute(
+        update(bindings)
+        .where(bindings.c.id == binding_id, bindings.c.outbound_seq < seq)
+        .values(outbound_seq=seq)
+    )
+
+
+def set_secret(tx: Tx, binding_id: int, secret: Mapping[str, Any] | None) -> None:
+    value = json.dumps(dict(secret)) if secret is not None else None
+    tx.conn.execute(update(bindings).where(bindings.c.id == binding_id).values(secret=value))
+
+
+def record_success(tx: Tx, binding_id: int, *, next_run_at: float) -> None:
+    tx.conn.execute(
+        update(bindings)
+        .where(bindings.c.id == binding_id)
+        .values(last_success_at=time.time(), failures=0, next_run_at=next_run_at)
+    )
+
+
+def record_failure(tx: Tx, binding_id: int, error: str, *, next_run_at: float) -> None:
+    tx.conn.execute(
+        update(bindings)
+        .where(bindings.c.id == binding_id)
+        .values(
+            last_error=error[:2000],
+            last_error_at=time.time(),
+            failures=bindings.c.failures + 1,
+            next_run_at=next_run_at,
+        )
+    )
+
+
+def request_run(tx: Tx, binding_ids: Iterable[int]) -> None:
+    """Make the bindings due now (a local change or a push notification arrived)."""
+    ids = list(binding_ids)
+    if ids:
+        tx.conn.execute(update(bindings).where(bindings.c.id.in_(ids)).values(next_run_at=0))
