@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.config_bindings import BindingSettings, bindings
 from bridge.config_validators import (
     Validator,
     _array_of,
@@ -102,6 +103,8 @@ class UserSettings:
     display_name: str = ""
     #: Logins whose meeting calendars this user sees read-only.
     can_see: tuple[str, ...] = ()
+    #: The user's own calendars that sync with the CRM (bridge.config_bindings).
+    bindings: tuple[BindingSettings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ _USER_KEYS: dict[str, _Key] = {
     "email": _Key(_email),
     "display_name": _Key(_string()),
     "can_see": _Key(_array_of(_string(pattern=_LOGIN_PATTERN, what="login"))),
+    "bindings": _Key(bindings),
 }
 
 _TOP_KEYS = ("server", "store", "users")

@@ -11,7 +11,9 @@ from radicale import log as radicale_log
 from bridge.config import Settings
 from bridge.rights import refusal_reason
 from bridge.store import Store, shared_store
+from bridge.store import bindings as binding_store
 from bridge.store import users as user_store
+from bridge.store.changes import Tx
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
 
 log = logging.getLogger("bridge")
@@ -65,7 +67,17 @@ def open_store(settings: Settings) -> Store:
         user_store.UserRecord(u.login, u.email, u.display_name, tuple(u.can_see))
         for u in settings.users
     ]
-    store.write(lambda tx: user_store.sync(tx, records), origin="config")
+    links = [
+        binding_store.BindingRecord(u.login, b.name, b.kind, b.backend)
+        for u in settings.users
+        for b in u.bindings
+    ]
+
+    def write(tx: Tx) -> None:
+        user_store.sync(tx, records)
+        binding_store.sync(tx, links)
+
+    store.write(write, origin="config")
     return store
 
 

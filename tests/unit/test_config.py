@@ -385,3 +385,75 @@ def test_config_error_attributes() -> None:
     err = ConfigError("f.toml", "server.port", "bad")
     assert (err.file, err.key, err.reason) == ("f.toml", "server.port", "bad")
     assert str(err) == "f.toml: server.port: bad"
+
+
+# --------------------------------------------------------------------------- bindings
+
+
+def _with_binding(binding: dict) -> dict:
+    return {
+        "server": {"auth": "none"},
+        "users": [{"login": "alice", "email": "alice@example.com", "bindings": [binding]}],
+    }
+
+
+def test_binding_with_rules_loads(tmp_path):
+    settings = parse_config(
+        _with_binding(
+            {
+                "name": "google",
+                "kind": "google",
+                "backend": {"calendar_id": "primary", "requests_per_second": 5},
+                "rules": {
+                    "conflict_policy": "newest",
+                    "crm_to_calendar": {"history_days": 60, "forward_days": 365},
+                    "calendar_to_crm": {"default_activity_type": "", "private_policy": "busy"},
+                },
+            }
+        ),
+        file="b.toml",
+        base_dir=tmp_path,
+    )
+    binding = settings.users[0].bindings[0]
+    assert binding.kind == "google" and binding.backend["calendar_id"] == "primary"
+    assert binding.rules.conflict_policy == "newest"
+    assert binding.rules.calendar_to_crm.private_policy == "busy"
+
+
+@pytest.mark.parametrize(
+    ("binding", "key", "reason"),
+    [
+        (
+            {"name": "g", "kind": "google", "rules": {"crm_to_calendar": {"history_days": 61}}},
+            "users[0].bindings[0].rules.crm_to_calendar.history_days",
+            "at most 60 days",
+        ),
+        (
+            {"name": "g", "kind": "google", "rules": {"calendar_to_crm": {"forward_days": 400}}},
+            "users[0].bindings[0].rules.calendar_to_crm.forward_days",
+            "at most 365 days",
+        ),
+        ({"name": "g", "kind": "caldav"}, "users[0].bindings[0].kind", "caldav"),
+        ({"kind": "google"}, "users[0].bindings[0].name", "missing required key"),
+        ({"name": "g", "kind": "google", "colour": 1}, "users[0].bindings[0].colour", "unknown"),
+        (
+            {"name": "g", "kind": "google", "backend": {"scopes": ["a"]}},
+            "users[0].bindings[0].backend.scopes",
+            "expected",
+        ),
+    ],
+)
+def test_binding_errors_name_key_and_reason(tmp_path, binding, key, reason):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with_binding(binding), file="b.toml", base_dir=tmp_path)
+    assert caught.value.file == "b.toml"
+    assert caught.value.key == key
+    assert reason in caught.value.reason
+
+
+def test_duplicate_binding_names_are_refused(tmp_path):
+    data = _with_binding({"name": "g", "kind": "google"})
+    data["users"][0]["bindings"].append({"name": "g", "kind": "graph"})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, file="b.toml", base_dir=tmp_path)
+    assert caught.value.key == "users[0].bindings[1].name"
