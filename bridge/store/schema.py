@@ -10,7 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Float,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +37,11 @@ def exact_string(length: int) -> String:
     return String(length).with_variant(
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
     )
+
+
+# Epoch seconds with sub-second precision. A plain Float is MySQL's 4-byte FLOAT, which
+# rounds today's epoch to whole minutes: timestamps must be 8-byte doubles everywhere.
+Timestamp = Double
 
 
 def long_text() -> Text:
@@ -79,8 +84,8 @@ collections = Table(
     Column("kind", String(16), nullable=False),
     Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("props", Text, nullable=False, default="{}"),
-    Column("created_at", Float, nullable=False),
-    Column("modified_at", Float, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("modified_at", Timestamp, nullable=False),
     # Longest single occurrence stored in this collection (seconds): bounds time-range scans.
     Column("max_span", BigInteger, nullable=False, default=0),
 )
@@ -118,8 +123,8 @@ meetings = Table(
     Column("etag", String(80), nullable=False),
     Column("busy_ical", long_text(), nullable=False),
     Column("busy_etag", String(80), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("modified_at", Float, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("modified_at", Timestamp, nullable=False),
     Column("origin", String(64), nullable=False, default=""),  # who wrote it last
 )
 
@@ -172,7 +177,7 @@ items = Table(
     # open_from is set when a series continues past its expanded occurrences.
     Column("exact", Boolean, nullable=False),
     Column("open_from", BigInteger, nullable=True),
-    Column("last_modified", Float, nullable=False),
+    Column("last_modified", Timestamp, nullable=False),
     UniqueConstraint("collection_id", "href"),
     Index("ix_items_collection_uid", "collection_id", "uid"),
     Index("ix_items_collection_open", "collection_id", "open_from"),
@@ -203,7 +208,7 @@ changes = Table(
     Column("meeting_id", Integer, nullable=True),
     Column("uid", exact_string(255), nullable=True),  # the object's UID (kept after deletion)
     Column("origin", String(64), nullable=False, default=""),
-    Column("at", Float, nullable=False),
+    Column("at", Timestamp, nullable=False),
     Index("ix_changes_collection_seq", "collection_id", "seq"),
     Index("ix_changes_at", "at"),
 )
@@ -220,13 +225,13 @@ bindings = Table(
     Column("secret", Text, nullable=True),  # stored credentials, e.g. an OAuth refresh token
     Column("remote_cursor", long_text(), nullable=True),  # syncToken / SyncState / deltaLink
     Column("outbound_seq", BigInteger, nullable=False, default=0),  # change-log position pushed
-    Column("last_success_at", Float, nullable=True),
+    Column("last_success_at", Timestamp, nullable=True),
     Column("last_error", Text, nullable=True),
-    Column("last_error_at", Float, nullable=True),
+    Column("last_error_at", Timestamp, nullable=True),
     Column("failures", Integer, nullable=False, default=0),
-    Column("next_run_at", Float, nullable=False, default=0),
+    Column("next_run_at", Timestamp, nullable=False, default=0),
     Column("lease_owner", String(128), nullable=True),
-    Column("lease_until", Float, nullable=True),
+    Column("lease_until", Timestamp, nullable=True),
     UniqueConstraint("user_id", "name"),
 )
 
@@ -240,7 +245,7 @@ links = Table(
     Column("remote_id", exact_string(512), nullable=False),
     Column("remote_etag", String(255), nullable=False, default=""),
     Column("synced_hash", String(64), nullable=True),
-    Column("synced_at", Float, nullable=False),
+    Column("synced_at", Timestamp, nullable=False),
     UniqueConstraint("binding_id", "meeting_uid"),
     UniqueConstraint("binding_id", "remote_id"),
 )

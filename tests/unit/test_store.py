@@ -255,3 +255,25 @@ def test_reserved_collection_names():
     assert collection_store.is_reserved("alice/meetings-bob")
     assert not collection_store.is_reserved("alice/calendar")
     assert not collection_store.is_reserved("alice/meetings/x")
+
+
+def test_timestamps_keep_sub_second_precision(store):
+    """MySQL's 4-byte FLOAT rounded epoch times to minutes; they are doubles now."""
+    import time as clock
+
+    from bridge.store import bindings as binding_store
+
+    store.write(
+        lambda tx: binding_store.sync(
+            tx, [binding_store.BindingRecord("alice", "google", "google", {})]
+        )
+    )
+    row = store.read(lambda c: binding_store.by_login(c, "alice"))[0]
+    now = clock.time()
+    store.write(lambda tx: binding_store.take_lease(tx, row.id, "me", 0.25))
+    held = store.read(lambda c: binding_store.get(c, row.id)).lease_until
+    assert abs(held - (now + 0.25)) < 0.2
+    home = cid(store, "carol/meetings")
+    store.write(lambda tx: item_store.upsert(tx, home, event("t.ics", 0, 10)))
+    stored = store.read(lambda c: item_store.all_in(c, home))[0].last_modified
+    assert abs(stored - clock.time()) < 5
