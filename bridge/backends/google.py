@@ -1,0 +1,359 @@
+"""Google Calendar backend: the Backend protocol over google-api-python-client.
+
+One GoogleBackend per user (binding): it builds the Calendar service once, paces its own
+requests (per-user rate limit), retries rate limits, 429 and 5xx with back-off, and speaks
+RemoteEvent through bridge.backends.google_wire. It holds no sync rules.
+
+Writes are silent (invariant 3): sendUpdates=none on every write and never an attendee in a
+body; updates are patches, so attendees the user added in Google stay. Creates are
+idempotent (invariant 1): the event id is derived from the idempotency key, and a 409 means
+an earlier attempt got through, so that event is adopted instead of a second one made.
+
+Overridden occurrences are written by patching the series' instances (``<id>_<suffix>``);
+an instance no longer overridden is patched back to the master's values, and one on a date
+now excluded is deleted. Limit: Google may change the master's etag when an instance
+changes; the engine then sees a 412 on its next update and re-reads the series.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bridge.backends import google_batch
+from bridge.backends import google_wire as wire
+from bridge.backends.base import (
+    BackendError,
+    NotFound,
+    RemoteEvent,
+    ResyncRequired,
+    normalise_recurrence,
+)
+from bridge.backends.google_http import (
+    Duplicate,
+    GoogleAuthError,
+    GoogleSettings,
+    RateLimiter,
+    auth_problem,
+    build_service,
+    call,
+    service_account_credentials,
+    user_credentials,
+)
+
+__all__ = [
+    "Channel",
+    "GoogleAuthError",
+    "GoogleBackend",
+    "GoogleSettings",
+    "event_id_for",
+    "service_account_credentials",
+    "user_credentials",
+]
+
+
+def event_id_for(idempotency_key: str) -> str:
+    """The client-chosen event id for a key: base32hex of sha256, lowercase (52 of a-v, 0-9)."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
+    return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A push-notification channel on the user's calendar (events.watch)."""
+
+    id: str
+    resource_id: str
+    expiration: datetime | None
+    resource_uri: str = ""
+
+
+class GoogleBackend:
+    """One user's Google calendar as a Backend. Not thread-safe: one round at a time."""
+
+    def __init__(self, credentials: Any, settings: GoogleSettings | None = None) -> None:
+        self.settings = settings or GoogleSettings()
+        self.credentials = credentials
+        self.service = build_service(credentials, self.settings)  # ~12 ms: build once
+        self.events = self.service.events()
+        self.limiter = RateLimiter(self.settings.requests_per_second, self.settings.burst)
+        self.calendar_tz = "UTC"  # the calendar's zone, learnt from events.list answers
+
+    def close(self) -> None:
+        self.service.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _run(self, what: str, request: Any, *, if_match: str = "") -> Any:
+        if if_match:
+            request.headers["If-Match"] = if_match
+        return call(self.settings, self.limiter, what, lambda: request.execute(num_retries=0))
+
+    def _list(self, **params: Any) -> tuple[list[dict[str, Any]], str]:
+        """Every page of events.list: (items, nextSyncToken or "")."""
+        items: list[dict[str, Any]] = []
+        page: str | None = None
+        cal = self.settings.calendar_id
+        while True:
+            request = self.events.list(calendarId=cal, pageToken=page, **params)
+            answer = self._run("events.list", request)
+            self.calendar_tz = answer.get("timeZone") or self.calendar_tz
+            items += answer.get("items", [])
+            page = answer.get("nextPageToken")
+            if not page:
+                return items, answer.get("nextSyncToken", "")
+
+    def _get(self, event_id: str) -> dict[str, Any]:
+        request = self.events.get(calendarId=self.settings.calendar_id, eventId=event_id)
+        return self._run("events.get", request)
+
+    def _patch(self, event_id: str, body: dict[str, Any], etag: str = "") -> dict[str, Any]:
+        request = self.events.patch(
+            calendarId=self.settings.calendar_id, eventId=event_id, body=body, sendUpdates="none"
+        )
+        return self._run("events.patch", request, if_match=etag)
+
+    def _series(
+        self, master_id: str, master: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """A series' master and every exception instance (None when the master is gone)."""
+        if master is None:
+            try:
+                master = self._get(master_id)
+            except NotFound:
+                return None
+        uid = master.get("iCalUID")
+        if wire.is_deleted(master) or not master.get("recurrence") or not uid:
+            return master, []
+        items, _ = self._list(
+            iCalUID=uid, showDeleted=True, singleEvents=False, maxResults=self.settings.page_size
+        )
+        for item in items:
+            if item.get("id") == master_id:
+                master = item
+        return master, [i for i in items if i.get("recurringEventId") == master_id]
+
+    def _to_event(
+        self, master: dict[str, Any], exceptions: Sequence[dict[str, Any]]
+    ) -> RemoteEvent:
+        return wire.event_from_google(master, list(exceptions), self.calendar_tz)
+
+    # --- reading ----------------------------------------------------------------------------
+    def list_changes(self, cursor: str | None) -> tuple[list[RemoteEvent], str]:
+        params: dict[str, Any] = {
+            "singleEvents": False,
+            "showDeleted": True,
+            "maxResults": self.settings.page_size,
+        }
+        if cursor:
+            params["syncToken"] = cursor
+        elif self.settings.full_sync_days_back is not None:
+            since = datetime.now(UTC) - timedelta(days=self.settings.full_sync_days_back)
+            params["timeMin"] = since.isoformat()
+        try:
+            items, token = self._list(**params)
+        except NotFound as exc:  # any 410 on a sync-token list means the token is gone
+            if cursor:
+                raise ResyncRequired(str(exc)) from exc
+            raise
+        return self._assemble(items, complete=not cursor), token
+
+    def _assemble(self, items: list[dict[str, Any]], *, complete: bool) -> list[RemoteEvent]:
+        """Listed items as RemoteEvents, one per series; exceptions folded into masters.
+
+        A full list holds every exception of a listed master; an incremental one does not,
+        so there each touched series is read whole.
+        """
+        order: list[str] = []
+        masters: dict[str, dict[str, Any]] = {}
+        exceptions: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            key = item.get("recurringEventId") or item["id"]
+            if key not in masters and key not in exceptions:
+                order.append(key)
+            if wire.is_exception(item):
+                exceptions.setdefault(key, []).append(item)
+            else:
+                masters[key] = item
+        out: list[RemoteEvent] = []
+        for key in order:
+            master = masters.get(key)
+            if master is not None and (wire.is_deleted(master) or not master.get("recurrence")):
+                out.append(self._to_event(master, ()))
+            elif master is not None and complete:
+                out.append(self._to_event(master, exceptions.get(key, [])))
+            else:
+                series = self._series(key, master)
+                if series is None:
+                    out.append(wire.deleted_event({"id": key}))
+                else:
+                    out.append(self._to_event(*series))
+        return out
+
+    def find_by_meeting_id(self, meeting_id: str) -> RemoteEvent | None:
+        items, _ = self._list(
+            privateExtendedProperty=f"{wire.MEETING_ID_KEY}={meeting_id}",
+            showDeleted=False,
+            singleEvents=False,
+            maxResults=self.settings.page_size,
+        )
+        for item in items:
+            if wire.is_exception(item) or wire.is_deleted(item) or wire.is_invite_copy(item):
+                continue
+            series = self._series(item["id"], item)
+            return None if series is None else self._to_event(*series)
+        return None
+
+    # --- writing ----------------------------------------------------------------------------
+    def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
+        event_id = event_id_for(idempotency_key)
+        request = self.events.insert(
+            calendarId=self.settings.calendar_id,
+            body=wire.event_body(event, event_id=event_id),
+            sendUpdates="none",
+        )
+        try:
+            created = self._run("events.insert", request)
+        except Duplicate:
+            return self._adopt(event_id, event)
+        return self._finish(created, event, [])
+
+    def _adopt(self, event_id: str, event: RemoteEvent) -> RemoteEvent:
+        """The event an earlier create with this key made, brought to ``event``'s content."""
+        series = self._series(event_id)
+        if series is None:
+            raise BackendError(f"Google Calendar events.insert: id {event_id} taken but unreadable")
+        current = self._to_event(*series)
+        if not current.deleted and current.crm_meeting_id != event.crm_meeting_id:
+            raise BackendError(
+                f"Google Calendar events.insert: id {event_id} holds another event "
+                f"(tagged {current.crm_meeting_id!r}, wanted {event.crm_meeting_id!r})"
+            )
+        if not current.deleted and current.content_hash() == event.content_hash():
+            return current
+        # deleted events come back (a patch with status confirmed/tentative restores them)
+        master = self._patch(event_id, wire.event_body(event), series[0].get("etag", ""))
+        return self._finish(master, event, None if current.deleted else series[1])
+
+    def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
+        if not etag:  # unconditional: a patch would bring a deleted event back, so look first
+            current = self._get(remote_id)
+            if wire.is_deleted(current):
+                raise NotFound(f"Google Calendar events.patch: {remote_id} was deleted")
+            etag = current.get("etag", "")
+        master = self._patch(remote_id, wire.event_body(event), etag)
+        return self._finish(master, event, None)
+
+    def _finish(
+        self,
+        master: dict[str, Any],
+        event: RemoteEvent,
+        exceptions: list[dict[str, Any]] | None,
+    ) -> RemoteEvent:
+        """Write ``event``'s overrides onto the series' instances; the series as it now is.
+
+        ``exceptions`` are the series' current exception instances (None: read them).
+        """
+        if not master.get("recurrence"):
+            return self._to_event(master, ())
+        master_id = master["id"]
+        if exceptions is None:
+            series = self._series(master_id, master)
+            exceptions = [] if series is None else series[1]
+        tz = wire.zone(self.calendar_tz)
+        current = {wire.recurrence_id(wire.original_start(e) or {}, tz): e for e in exceptions}
+        wanted = {o.recurrence_id: o for o in event.overrides}
+        excluded = {
+            line.partition(":")[2]
+            for line in normalise_recurrence(event.recurrence)
+            if line.startswith("EXDATE")
+        }
+        for rec_id, override in wanted.items():
+            have = current.get(rec_id)
+            if have is not None and not wire.is_deleted(have):
+                if wire.override_from_google(have, tz) == override:
+                    continue
+            body = wire.override_body(event, override)
+            current[rec_id] = self._patch(wire.instance_id(master_id, rec_id), body)
+        for rec_id, have in list(current.items()):
+            if rec_id in wanted:
+                continue
+            key = _rec_key(rec_id)
+            if key in excluded:
+                if not wire.is_deleted(have):
+                    self.delete(have["id"], etag="")
+                    current[rec_id] = {**have, "status": "cancelled"}
+                continue
+            plain = wire.plain_occurrence(event, rec_id)
+            if wire.is_deleted(have) or wire.override_from_google(have, tz) != plain:
+                body = wire.override_body(event, plain)
+                current[rec_id] = self._patch(wire.instance_id(master_id, rec_id), body)
+        return self._to_event(master, list(current.values()))
+
+    def delete(self, remote_id: str, *, etag: str) -> None:
+        request = self.events.delete(
+            calendarId=self.settings.calendar_id, eventId=remote_id, sendUpdates="none"
+        )
+        self._run("events.delete", request, if_match=etag)
+
+    def create_many(
+        self, events: Sequence[tuple[RemoteEvent, str]]
+    ) -> list[RemoteEvent | BackendError]:
+        """Create (event, idempotency_key) pairs in HTTP batches of ``settings.batch_size``.
+
+        Each result is the created event or the BackendError for that one alone.
+        """
+        return google_batch.create_many(self, events)
+
+    # --- push channels and checks -----------------------------------------------------------
+    def watch(self, address: str, channel_id: str, token: str, ttl_seconds: int) -> Channel:
+        """Open a push channel: Google POSTs to ``address`` when the calendar changes."""
+        body = {
+            "id": channel_id,
+            "type": "web_hook",
+            "address": address,
+            "token": token,
+            "params": {"ttl": str(int(ttl_seconds))},
+        }
+        request = self.events.watch(calendarId=self.settings.calendar_id, body=body)
+        answer = self._run("events.watch", request)
+        expiration = answer.get("expiration")
+        return Channel(
+            id=answer["id"],
+            resource_id=answer["resourceId"],
+            expiration=None
+            if expiration is None
+            else datetime.fromtimestamp(int(expiration) / 1000, UTC),
+            resource_uri=answer.get("resourceUri", ""),
+        )
+
+    def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        """Stop a push channel; NotFound when it is unknown or already stopped."""
+        request = self.service.channels().stop(body={"id": channel_id, "resourceId": resource_id})
+        self._run("channels.stop", request)
+
+    def check(self) -> str | None:
+        """None when the credentials and the calendar work, else what is wrong, in words."""
+        from google.auth.exceptions import RefreshError
+
+        cal = self.settings.calendar_id
+        try:
+            self._run("calendars.get", self.service.calendars().get(calendarId=cal))
+        except NotFound:
+            return f"calendar not found: {cal}"
+        except GoogleAuthError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, RefreshError):
+                return auth_problem(cause)
+            return f"credentials rejected: {exc}"
+        except BackendError as exc:
+            return str(exc)
+        return None
+
+
+def _rec_key(rec_id: str) -> str:
+    """A RECURRENCE-ID key in the EXDATE value format (20310502 or 20310317T090000Z)."""
+    return wire.instance_suffix(rec_id)

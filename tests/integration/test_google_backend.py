@@ -1,0 +1,488 @@
+"""GoogleBackend against the Google Calendar emulator, through the real google-api-python-client."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bridge.backends.base import (
+    BackendError,
+    NotFound,
+    PreconditionFailed,
+    RemoteAttendee,
+    RemoteEvent,
+    RemoteOverride,
+    ResyncRequired,
+)
+from bridge.backends.google import (
+    GoogleBackend,
+    GoogleSettings,
+    event_id_for,
+    service_account_credentials,
+    user_credentials,
+)
+from bridge.model import BusyStatus
+
+ALICE = "alice@example.com"
+
+
+@pytest.fixture
+def alice(google_emulator):
+    return google_emulator.add_user(ALICE, time_zone="Europe/Berlin")
+
+
+def settings_for(google, **overrides) -> GoogleSettings:
+    values = dict(
+        api_endpoint=google.api_endpoint,
+        batch_uri=google.batch_uri,
+        token_uri=google.token_uri,
+        requests_per_second=1000,
+        burst=1000,
+        max_retries=3,
+        backoff_base=0.01,
+        timeout=2.0,
+    )
+    values.update(overrides)
+    return GoogleSettings(**values)
+
+
+def make_backend(google, user, **overrides) -> GoogleBackend:
+    creds = user_credentials(user.refresh_token, "client-id", "secret", google.token_uri)
+    return GoogleBackend(creds, settings_for(google, **overrides))
+
+
+@pytest.fixture
+def backend(google_emulator, alice):
+    made = make_backend(google_emulator, alice)
+    yield made
+    made.close()
+
+
+def at(day: int, hour: int = 10) -> datetime:
+    return datetime(2031, 3, day, hour, tzinfo=UTC)
+
+
+def meeting(uid: str = "m-1", day: int = 3, **fields) -> RemoteEvent:
+    values = dict(
+        remote_id="",
+        start=at(day),
+        end=at(day, 11),
+        crm_meeting_id=uid,
+        subject=f"Meeting {uid}",
+        location="Room 1",
+        description="Agenda",
+        timezone="Europe/Berlin",
+    )
+    values.update(fields)
+    return RemoteEvent(**values)
+
+
+def stored(google, event_id: str) -> dict:
+    found = google.event(ALICE, event_id)
+    assert found is not None
+    return found
+
+
+def assert_silent(google) -> None:
+    """Every write was sendUpdates=none and no stored event carries an attendee we wrote."""
+    assert google.sent_updates, "expected writes"
+    assert all(w.send_updates == "none" for w in google.sent_updates)
+    assert google.would_mail() == []
+
+
+def test_create_then_list_shows_it_tagged(google_emulator, backend):
+    created = backend.create(meeting(), idempotency_key="binding-1/m-1")
+    assert created.remote_id == event_id_for("binding-1/m-1")
+    assert created.etag and created.crm_meeting_id == "m-1"
+    assert created.content_hash() == meeting().content_hash()
+    raw = stored(google_emulator, created.remote_id)
+    assert raw["extendedProperties"]["private"] == {"crmMeetingId": "m-1"}
+    assert "attendees" not in raw
+    events, token = backend.list_changes(None)
+    assert token
+    assert [(e.remote_id, e.crm_meeting_id, e.subject) for e in events] == [
+        (created.remote_id, "m-1", "Meeting m-1")
+    ]
+    assert events[0].content_hash() == created.content_hash()
+    assert_silent(google_emulator)
+
+
+def test_event_id_is_a_valid_google_id():
+    event_id = event_id_for("any key at all")
+    assert len(event_id) >= 26
+    assert set(event_id) <= set("abcdefghijklmnopqrstuv0123456789")
+    assert event_id == event_id_for("any key at all") != event_id_for("another key")
+
+
+def test_create_twice_with_the_same_key_makes_one_event(google_emulator, backend):
+    first = backend.create(meeting(), idempotency_key="k")
+    second = backend.create(meeting(), idempotency_key="k")
+    assert second.remote_id == first.remote_id
+    assert len(google_emulator.events(ALICE)) == 1
+
+
+def test_create_after_a_lost_answer_adopts_the_existing_event(google_emulator, backend):
+    # the event exists already (an earlier attempt got through, its answer was lost) ...
+    google_emulator.seed(
+        ALICE,
+        {
+            "id": event_id_for("k"),
+            "summary": "older text",
+            "start": {"dateTime": "2031-03-03T10:00:00Z"},
+            "end": {"dateTime": "2031-03-03T11:00:00Z"},
+            "extendedProperties": {"private": {"crmMeetingId": "m-1"}},
+        },
+    )
+    created = backend.create(meeting(), idempotency_key="k")  # ... so insert answers 409
+    assert google_emulator.calls["events.insert"] == 1
+    assert len(google_emulator.events(ALICE)) == 1
+    assert created.subject == "Meeting m-1"
+    assert stored(google_emulator, created.remote_id)["summary"] == "Meeting m-1"
+
+
+def test_create_with_a_key_of_a_foreign_event_fails(google_emulator, backend):
+    google_emulator.seed(
+        ALICE,
+        {
+            "id": event_id_for("k"),
+            "start": {"date": "2031-03-03"},
+            "end": {"date": "2031-03-04"},
+            "extendedProperties": {"private": {"crmMeetingId": "other"}},
+        },
+    )
+    with pytest.raises(BackendError, match="another event"):
+        backend.create(meeting(), idempotency_key="k")
+
+
+def test_create_after_a_timeout_makes_no_second_copy(google_emulator, alice):
+    backend = make_backend(google_emulator, alice, timeout=0.5)
+    google_emulator.faults.slow(1.0, api="events.insert")
+    created = backend.create(meeting(), idempotency_key="k")
+    assert len(google_emulator.events(ALICE)) == 1
+    assert created.remote_id == event_id_for("k")
+
+
+def test_update_with_a_stale_etag_fails_and_a_fresh_one_works(google_emulator, backend):
+    created = backend.create(meeting(), idempotency_key="k")
+    google_emulator.edit(ALICE, created.remote_id, summary="changed in Google")
+    with pytest.raises(PreconditionFailed):
+        backend.update(created.remote_id, meeting(subject="CRM"), etag=created.etag)
+    fresh = stored(google_emulator, created.remote_id)
+    updated = backend.update(created.remote_id, meeting(subject="CRM"), etag=fresh["etag"])
+    assert updated.subject == "CRM" and updated.etag != fresh["etag"]
+    assert stored(google_emulator, created.remote_id)["summary"] == "CRM"
+
+
+def test_update_keeps_attendees_the_user_added(google_emulator, backend):
+    created = backend.create(meeting(), idempotency_key="k")
+    guest = [{"email": "guest@example.org"}]
+    google_emulator.edit(ALICE, created.remote_id, attendees=guest)
+    etag = stored(google_emulator, created.remote_id)["etag"]
+    updated = backend.update(created.remote_id, meeting(subject="new"), etag=etag)
+    assert [a.email for a in updated.attendees] == ["guest@example.org"]
+    assert stored(google_emulator, created.remote_id)["attendees"][0]["email"] == (
+        "guest@example.org"
+    )
+    assert_silent(google_emulator)
+
+
+def test_delete_and_not_found(google_emulator, backend):
+    created = backend.create(meeting(), idempotency_key="k")
+    with pytest.raises(PreconditionFailed):
+        backend.delete(created.remote_id, etag='"stale"')
+    backend.delete(created.remote_id, etag=created.etag)
+    assert google_emulator.events(ALICE) == []
+    with pytest.raises(NotFound):
+        backend.delete(created.remote_id, etag="")
+    with pytest.raises(NotFound):
+        backend.update("nosuchevent1", meeting(), etag="")
+    with pytest.raises(NotFound):
+        backend.delete("nosuchevent1", etag="")
+    assert_silent(google_emulator)
+
+
+def test_incremental_list_returns_only_changes_and_deletions(google_emulator, backend):
+    a = backend.create(meeting("a"), idempotency_key="a")
+    b = backend.create(meeting("b", day=4), idempotency_key="b")
+    c = backend.create(meeting("c", day=5), idempotency_key="c")
+    everything, token = backend.list_changes(None)
+    assert {e.remote_id for e in everything} == {a.remote_id, b.remote_id, c.remote_id}
+    idle, token = backend.list_changes(token)
+    assert idle == []
+    google_emulator.edit(ALICE, b.remote_id, summary="moved on the phone")
+    google_emulator.remove(ALICE, c.remote_id)
+    changes, token = backend.list_changes(token)
+    by_id = {e.remote_id: e for e in changes}
+    assert set(by_id) == {b.remote_id, c.remote_id}
+    assert by_id[b.remote_id].subject == "moved on the phone"
+    assert not by_id[b.remote_id].deleted
+    assert by_id[c.remote_id].deleted
+    assert backend.list_changes(token)[0] == []
+
+
+def test_paging_through_a_full_and_an_incremental_list(google_emulator, alice):
+    backend = make_backend(google_emulator, alice, page_size=7)
+    results = backend.create_many([(meeting(f"p{i}"), f"p{i}") for i in range(20)])
+    assert all(isinstance(r, RemoteEvent) for r in results)
+    everything, token = backend.list_changes(None)
+    assert len(everything) == 20
+    assert google_emulator.calls["events.list"] == 3
+
+
+def test_expired_sync_token_raises_resync_required(google_emulator, backend):
+    backend.create(meeting(), idempotency_key="k")
+    _, token = backend.list_changes(None)
+    google_emulator.expire_sync_tokens(ALICE)
+    with pytest.raises(ResyncRequired):
+        backend.list_changes(token)
+    google_emulator.faults.sync_token_gone()
+    _, token = backend.list_changes(None)
+    with pytest.raises(ResyncRequired):
+        backend.list_changes(token)
+
+
+def seed_series(google) -> dict:
+    return google.seed(
+        ALICE,
+        {
+            "id": "series00001",
+            "summary": "Weekly",
+            "start": {"dateTime": "2031-03-03T10:00:00+01:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2031-03-03T11:00:00+01:00", "timeZone": "Europe/Berlin"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=5"],
+        },
+    )
+
+
+def test_recurring_series_with_moved_and_cancelled_instance(google_emulator, backend):
+    seed_series(google_emulator)
+    _, token = backend.list_changes(None)
+    # the user moves the 17 March instance by an hour and cancels the 24 March one
+    google_emulator.edit(
+        ALICE,
+        "series00001_20310317T090000Z",
+        start={"dateTime": "2031-03-17T11:00:00+01:00", "timeZone": "Europe/Berlin"},
+        end={"dateTime": "2031-03-17T12:00:00+01:00", "timeZone": "Europe/Berlin"},
+        summary="Weekly (moved)",
+    )
+    google_emulator.remove(ALICE, "series00001_20310324T090000Z")
+    changes, token = backend.list_changes(token)
+    assert len(changes) == 1
+    series = changes[0]
+    assert series.remote_id == "series00001"
+    assert series.timezone == "Europe/Berlin"
+    assert series.recurrence == ("EXDATE:20310324T090000Z", "RRULE:COUNT=5;FREQ=WEEKLY")
+    assert series.overrides == (
+        RemoteOverride(
+            recurrence_id="2031-03-17T09:00:00+00:00",
+            start=datetime(2031, 3, 17, 10, tzinfo=UTC),
+            end=datetime(2031, 3, 17, 11, tzinfo=UTC),
+            subject="Weekly (moved)",
+        ),
+    )
+    # a full list folds the same way
+    full, _ = backend.list_changes(None)
+    assert [e.content_hash() for e in full] == [series.content_hash()]
+    # a change to the master alone still yields the whole series
+    google_emulator.edit(ALICE, "series00001", location="Room 2")
+    changes, _ = backend.list_changes(token)
+    assert [(e.location, len(e.overrides), len(e.recurrence)) for e in changes] == [
+        ("Room 2", 1, 2)
+    ]
+
+
+def test_writing_a_series_with_overrides_round_trips(google_emulator, backend):
+    rule = ("EXDATE:20310324T090000Z", "RRULE:COUNT=5;FREQ=WEEKLY")
+    moved = RemoteOverride(
+        "2031-03-17T09:00:00+00:00",
+        datetime(2031, 3, 17, 13, tzinfo=UTC),
+        datetime(2031, 3, 17, 14, tzinfo=UTC),
+        subject="moved",
+    )
+    event = meeting(start=at(3, 9), end=at(3, 10), recurrence=rule, overrides=(moved,))
+    created = backend.create(event, idempotency_key="series")
+    assert created.content_hash() == event.content_hash()
+    listed, token = backend.list_changes(None)
+    assert [e.content_hash() for e in listed] == [event.content_hash()]
+    # the override goes away again: the instance is put back to the master's values
+    plain = replace(event, overrides=())
+    updated = backend.update(created.remote_id, plain, etag=created.etag)
+    assert updated.content_hash() == plain.content_hash()
+    assert backend.find_by_meeting_id("m-1").content_hash() == plain.content_hash()
+    assert_silent(google_emulator)
+
+
+def test_all_day_and_busy_statuses_round_trip(google_emulator, backend):
+    all_day = meeting(
+        "d",
+        start=datetime(2031, 5, 2, tzinfo=UTC),
+        end=datetime(2031, 5, 3, tzinfo=UTC),
+        all_day=True,
+        timezone="UTC",
+        busy=BusyStatus.FREE,
+        private=True,
+        recurrence=("EXDATE;VALUE=DATE:20310509", "RRULE:FREQ=WEEKLY;COUNT=3"),
+    )
+    created = backend.create(all_day, idempotency_key="d")
+    assert stored(google_emulator, created.remote_id)["start"] == {"date": "2031-05-02"}
+    tentative = backend.create(meeting("t", busy=BusyStatus.TENTATIVE), idempotency_key="t")
+    oof = backend.create(meeting("o", busy=BusyStatus.OUT_OF_OFFICE), idempotency_key="o")
+    listed = {e.crm_meeting_id: e for e in backend.list_changes(None)[0]}
+    assert listed["d"].content_hash() == all_day.content_hash()
+    assert listed["t"].busy is BusyStatus.TENTATIVE == tentative.busy
+    assert listed["o"].busy is BusyStatus.OUT_OF_OFFICE == oof.busy
+
+
+def test_find_by_meeting_id_ignores_invite_copies(google_emulator, backend):
+    copy = meeting("m-9", is_invite_copy=True, subject="invitation")
+    backend.create(copy, idempotency_key="invite-m-9")
+    assert backend.find_by_meeting_id("m-9") is None
+    created = backend.create(meeting("m-9"), idempotency_key="sync-m-9")
+    found = backend.find_by_meeting_id("m-9")
+    assert found is not None and found.remote_id == created.remote_id
+    assert not found.is_invite_copy
+    listed = {e.remote_id: e for e in backend.list_changes(None)[0]}
+    assert sum(e.is_invite_copy for e in listed.values()) == 1
+    backend.delete(created.remote_id, etag="")
+    assert backend.find_by_meeting_id("m-9") is None
+    assert backend.find_by_meeting_id("unknown") is None
+
+
+def test_create_many_batches_fifty_per_request(google_emulator, backend):
+    google_emulator.reset_counters()
+    pairs = [(meeting(f"b{i}", day=1 + i % 28), f"key-{i}") for i in range(120)]
+    results = backend.create_many(pairs)
+    assert all(isinstance(r, RemoteEvent) for r in results)
+    assert [r.crm_meeting_id for r in results] == [f"b{i}" for i in range(120)]
+    assert google_emulator.http_requests("POST", "/batch") == 3
+    assert google_emulator.http_requests("POST", "/calendar/v3/") == 0
+    assert len(google_emulator.events(ALICE)) == 120
+    assert_silent(google_emulator)
+    # the same keys again: every part answers 409 and the existing events are adopted
+    again = backend.create_many(pairs[:5])
+    assert [r.remote_id for r in again] == [r.remote_id for r in results[:5]]
+    assert len(google_emulator.events(ALICE)) == 120
+
+
+def test_create_many_retries_rate_limited_parts(google_emulator, backend):
+    google_emulator.faults.rate_limit(times=2, api="events.insert")
+    google_emulator.faults.server_error(times=1, status=503, api="batch")
+    results = backend.create_many([(meeting(f"r{i}"), f"r{i}") for i in range(5)])
+    assert all(isinstance(r, RemoteEvent) for r in results), results
+    assert len(google_emulator.events(ALICE)) == 5
+
+
+def test_create_many_reports_per_part_errors(google_emulator, backend):
+    bad = meeting("bad", end=at(3, 9))  # ends before it starts
+    results = backend.create_many([(meeting("ok"), "ok"), (bad, "bad")])
+    assert isinstance(results[0], RemoteEvent)
+    assert isinstance(results[1], BackendError) and "400" in str(results[1])
+
+
+@pytest.mark.parametrize(
+    "inject",
+    [
+        lambda f: f.rate_limit(times=2, api="events.insert"),
+        lambda f: f.rate_limit(times=2, user=True, api="events.insert"),
+        lambda f: f.too_many_requests(times=1, retry_after=0, api="events.insert"),
+        lambda f: f.server_error(times=2, status=503, api="events.insert"),
+        lambda f: f.server_error(times=1, status=500, api="events.insert"),
+    ],
+    ids=["403-rate", "403-user-rate", "429", "503", "500"],
+)
+def test_transient_faults_are_retried(google_emulator, backend, inject):
+    inject(google_emulator.faults)
+    backend.create(meeting(), idempotency_key="k")
+    assert len(google_emulator.events(ALICE)) == 1
+    assert google_emulator.faults.pending == []
+
+
+def test_retry_after_is_honoured(google_emulator, backend):
+    google_emulator.faults.too_many_requests(times=1, retry_after=1, api="events.list")
+    began = time.monotonic()
+    backend.list_changes(None)
+    assert time.monotonic() - began >= 0.9
+
+
+def test_persistent_fault_raises_backend_error_naming_the_reason(google_emulator, backend):
+    google_emulator.faults.rate_limit(times=10, user=True, api="events.list")
+    with pytest.raises(BackendError, match="403 userRateLimitExceeded"):
+        backend.list_changes(None)
+    assert google_emulator.calls["events.list"] == 4  # max_retries=3
+    google_emulator.faults.clear()
+    google_emulator.faults.error(403, "quotaExceeded", times=1, api="events.list")
+    with pytest.raises(BackendError, match="403 quotaExceeded"):
+        backend.list_changes(None)  # not a rate limit: no retry
+
+
+def test_client_side_rate_limit_paces_requests(google_emulator, alice):
+    backend = make_backend(google_emulator, alice, requests_per_second=20, burst=1)
+    began = time.monotonic()
+    for _ in range(6):
+        backend.list_changes(None)
+    assert time.monotonic() - began >= 5 / 20 * 0.9
+
+
+def test_check_reports_revoked_tokens_and_missing_calendars(google_emulator, alice):
+    assert make_backend(google_emulator, alice).check() is None
+    missing = make_backend(google_emulator, alice, calendar_id="nobody@example.com")
+    assert missing.check() == "calendar not found: nobody@example.com"
+    google_emulator.oauth.revoke(alice.refresh_token)
+    problem = make_backend(google_emulator, alice).check()
+    assert problem is not None and "refresh token revoked" in problem
+
+
+def test_watch_and_stop_channel(google_emulator, backend):
+    channel = backend.watch("http://127.0.0.1:9/hook", "chan-1", "secret-token", 3600)
+    assert channel.id == "chan-1" and channel.resource_id
+    assert channel.expiration is not None
+    assert channel.expiration - datetime.now(UTC) <= timedelta(seconds=3601)
+    backend.stop_channel(channel.id, channel.resource_id)
+    with pytest.raises(NotFound):
+        backend.stop_channel(channel.id, channel.resource_id)
+
+
+def test_no_write_ever_carries_attendees(google_emulator, backend):
+    guests = meeting("g", attendees=(RemoteAttendee("x@y.z"),))
+    created = backend.create(guests, idempotency_key="g")
+    backend.update(created.remote_id, guests, etag=created.etag)
+    backend.create_many([(replace(guests, crm_meeting_id="h"), "h")])
+    for event in google_emulator.events(ALICE):
+        assert "attendees" not in event, json.dumps(event)
+    assert_silent(google_emulator)
+
+
+def test_updating_a_deleted_event_without_etag_is_not_found(google_emulator, backend):
+    created = backend.create(meeting(), idempotency_key="k")
+    google_emulator.remove(ALICE, created.remote_id)
+    with pytest.raises(NotFound):
+        backend.update(created.remote_id, meeting(), etag="")
+    assert google_emulator.events(ALICE) == []
+
+
+def test_service_account_with_domain_wide_delegation(google_emulator, alice):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "client_email": "bridge@project.iam.gserviceaccount.com",
+        "private_key": pem,
+        "private_key_id": "k1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    creds = service_account_credentials(info, ALICE, google_emulator.token_uri)
+    backend = GoogleBackend(creds, settings_for(google_emulator))
+    assert backend.check() is None
+    created = backend.create(meeting(), idempotency_key="sa")
+    assert google_emulator.event(ALICE, created.remote_id) is not None
