@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bridge.cli_sync import add_commands as add_sync_commands
 from bridge.config import ConfigError, Settings, load_config
 
 DEFAULT_CONFIG = "config/bridge.toml"
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "prune", parents=[common], help="drop change-log rows past retention"
     ).set_defaults(func=cmd_db_prune)
+    add_sync_commands(commands, common)
     return parser
 
 

@@ -15,6 +15,7 @@ import json
 
 import vobject
 from radicale import item as radicale_item
+from sqlalchemy import Connection, Row, select
 
 from bridge import ical
 from bridge.model import Meeting
@@ -22,11 +23,12 @@ from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.store.errors import Conflict
-from bridge.store.items import ObjectIndex
+from bridge.store.items import ObjectIndex, event_index
 from bridge.store.meetings import MeetingWrite
+from bridge.store.schema import users
 
 
-def _keep_crm_fields(meeting: Meeting, stored: object) -> Meeting:
+def _keep_crm_fields(meeting: Meeting, stored: Row) -> Meeting:
     return dataclasses.replace(
         meeting,
         internal_notes=stored.internal_notes,
@@ -77,3 +79,45 @@ def save_from_caldav(
         ),
     )
     return meeting
+
+
+def load_meeting(conn: Connection, row: Row) -> Meeting:
+    """The Meeting a stored meeting row holds: its iCalendar plus the CRM-only columns."""
+    organiser = conn.execute(select(users.c.login).where(users.c.id == row.organiser_id)).scalar()
+    booked_by = conn.execute(select(users.c.login).where(users.c.id == row.booked_by_id)).scalar()
+    meeting = ical.meeting_from_ical(
+        ical.parse_calendar(row.ical),
+        login_by_email=user_store.login_by_email(conn),
+        owner=organiser or "",
+    )
+    return dataclasses.replace(
+        _keep_crm_fields(meeting, row),
+        organiser=organiser,
+        booked_by=booked_by,
+        activity_type=row.activity_type,
+    )
+
+
+def save_from_sync(
+    tx: Tx, meeting: Meeting, *, href: str, horizon_days: int, max_occurrences: int
+) -> None:
+    """Write a meeting that sync made or changed: iCalendar rendered from its fields."""
+    conn = tx.conn
+    emails = user_store.email_by_login(conn)
+    text = ical.meeting_to_ical(meeting, email_by_login=emails)
+    vcal = ical.parse_calendar(text)
+    index = event_index(vcal, horizon_days=horizon_days, max_occurrences=max_occurrences)
+    assert index is not None  # meeting_to_ical always writes one VEVENT
+    busy = ical.busy_only(vcal)
+    meeting_store.save(
+        tx,
+        MeetingWrite(
+            meeting=meeting,
+            href=href,
+            ical=text,
+            etag=radicale_item.get_etag(text),
+            busy_ical=busy,
+            busy_etag=radicale_item.get_etag(busy),
+            index=index,
+        ),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import radicale
 from radicale import config as radicale_config
@@ -88,12 +89,31 @@ def make_app(settings: Settings) -> WSGIApp:
     return utf8_paths(ErrorDetails(app, explain=refusal_reason))
 
 
+def start_sync_worker(settings: Settings) -> threading.Thread | None:
+    """Run the sync scheduler beside the CalDAV server when bindings are configured."""
+    if not any(user.bindings for user in settings.users):
+        return None
+    from bridge.backends.factory import backend_for
+    from bridge.cli_sync import rules_lookup
+    from bridge.sync.scheduler import Scheduler
+
+    store = open_store(settings)
+    scheduler = Scheduler(store, backend_for, rules_lookup(settings))
+    thread = threading.Thread(
+        target=scheduler.run_forever, args=(threading.Event(),), name="sync", daemon=True
+    )
+    thread.start()
+    log.info("sync worker started for %d binding(s)", sum(len(u.bindings) for u in settings.users))
+    return thread
+
+
 def serve(settings: Settings, *, threads: int = 8) -> None:
     import waitress
 
     radicale_log.setup()
     radicale_log.set_level("info", False)
     app = make_app(settings)
+    start_sync_worker(settings)
     log.info("CalDAV on http://%s:%d/", settings.server.host, settings.server.port)
     waitress.serve(
         app,

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 from radicale import item as radicale_item
 from sqlalchemy import Row
 
-from bridge import ical
-from bridge.store.items import ItemData, ObjectIndex
+from bridge.store.items import ItemData, ObjectIndex, event_index
 
 if TYPE_CHECKING:
     from radicale.storage import BaseCollection
@@ -21,21 +20,13 @@ def object_index(
     item: radicale_item.Item, *, horizon_days: int, max_occurrences: int
 ) -> ObjectIndex:
     """Exact occurrences for events; the overall range for anything else."""
-    start, end = item.time_range
     if item.component_name == "VEVENT":
-        horizon = int(time.time()) + horizon_days * 86400
-        index = ical.index_times(
-            item.vobject_item, horizon=horizon, max_occurrences=max_occurrences
+        index = event_index(
+            item.vobject_item, horizon_days=horizon_days, max_occurrences=max_occurrences
         )
         if index is not None:
-            open_from = None if index.expanded_until >= ical.END_OF_TIME else index.expanded_until
-            return ObjectIndex(
-                start=index.start,
-                end=index.end,
-                exact=True,
-                open_from=open_from,
-                occurrences=tuple(index.occurrences),
-            )
+            return index
+    start, end = item.time_range
     return ObjectIndex(start=start, end=end)
 
 

@@ -82,6 +82,13 @@ def latest_seq(conn: Connection, collection_id: int) -> int:
     return int(found or 0)
 
 
+def max_seq(conn: Connection) -> int:
+    """The last position allocated in the whole log."""
+    return int(
+        conn.execute(select(counters.c.value).where(counters.c.name == "change_seq")).scalar_one()
+    )
+
+
 def position(conn: Connection, collection_id: int) -> int:
     """The collection's current log position: its last change, or the floor if the
     pruning took all of its rows (a full sync at the floor has seen everything)."""

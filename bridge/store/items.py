@@ -13,9 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 
+from bridge import ical
 from bridge.store import collections as collection_store
 from bridge.store.changes import Tx
 from bridge.store.schema import collections, items, meetings, occurrences
@@ -30,6 +32,22 @@ class ObjectIndex:
     exact: bool = False
     open_from: int | None = None
     occurrences: Sequence[tuple[int, int]] = field(default_factory=tuple)
+
+
+def event_index(vcal: Any, *, horizon_days: int, max_occurrences: int) -> ObjectIndex | None:
+    """The exact index of a VEVENT calendar: occurrences up to the horizon (see bridge.ical)."""
+    horizon = int(time.time()) + horizon_days * 86400
+    index = ical.index_times(vcal, horizon=horizon, max_occurrences=max_occurrences)
+    if index is None:
+        return None
+    open_from = None if index.expanded_until >= ical.END_OF_TIME else index.expanded_until
+    return ObjectIndex(
+        start=index.start,
+        end=index.end,
+        exact=True,
+        open_from=open_from,
+        occurrences=tuple(index.occurrences),
+    )
 
 
 @dataclass(frozen=True)

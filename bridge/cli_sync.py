@@ -1,0 +1,199 @@
+"""The sync commands of `bridge`: status, sync, worker, check, google authorize."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Row
+
+from bridge.config import Settings, load_config
+from bridge.store import Store
+from bridge.store import bindings as binding_store
+from bridge.sync.rules import SyncRules
+
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
+GOOGLE_SCOPE = "https://www.googleapis.com/auth/calendar"
+DEFAULT_REDIRECT = "http://127.0.0.1:8765/"
+
+
+def rules_lookup(settings: Settings) -> Callable[[Row], SyncRules]:
+    """The configured rules of a stored binding (by user login and binding name)."""
+    rules = {(u.login, b.name): b.rules for u in settings.users for b in u.bindings}
+    return lambda row: rules.get((row.login, row.name), SyncRules())
+
+
+def _open(args: argparse.Namespace) -> tuple[Settings, Store]:
+    from bridge.server import open_store
+
+    settings = load_config(args.config)
+    return settings, open_store(settings)
+
+
+def _scheduler(settings: Settings, store: Store) -> Any:
+    from bridge.backends.factory import backend_for
+    from bridge.sync.scheduler import Scheduler
+
+    return Scheduler(store, backend_for, rules_lookup(settings))
+
+
+def _when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "never"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    rows = store.read(binding_store.all_bindings)
+    if not rows:
+        print("no bindings configured")
+        return 0
+    now = time.time()
+    for row in rows:
+        running = row.lease_until is not None and row.lease_until > now
+        print(f"{row.login}/{row.name} ({row.kind})")
+        print(f"  last success: {_when(row.last_success_at)}")
+        print(f"  running:      {'yes, by ' + str(row.lease_owner) if running else 'no'}")
+        if row.last_error:
+            print(f"  last error:   {_when(row.last_error_at)}: {row.last_error}")
+        if row.failures:
+            print(f"  failures:     {row.failures} in a row, next try {_when(row.next_run_at)}")
+    return 0
+
+
+def _selected(store: Store, login: str, name: str | None) -> list[Row]:
+    rows = store.read(lambda conn: binding_store.by_login(conn, login, name))
+    if not rows:
+        what = f"binding {name!r} of user {login!r}" if name else f"bindings for user {login!r}"
+        raise SystemExit(f"bridge: no {what} in the configuration")
+    return rows
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings, store = _open(args)
+    scheduler = _scheduler(settings, store)
+    status = 0
+    for row in _selected(store, args.login, args.binding):
+        label = f"{row.login}/{row.name}"
+        try:
+            report = scheduler.run_binding(row.id)
+        except Exception as error:  # noqa: BLE001 - reported per binding
+            print(f"{label}: failed: {error}", file=sys.stderr)
+            status = 1
+            continue
+        if report is None:
+            print(f"{label}: another worker is running it now")
+            continue
+        print(
+            f"{label}: pulled {report.pulled}, pushed {report.pushed}"
+            + (" (full resync)" if report.resync else "")
+        )
+        for problem in report.errors:
+            print(f"{label}: {problem}", file=sys.stderr)
+    return status
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings, store = _open(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _scheduler(settings, store).run_forever(stop, tick_seconds=args.tick)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bridge.backends.factory import BindingConfigError, backend_for
+
+    _, store = _open(args)
+    problems = 0
+    for row in store.read(binding_store.all_bindings):
+        label = f"{row.login}/{row.name} ({row.kind})"
+        try:
+            problem = backend_for(row).check()
+        except BindingConfigError as error:
+            problem = str(error)
+        print(f"{label}: {problem or 'ok'}")
+        problems += bool(problem)
+    return 1 if problems else 0
+
+
+def cmd_google_authorize(args: argparse.Namespace) -> int:
+    """Print the consent URL, read back the code, store the refresh token."""
+    _, store = _open(args)
+    row = _selected(store, args.login, args.binding)[0]
+    if row.kind != "google":
+        raise SystemExit(f"bridge: binding {row.login}/{row.name} is {row.kind}, not google")
+    settings = json.loads(row.settings or "{}")
+    for key in ("client_id", "client_secret"):
+        if not settings.get(key):
+            raise SystemExit(f"bridge: binding {row.login}/{row.name}: backend.{key} is missing")
+    redirect = settings.get("redirect_uri", DEFAULT_REDIRECT)
+    query = {
+        "client_id": settings["client_id"],
+        "redirect_uri": redirect,
+        "response_type": "code",
+        "scope": GOOGLE_SCOPE,
+        "access_type": "offline",
+        "prompt": "consent",
+        "login_hint": args.email or "",
+    }
+    url = settings.get("auth_uri", GOOGLE_AUTH_URI) + "?" + urllib.parse.urlencode(query)
+    print("Open this address, consent, then paste the address you were sent to (or its code):")
+    print(url, flush=True)
+    answer = sys.stdin.readline().strip()
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(answer).query).get("code", [answer])[0]
+    form = urllib.parse.urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": settings["client_id"],
+            "client_secret": settings["client_secret"],
+            "redirect_uri": redirect,
+        }
+    ).encode()
+    token_uri = settings.get("token_uri", "https://oauth2.googleapis.com/token")
+    try:
+        with urllib.request.urlopen(token_uri, data=form, timeout=30) as response:
+            tokens = json.load(response)
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", "replace")
+        raise SystemExit(f"bridge: the token endpoint refused the code: {detail}") from None
+    if "refresh_token" not in tokens:
+        raise SystemExit("bridge: no refresh token in the answer (was prompt=consent honoured?)")
+    store.write(
+        lambda tx: binding_store.set_secret(tx, row.id, {"refresh_token": tokens["refresh_token"]})
+    )
+    print(f"stored the refresh token for {row.login}/{row.name}")
+    return 0
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    status = commands.add_parser("status", parents=[common], help="sync status per binding")
+    status.set_defaults(func=cmd_status)
+    sync = commands.add_parser("sync", parents=[common], help="run a sync round for a user now")
+    sync.add_argument("login")
+    sync.add_argument("--binding", help="only this binding of the user")
+    sync.set_defaults(func=cmd_sync)
+    worker = commands.add_parser("worker", parents=[common], help="run sync rounds until stopped")
+    worker.add_argument("--tick", type=float, default=1.0, help="seconds between passes")
+    worker.set_defaults(func=cmd_worker)
+    check = commands.add_parser("check", parents=[common], help="try every binding's credentials")
+    check.set_defaults(func=cmd_check)
+    google = commands.add_parser("google", help="Google Calendar bindings")
+    google_commands = google.add_subparsers(dest="google_command", required=True)
+    authorize = google_commands.add_parser(
+        "authorize", parents=[common], help="obtain and store a user's refresh token"
+    )
+    authorize.add_argument("login")
+    authorize.add_argument("--binding", help="the binding name (default: the user's first)")
+    authorize.add_argument("--email", help="login hint for the consent page")
+    authorize.set_defaults(func=cmd_google_authorize)

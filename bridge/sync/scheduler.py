@@ -1,0 +1,143 @@
+"""Runs sync rounds for every binding: leases, triggers, polling and back-off.
+
+- A binding runs when it is due (``next_run_at``): after its polling interval, at once when
+  a local change touched its user's calendar (the scheduler watches the change log) or a
+  push notification arrived (``request_run``), and later and later after failures.
+- Before a round the scheduler takes the binding's lease in the database, so two
+  processes (``bridge serve`` and ``bridge worker``, or two workers) never run the same
+  binding at once; an expired lease (a crashed worker) is taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Row, select
+
+from bridge.backends.base import Backend
+from bridge.store import Store
+from bridge.store import bindings as binding_store
+from bridge.store import changes as change_log
+from bridge.store.schema import bindings, changes, collections
+from bridge.sync.engine import Engine, RoundReport
+from bridge.sync.rules import SyncRules
+
+log = logging.getLogger("bridge.sync")
+
+BackendFactory = Callable[[Row], Backend]
+RulesLookup = Callable[[Row], SyncRules]
+
+
+@dataclass(frozen=True)
+class Timing:
+    poll_seconds: float = 60.0
+    lease_seconds: float = 300.0
+    max_backoff_seconds: float = 3600.0
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        backend_for: BackendFactory,
+        rules_for: RulesLookup,
+        *,
+        timing: Timing = Timing(),
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.backend_for = backend_for
+        self.rules_for = rules_for
+        self.timing = timing
+        self.owner = owner or default_owner()
+        self._seen_seq = store.read(change_log.max_seq)
+
+    # -- one binding ------------------------------------------------------------------------
+
+    def run_binding(self, binding_id: int) -> RoundReport | None:
+        """One round under the lease; None if another worker holds it."""
+        lease = self.timing.lease_seconds
+        if not self.store.write(
+            lambda tx: binding_store.take_lease(tx, binding_id, self.owner, lease)
+        ):
+            return None
+        row = None
+        try:
+            row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
+            report = Engine(
+                self.store, binding_id, self.backend_for(row), self.rules_for(row)
+            ).run()
+        except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
+            failures = (row.failures if row is not None else 0) + 1
+            delay = min(
+                self.timing.poll_seconds * 2 ** (failures - 1), self.timing.max_backoff_seconds
+            )
+            delay *= random.uniform(0.8, 1.2)
+            message = f"{type(error).__name__}: {error}"
+            log.warning("binding %s failed (%s); retrying in %.0f s", binding_id, message, delay)
+            self.store.write(
+                lambda tx: binding_store.record_failure(
+                    tx, binding_id, message, next_run_at=time.time() + delay
+                )
+            )
+            raise
+        else:
+            next_run = time.time() + self.timing.poll_seconds
+            if report.errors:
+                log.info("binding %s: %s", binding_id, "; ".join(report.errors))
+            self.store.write(
+                lambda tx: binding_store.record_success(tx, binding_id, next_run_at=next_run)
+            )
+            return report
+        finally:
+            self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
+
+    # -- all bindings -----------------------------------------------------------------------
+
+    def trigger_local_changes(self) -> None:
+        """Make due the bindings whose user's calendar changed since the last look."""
+
+        def changed(conn: Connection) -> tuple[int, list[int]]:
+            top = change_log.max_seq(conn)
+            if top <= self._seen_seq:
+                return top, []
+            touched = (
+                select(collections.c.owner_id)
+                .join(changes, changes.c.collection_id == collections.c.id)
+                .where(changes.c.seq > self._seen_seq, collections.c.owner_id.isnot(None))
+            )
+            rows = conn.execute(select(bindings.c.id).where(bindings.c.user_id.in_(touched)))
+            return top, [row.id for row in rows]
+
+        top, ids = self.store.read(changed)
+        self._seen_seq = top
+        if ids:
+            self.store.write(lambda tx: binding_store.request_run(tx, ids))
+
+    def run_due(self) -> dict[int, RoundReport | Exception | None]:
+        """One pass: every due binding once. Returns what happened to each."""
+        self.trigger_local_changes()
+        due = self.store.read(lambda conn: binding_store.due(conn, time.time()))
+        results: dict[int, RoundReport | Exception | None] = {}
+        for row in due:
+            try:
+                results[row.id] = self.run_binding(row.id)
+            except Exception as error:  # noqa: BLE001 - already recorded on the binding
+                results[row.id] = error
+        return results
+
+    def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            self.run_due()
+            stop.wait(tick_seconds)

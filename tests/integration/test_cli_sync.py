@@ -1,0 +1,142 @@
+"""`bridge google authorize`, `check`, `sync` and `status` as an admin runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import database
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def write_config(tmp_path: Path, db_url: str, google) -> Path:
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f"""
+[server]
+auth = "none"
+
+[store]
+url = "{db_url}"
+
+[[users]]
+login = "alice"
+email = "alice@example.com"
+
+[[users.bindings]]
+name = "google"
+kind = "google"
+[users.bindings.backend]
+client_id = "client-id"
+client_secret = "secret"
+api_endpoint = "{google.api_endpoint}"
+batch_uri = "{google.batch_uri}"
+token_uri = "{google.token_uri}"
+auth_uri = "{google.url}/o/oauth2/auth"
+redirect_uri = "http://127.0.0.1:9/callback"
+[users.bindings.rules]
+conflict_policy = "newest"
+"""
+    )
+    return config
+
+
+def bridge(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def db(tmp_path):
+    with database("sqlite", tmp_path) as url:
+        yield url
+
+
+def test_authorize_check_sync_status(tmp_path, db, google_emulator):
+    google_emulator.add_user("alice@example.com")
+    config = write_config(tmp_path, db, google_emulator)
+
+    # Before authorizing, check says what is missing.
+    before = bridge("check", "--config", str(config), cwd=tmp_path)
+    assert before.returncode == 1
+    assert "alice/google (google): no refresh token stored" in before.stdout
+
+    # authorize prints the consent URL; the "browser" follows it and pastes the redirect.
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "google",
+            "authorize",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.readline()
+    consent_url = process.stdout.readline().strip()
+    assert consent_url.startswith(google_emulator.url + "/o/oauth2/auth?")
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        opener.open(consent_url)
+        raise AssertionError("the consent page should redirect")
+    except urllib.error.HTTPError as redirect:
+        landed = redirect.headers["Location"]
+    out, err = process.communicate(landed + "\n", timeout=60)
+    assert process.returncode == 0, err
+    assert "stored the refresh token for alice/google" in out
+
+    ok = bridge("check", "--config", str(config), cwd=tmp_path)
+    assert ok.returncode == 0 and "alice/google (google): ok" in ok.stdout
+
+    synced = bridge("sync", "alice", "--config", str(config), cwd=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    assert "alice/google: pulled 0, pushed 0" in synced.stdout
+
+    status = bridge("status", "--config", str(config), cwd=tmp_path)
+    assert "alice/google (google)" in status.stdout
+    assert "last success: never" not in status.stdout
+
+    unknown = bridge("sync", "zed", "--config", str(config), cwd=tmp_path)
+    assert unknown.returncode != 0 and "no bindings for user 'zed'" in unknown.stderr
+
+
+def test_revoked_token_is_reported_by_check(tmp_path, db, google_emulator):
+    from bridge.config import load_config
+    from bridge.server import open_store
+    from bridge.store import bindings as binding_store
+
+    user = google_emulator.add_user("alice@example.com")
+    config = write_config(tmp_path, db, google_emulator)
+    store = open_store(load_config(config))
+    row = store.read(lambda c: binding_store.by_login(c, "alice"))[0]
+    store.write(
+        lambda tx: binding_store.set_secret(tx, row.id, {"refresh_token": user.refresh_token})
+    )
+    google_emulator.oauth.revoke(user.refresh_token)
+    result = bridge("check", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "refresh token revoked" in result.stdout

@@ -1,0 +1,73 @@
+"""Leases, triggers and back-off of the scheduler, against the store and the emulator."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bridge.backends.factory import backend_for
+from bridge.store import bindings as binding_store
+from bridge.sync.scheduler import Scheduler, Timing
+from tests.support.sync_world import make_world
+
+
+@pytest.fixture
+def world(db_url, google_emulator):
+    w = make_world(db_url, google_emulator)
+    yield w
+    w.store.dispose()
+
+
+def scheduler(world, owner: str, **timing) -> Scheduler:
+    return Scheduler(
+        world.store,
+        backend_for,
+        lambda row: world.rules,
+        timing=Timing(**timing),
+        owner=owner,
+    )
+
+
+def binding(world):
+    return world.store.read(lambda c: binding_store.get(c, world.binding_id))
+
+
+def test_a_held_lease_keeps_a_second_worker_out(world):
+    first, second = scheduler(world, "one"), scheduler(world, "two")
+    assert world.store.write(lambda tx: binding_store.take_lease(tx, world.binding_id, "one", 60))
+    assert second.run_binding(world.binding_id) is None
+    world.store.write(lambda tx: binding_store.release_lease(tx, world.binding_id, "one"))
+    assert second.run_binding(world.binding_id) is not None
+    assert binding(world).lease_owner is None  # released after the round
+    assert first.run_binding(world.binding_id) is not None
+
+
+def test_an_expired_lease_is_taken_over(world):
+    world.store.write(lambda tx: binding_store.take_lease(tx, world.binding_id, "dead", 0.01))
+    time.sleep(0.05)
+    assert scheduler(world, "alive").run_binding(world.binding_id) is not None
+
+
+def test_a_local_change_makes_the_binding_due_at_once(world):
+    worker = scheduler(world, "w", poll_seconds=3600)
+    worker.run_due()  # first round; next one in an hour
+    assert binding(world).next_run_at > time.time() + 3000
+    world.crm_meeting("t-1", "Triggered")
+    results = worker.run_due()
+    assert world.binding_id in results and results[world.binding_id].pushed == 1
+    assert [e["summary"] for e in world.google_events()] == ["Triggered"]
+
+
+def test_failures_are_recorded_and_backed_off(world):
+    world.google.oauth.revoke(
+        world.store.read(lambda c: __import__("json").loads(binding(world).secret))["refresh_token"]
+    )
+    worker = scheduler(world, "w", poll_seconds=10)
+    results = worker.run_due()
+    assert isinstance(results[world.binding_id], Exception)
+    row = binding(world)
+    assert row.failures == 1 and row.last_error
+    assert row.next_run_at > time.time() + 5  # backed off
+    assert worker.run_due() == {}  # not due yet
+    assert row.lease_owner is None

@@ -1,0 +1,125 @@
+"""Two-way sync of alice's CRM meetings with her Google Calendar (the emulator), through
+the real google-api-python-client, on SQLite and MariaDB. Invariants 1, 2, 3 and 7."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, update
+
+from bridge.store import links as link_store
+from bridge.store.schema import bindings, links
+from tests.support.sync_world import CALENDAR, make_world
+
+
+@pytest.fixture
+def world(db_url, google_emulator):
+    w = make_world(db_url, google_emulator)
+    yield w
+    w.store.dispose()
+
+
+def _tag(event: dict) -> str | None:
+    return event.get("extendedProperties", {}).get("private", {}).get("crmMeetingId")
+
+
+def test_crm_meeting_reaches_google_silently_and_once(world):
+    world.crm_meeting("m-1", "Quarterly review", description="Agenda", internal_notes="secret")
+    report = world.round()
+    assert report.pushed == 1
+    events = world.google_events()
+    assert len(events) == 1
+    event = events[0]
+    assert event["summary"] == "Quarterly review" and _tag(event) == "m-1"
+    assert "attendees" not in event  # invariant 3: sync never invites anyone
+    assert "secret" not in str(event)  # invariant 5: internal notes never leave
+    assert all(send == "none" for _, _, send in world.google.sent_updates)
+    # An idle round writes nothing.
+    world.google.reset_counters()
+    idle = world.round()
+    assert idle.pushed == 0 and idle.pulled == 0
+    for method in ("POST", "PUT", "PATCH", "DELETE"):  # (a token refresh is not a write)
+        assert world.google.http_requests(method=method, path_contains="/calendar/v3") == 0
+    assert world.google.http_requests(path_contains="/calendar/v3") == 1  # one list call
+
+
+def test_crm_changes_and_deletion_follow(world):
+    world.crm_meeting("m-2", "First title")
+    world.round()
+    world.crm_meeting("m-2", "Second title")
+    assert world.round().pushed == 1
+    assert world.google_events()[0]["summary"] == "Second title"
+    from bridge.store import meetings as meeting_store
+
+    meeting_id = world.meeting("m-2").id
+    world.store.write(lambda tx: meeting_store.delete_meeting(tx, meeting_id), origin="crm")
+    world.round()
+    assert world.google_events() == []
+    assert world.link_count() == 0
+
+
+def test_event_made_in_google_comes_into_the_crm_and_gets_tagged(world):
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    made = world.google.seed(
+        CALENDAR,
+        {
+            "summary": "Lunch with Bob",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
+            "attendees": [{"email": "bob@example.com"}, {"email": "eve@outside.example"}],
+        },
+    )
+    report = world.round()
+    assert report.pulled == 1
+    uid = _tag(world.google.event(CALENDAR, made["id"]))
+    assert uid, "the new meeting's id is written back onto the Google event"
+    row = world.meeting(uid)
+    assert row.subject == "Lunch with Bob"
+    assert world.store.read(lambda c: link_store.by_meeting(c, world.binding_id, uid)) is not None
+    # Bob (a CRM user) became an internal participant: the meeting is in his calendar too.
+    from bridge.meeting_service import load_meeting
+
+    meeting = world.store.read(lambda c: load_meeting(c, world.meeting(uid)))
+    assert meeting.internal_users == ["bob"]
+    assert [p.email for p in meeting.external] == ["eve@outside.example"]
+    assert all(send == "none" for _, _, send in world.google.sent_updates)
+
+    # Changed in Google: the CRM follows. The tag write and our own pull are echoes.
+    world.google.edit(CALENDAR, made["id"], summary="Lunch with Bob (moved)")
+    world.round()
+    assert world.meeting(uid).subject == "Lunch with Bob (moved)"
+    quiet = world.round()
+    assert quiet.pulled == 0 and quiet.pushed == 0
+
+    # Deleted in Google by its organiser: deleted in the CRM.
+    world.google.remove(CALENDAR, made["id"])
+    world.round()
+    assert world.meeting(uid) is None
+
+
+def test_lost_sync_token_resyncs_without_duplicates(world):
+    for n in range(3):
+        world.crm_meeting(f"r-{n}", f"Meeting {n}")
+    world.round()
+    world.google.expire_sync_tokens(CALENDAR)
+    report = world.round()
+    assert report.resync
+    assert len(world.google_events()) == 3
+    assert world.meeting_count() == 3
+
+
+def test_re_pairing_a_binding_makes_no_duplicates(world):
+    for n in range(3):
+        world.crm_meeting(f"p-{n}", f"Meeting {n}")
+    world.round()
+
+    def forget(tx):  # a new pairing: no links, no cursors
+        tx.conn.execute(delete(links))
+        tx.conn.execute(update(bindings).values(remote_cursor=None, outbound_seq=0))
+
+    world.store.write(forget)
+    world.round()
+    assert len(world.google_events()) == 3
+    assert world.meeting_count() == 3
+    assert world.link_count() == 3

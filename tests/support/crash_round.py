@@ -1,0 +1,52 @@
+"""Run one sync round in this process and SIGKILL it at an injected point.
+
+    python -m tests.support.crash_round DB_URL BINDING_ID METHOD NTH
+
+The binding's real backend (built from the store, talking to the emulator) is wrapped so
+that right after its NTH call of METHOD returns, the process kills itself: the remote
+write has happened, whatever the engine meant to do next has not.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+from bridge.backends.factory import backend_for
+from bridge.store import Store
+from bridge.store import bindings as binding_store
+from bridge.sync.engine import Engine
+from bridge.sync.rules import SyncRules
+
+
+class KillAfter:
+    def __init__(self, backend: Any, method: str, nth: int) -> None:
+        self._backend, self._method, self._left = backend, method, nth
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._backend, name)
+        if name != self._method:
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            self._left -= 1
+            if self._left == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+
+        return call
+
+
+def main() -> None:
+    url, binding_id, method, nth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    store = Store(url)
+    row = store.read(lambda conn: binding_store.get(conn, binding_id))
+    Engine(store, binding_id, KillAfter(backend_for(row), method, nth), SyncRules()).run()
+    sys.exit(3)  # the kill point was never reached
+
+
+if __name__ == "__main__":
+    main()

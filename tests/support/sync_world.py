@@ -1,0 +1,104 @@
+"""A store with users and a Google binding for alice, wired to the Google emulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bridge.backends.factory import backend_for
+from bridge.meeting_service import save_from_sync
+from bridge.model import Meeting, Participant
+from bridge.store import Store
+from bridge.store import bindings as binding_store
+from bridge.store import meetings as meeting_store
+from bridge.store import users as user_store
+from bridge.store.schema import links, meetings
+from bridge.sync.engine import Engine, RoundReport
+from bridge.sync.rules import SyncRules
+
+USERS = [
+    user_store.UserRecord("alice", "alice@example.com", "Alice"),
+    user_store.UserRecord("bob", "bob@example.com", "Bob"),
+]
+CALENDAR = "alice@example.com"
+
+
+@dataclass
+class World:
+    store: Store
+    google: object
+    binding_id: int
+    rules: SyncRules
+
+    def backend(self):
+        row = self.store.read(lambda c: binding_store.get(c, self.binding_id))
+        return backend_for(row)
+
+    def round(self) -> RoundReport:
+        return Engine(self.store, self.binding_id, self.backend(), self.rules).run()
+
+    def crm_meeting(self, uid: str, subject: str = "Review", **fields) -> Meeting:
+        """A meeting written as the CRM would write it (origin "crm")."""
+        start = fields.pop("start", datetime.now(UTC).replace(microsecond=0) + timedelta(days=2))
+        meeting = Meeting(
+            uid=uid,
+            start=start,
+            end=fields.pop("end", start + timedelta(hours=1)),
+            organiser=fields.pop("organiser", "alice"),
+            subject=subject,
+            activity_type=fields.pop("activity_type", "meeting"),
+            **fields,
+        )
+        self.store.write(
+            lambda tx: save_from_sync(
+                tx, meeting, href=f"{uid}.ics", horizon_days=400, max_occurrences=500
+            ),
+            origin="crm",
+        )
+        return meeting
+
+    def meeting(self, uid: str):
+        return self.store.read(lambda c: meeting_store.by_uid(c, uid))
+
+    def meeting_count(self) -> int:
+        return self.store.read(
+            lambda c: c.execute(select(func.count()).select_from(meetings)).scalar()
+        )
+
+    def link_count(self) -> int:
+        return self.store.read(
+            lambda c: c.execute(select(func.count()).select_from(links)).scalar()
+        )
+
+    def google_events(self) -> list[dict]:
+        return self.google.events(CALENDAR)
+
+
+def make_world(db_url: str, google, rules: SyncRules | None = None) -> World:
+    user = google.add_user(CALENDAR)
+    store = Store(db_url)
+    settings = {
+        "calendar_id": "primary",
+        "api_endpoint": google.api_endpoint,
+        "batch_uri": google.batch_uri,
+        "token_uri": google.token_uri,
+        "client_id": "client-id",
+        "client_secret": "secret",
+        "requests_per_second": 1000,
+        "backoff_base": 0.01,
+    }
+
+    def setup(tx) -> int:
+        user_store.sync(tx, USERS)
+        binding_store.sync(tx, [binding_store.BindingRecord("alice", "google", "google", settings)])
+        row = binding_store.by_login(tx.conn, "alice", "google")[0]
+        binding_store.set_secret(tx, row.id, {"refresh_token": user.refresh_token})
+        return row.id
+
+    binding_id = store.write(setup)
+    return World(store, google, binding_id, rules or SyncRules())
+
+
+__all__ = ["World", "make_world", "Participant"]
