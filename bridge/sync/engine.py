@@ -26,7 +26,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from bridge.backends.base import Backend, NotFound, PreconditionFailed, RemoteEvent, ResyncRequired
+from bridge.backends.base import (
+    Backend,
+    BackendError,
+    NotFound,
+    PreconditionFailed,
+    RemoteEvent,
+    ResyncRequired,
+)
 from bridge.meeting_service import load_meeting, save_from_sync
 from bridge.model import Meeting, Participant
 from bridge.store import Store
@@ -168,21 +175,34 @@ class Engine:
     # -- push -----------------------------------------------------------------------------
 
     def _push(self, since: int) -> None:
+        """Push every change after ``since``. New copies are created together at the end, in
+        batches where the backend has them (an initial push of N meetings is N/50 requests).
+        The outbound position advances past a change only when all of it was pushed."""
         pending = self.store.read(
             lambda conn: change_log.latest_changes(conn, self.collection_id, since)
         )
-        done = since
+        creates: list[tuple[int, PushCreate]] = []
+        failed: list[int] = []
         for change in pending:
-            if change.origin != self.origin and not self._push_one(change):
+            if change.origin == self.origin:
+                continue  # our own pull coming back (invariant 2)
+            actions = self._plan_push(change)
+            creates += [(change.seq, a) for a in actions if isinstance(a, PushCreate)]
+            if not self._run([a for a in actions if not isinstance(a, PushCreate)]):
+                failed.append(change.seq)
                 break  # retried next round, after the next pull
-            done = change.seq
+        failed += self._create_all(creates)
+        if failed:
+            done = max((c.seq for c in pending if c.seq < min(failed)), default=since)
+        else:
+            done = pending[-1].seq if pending else since
         if done > since:
             self.store.write(
                 lambda tx: binding_store.set_outbound_seq(tx, self.binding_id, done),
                 origin=self.origin,
             )
 
-    def _push_one(self, change: change_log.Change) -> bool:
+    def _plan_push(self, change: change_log.Change) -> list[Action]:
         def sides(conn: Connection) -> tuple[Link | None, LocalSide]:
             link = _link(link_store.by_meeting(conn, self.binding_id, change.uid or ""))
             if change.op == "delete":
@@ -193,7 +213,44 @@ class Engine:
         remote = RemoteSide(State.UNCHANGED if link is not None else State.ABSENT)
         if local.state is State.UNCHANGED:
             local = dataclasses.replace(local, state=State.CHANGED)
-        return self._run(plan(link, local, remote, self.rules, self.clock(), origin=self.origin))
+        return plan(link, local, remote, self.rules, self.clock(), origin=self.origin)
+
+    def _create_all(self, creates: list[tuple[int, PushCreate]]) -> list[int]:
+        """Create the copies (batched when the backend can); link each one created.
+        Returns the change positions whose create failed."""
+        if not creates:
+            return []
+        batch = getattr(self.backend, "create_many", None)
+        pairs = [(action.event, action.idempotency_key) for _, action in creates]
+        results: list[Any]
+        if batch is not None and len(pairs) > 1:
+            results = batch(pairs)
+        else:
+            results = []
+            for event, key in pairs:
+                try:
+                    results.append(self.backend.create(event, idempotency_key=key))
+                except BackendError as error:
+                    results.append(error)
+        made: list[tuple[str, RemoteEvent]] = []
+        failed: list[int] = []
+        for (seq, action), result in zip(creates, results, strict=True):
+            if isinstance(result, RemoteEvent):
+                made.append((action.meeting_uid, result))
+            else:
+                failed.append(seq)
+                self.report.errors.append(f"{action.meeting_uid}: not created ({result})")
+
+        def link_all(tx: Tx) -> None:
+            for uid, event in made:
+                link_store.record(
+                    tx, self.binding_id, uid, event.remote_id, event.etag, event.content_hash()
+                )
+
+        if made:
+            self.store.write(link_all, origin=self.origin)
+        self.report.pushed += len(made)
+        return failed
 
     # -- effects --------------------------------------------------------------------------
 

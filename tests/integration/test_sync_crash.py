@@ -37,11 +37,12 @@ def crash(world, method: str, nth: int) -> None:
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
-def test_killed_after_remote_create_before_link(world):
+def test_killed_after_a_batch_of_creates_before_the_links(world):
     for n in range(4):
         world.crm_meeting(f"k-{n}", f"Meeting {n}")
-    crash(world, "create", 2)  # two events exist remotely, at most one link
-    assert len(world.google_events()) == 2
+    crash(world, "create_many", 1)  # all four exist remotely, no link was recorded
+    assert len(world.google_events()) == 4
+    assert world.link_count() == 0
     world.round()
     events = world.google_events()
     assert len(events) == 4
@@ -49,6 +50,14 @@ def test_killed_after_remote_create_before_link(world):
     assert tags == ["k-0", "k-1", "k-2", "k-3"]
     assert world.link_count() == 4
     assert world.round().pushed == 0  # nothing left over
+
+
+def test_killed_after_a_single_create_before_its_link(world):
+    world.crm_meeting("one", "Only one")
+    crash(world, "create", 1)
+    assert len(world.google_events()) == 1 and world.link_count() == 0
+    world.round()
+    assert len(world.google_events()) == 1 and world.link_count() == 1
 
 
 def test_killed_mid_pull_before_the_cursor_is_saved(world):

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, update
 
+from bridge.backends.factory import backend_for
 from bridge.store import links as link_store
 from bridge.store.schema import bindings, links
-from tests.support.sync_world import CALENDAR, make_world
+from tests.support.sync_world import CALENDAR, USERS, make_world
 
 
 @pytest.fixture
@@ -123,3 +124,64 @@ def test_re_pairing_a_binding_makes_no_duplicates(world):
     assert len(world.google_events()) == 3
     assert world.meeting_count() == 3
     assert world.link_count() == 3
+
+
+def test_initial_push_is_batched(world):
+    for n in range(120):
+        world.crm_meeting(f"b-{n:03d}", f"Batch {n}")
+    world.google.reset_counters()
+    report = world.round()
+    assert report.pushed == 120
+    assert len(world.google_events()) == 120
+    assert world.link_count() == 120
+    # 120 creates in batches of 50: 3 HTTP requests, plus one list call (and a token refresh).
+    assert world.google.http_requests(path_contains="/batch/") == 3
+    assert world.google.http_requests(method="POST", path_contains="/calendar/v3/calendars") == 0
+
+
+def test_meeting_lands_once_in_each_internal_participants_calendar(db_url, google_emulator):
+    """Alice and Bob both sync with Google; Carol books a meeting on Bob's behalf."""
+    from bridge.store import bindings as binding_store
+    from bridge.store import users as user_store
+    from bridge.sync.engine import Engine
+
+    world = make_world(db_url, google_emulator)
+    try:
+        bob_user = google_emulator.add_user("bob@example.com")
+
+        def add_bob_and_carol(tx):
+            user_store.sync(
+                tx,
+                [
+                    *[user_store.UserRecord(u.login, u.email, u.display_name) for u in USERS],
+                    user_store.UserRecord("carol", "carol@example.com", "Carol"),
+                ],
+            )
+            alice = binding_store.by_login(tx.conn, "alice", "google")[0]
+            settings = __import__("json").loads(alice.settings)
+            binding_store.sync(
+                tx, [binding_store.BindingRecord("bob", "google", "google", settings)]
+            )
+            bob = binding_store.by_login(tx.conn, "bob", "google")[0]
+            binding_store.set_secret(tx, bob.id, {"refresh_token": bob_user.refresh_token})
+            return bob.id
+
+        bob_binding = world.store.write(add_bob_and_carol)
+        world.crm_meeting("shared", "Shared", organiser="alice", internal_users=["bob"])
+        world.crm_meeting("behalf", "For Bob", organiser="bob", booked_by="carol")
+
+        def bob_round():
+            row = world.store.read(lambda c: binding_store.get(c, bob_binding))
+            return Engine(world.store, bob_binding, backend_for(row), world.rules).run()
+
+        for _ in range(2):  # twice: the second round must change nothing
+            world.round()
+            bob_round()
+        alice_titles = sorted(e["summary"] for e in google_emulator.events("alice@example.com"))
+        bob_titles = sorted(e["summary"] for e in google_emulator.events("bob@example.com"))
+        assert alice_titles == ["Shared"]
+        assert bob_titles == ["For Bob", "Shared"]
+        for event in google_emulator.events("bob@example.com"):
+            assert "attendees" not in event
+    finally:
+        world.store.dispose()
