@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 
 import vobject
 from radicale import item as radicale_item
 from sqlalchemy import Connection, Row, select
 
 from bridge import ical
-from bridge.model import Meeting
+from bridge.ical_overrides import read_overrides, with_overrides
+from bridge.model import Meeting, Override
 from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
@@ -81,6 +83,11 @@ def save_from_caldav(
     return meeting
 
 
+def stored_overrides(row: Row) -> list[Override]:
+    """The moved or changed occurrences in a stored meeting's iCalendar."""
+    return read_overrides(ical.parse_calendar(row.ical))
+
+
 def load_meeting(conn: Connection, row: Row) -> Meeting:
     """The Meeting a stored meeting row holds: its iCalendar plus the CRM-only columns."""
     organiser = conn.execute(select(users.c.login).where(users.c.id == row.organiser_id)).scalar()
@@ -99,12 +106,21 @@ def load_meeting(conn: Connection, row: Row) -> Meeting:
 
 
 def save_from_sync(
-    tx: Tx, meeting: Meeting, *, href: str, horizon_days: int, max_occurrences: int
+    tx: Tx,
+    meeting: Meeting,
+    *,
+    href: str,
+    horizon_days: int,
+    max_occurrences: int,
+    overrides: Iterable[Override] = (),
 ) -> None:
-    """Write a meeting that sync made or changed: iCalendar rendered from its fields."""
+    """Write a meeting that sync made or changed: iCalendar rendered from its fields, with
+    its moved or changed occurrences."""
     conn = tx.conn
     emails = user_store.email_by_login(conn)
-    text = ical.meeting_to_ical(meeting, email_by_login=emails)
+    text = with_overrides(
+        ical.meeting_to_ical(meeting, email_by_login=emails), overrides, all_day=meeting.all_day
+    )
     vcal = ical.parse_calendar(text)
     index = event_index(vcal, horizon_days=horizon_days, max_occurrences=max_occurrences)
     assert index is not None  # meeting_to_ical always writes one VEVENT

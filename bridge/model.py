@@ -77,3 +77,17 @@ class Meeting:
     busy: BusyStatus = BusyStatus.BUSY
     custom_fields: dict[str, str] = field(default_factory=dict)
     sequence: int = 0
+
+
+@dataclass(frozen=True)
+class Override:
+    """One moved or changed occurrence of a series, keyed by its RECURRENCE-ID in the
+    format of ``Recurrence.overrides``. Times are aware; all-day ones at midnight UTC."""
+
+    recurrence_id: str
+    start: datetime
+    end: datetime
+    subject: str = ""
+    location: str = ""
+    description: str = ""
+    busy: BusyStatus = BusyStatus.BUSY

@@ -32,10 +32,12 @@ from bridge.backends.base import (
     NotFound,
     PreconditionFailed,
     RemoteEvent,
+    RemoteOverride,
     ResyncRequired,
+    redact,
 )
-from bridge.meeting_service import load_meeting, save_from_sync
-from bridge.model import Meeting, Participant
+from bridge.meeting_service import load_meeting, save_from_sync, stored_overrides
+from bridge.model import Meeting, Override, Participant
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
@@ -156,6 +158,7 @@ class Engine:
             meeting,
             modified_at=_when(row.modified_at),
             origin=row.origin,
+            overrides=tuple(RemoteOverride(**dataclasses.asdict(o)) for o in stored_overrides(row)),
         )
 
     def _my_meeting(self, conn: Connection, uid: str | None) -> Row | None:
@@ -259,7 +262,9 @@ class Engine:
         local = [a for a in actions if not isinstance(a, (PushCreate, PushUpdate, PushDelete))]
         tags: list[str] = []
         if any(not isinstance(a, Skip) for a in local):
-            tags = self.store.write(lambda tx: self._apply_local(tx, local), origin=self.origin)
+            tags = self.store.write(
+                lambda tx: self._apply_local(tx, local, pulled), origin=self.origin
+            )
         for action in local:
             if isinstance(action, Skip):
                 self.report.skipped += 1
@@ -276,13 +281,14 @@ class Engine:
                     return False
         return True
 
-    def _apply_local(self, tx: Tx, actions: list[Action]) -> list[str]:
+    def _apply_local(self, tx: Tx, actions: list[Action], pulled: RemoteEvent | None) -> list[str]:
         """Apply pulls and link changes; return the UIDs of meetings created by a pull."""
         created: list[str] = []
         for action in actions:
             if isinstance(action, PullCreate):
                 uid = action.uid or str(uuid.uuid4())
-                self._save(tx, self._new_meeting(tx.conn, uid, action.fields), f"{uid}.ics")
+                meeting = self._new_meeting(tx.conn, uid, action.fields)
+                self._save(tx, meeting, f"{uid}.ics", self._overrides_of(pulled))
                 link_store.record(
                     tx, self.binding_id, uid, action.remote_id, action.etag, action.synced_hash
                 )
@@ -292,7 +298,7 @@ class Engine:
                 row = meeting_store.by_uid(tx.conn, action.meeting_uid)
                 if row is not None:
                     meeting = dataclasses.replace(load_meeting(tx.conn, row), **action.fields)
-                    self._save(tx, meeting, row.href)
+                    self._save(tx, meeting, row.href, self._overrides_of(pulled))
                 link_store.record(
                     tx,
                     self.binding_id,
@@ -333,13 +339,27 @@ class Engine:
         values = {**fields, "external": external}
         return Meeting(uid=uid, organiser=self.login, internal_users=internal, **values)
 
-    def _save(self, tx: Tx, meeting: Meeting, href: str) -> None:
+    def _overrides_of(self, pulled: RemoteEvent | None) -> list[Override]:
+        """The calendar's moved or changed occurrences, redacted as the policy says."""
+        if pulled is None:
+            return []
+        if pulled.private and self.rules.calendar_to_crm.private_policy == "busy":
+            pulled = redact(pulled)
+        return [Override(**dataclasses.asdict(o)) for o in pulled.overrides]
+
+    def _save(
+        self, tx: Tx, meeting: Meeting, href: str, overrides: list[Override] | None = None
+    ) -> None:
+        if overrides is None:  # a change that is not about them keeps the stored ones
+            row = meeting_store.by_uid(tx.conn, meeting.uid)
+            overrides = stored_overrides(row) if row is not None else []
         save_from_sync(
             tx,
             meeting,
             href=href,
             horizon_days=self.store.index_horizon_days,
             max_occurrences=self.store.max_occurrences,
+            overrides=overrides,
         )
 
     def _delete_for_user(self, tx: Tx, uid: str) -> None:

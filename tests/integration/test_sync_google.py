@@ -185,3 +185,84 @@ def test_meeting_lands_once_in_each_internal_participants_calendar(db_url, googl
             assert "attendees" not in event
     finally:
         world.store.dispose()
+
+
+def _instances(world, master_id: str) -> dict[str, dict]:
+    return {
+        e["originalStartTime"]["dateTime"]: e
+        for e in world.google.events(CALENDAR, include_cancelled=True)
+        if e.get("recurringEventId") == master_id
+    }
+
+
+def test_recurring_series_with_moved_and_cancelled_occurrences_both_ways(world):
+    from bridge.meeting_service import save_from_sync
+    from bridge.model import Meeting, Override, Recurrence
+
+    first = datetime(2027, 3, 1, 9, tzinfo=UTC)  # Mondays 09:00 UTC
+    week = timedelta(days=7)
+    meeting = Meeting(
+        uid="series",
+        start=first,
+        end=first + timedelta(hours=1),
+        organiser="alice",
+        subject="Weekly sync",
+        activity_type="meeting",
+        recurrence=Recurrence(
+            rrule="FREQ=WEEKLY;COUNT=6",
+            exdates=[first + week],
+            overrides=["2027-03-15T09:00:00+00:00"],
+        ),
+    )
+    moved = Override(
+        "2027-03-15T09:00:00+00:00",
+        first + 2 * week + timedelta(hours=5),
+        first + 2 * week + timedelta(hours=6),
+        "Weekly sync (afternoon)",
+    )
+    world.store.write(
+        lambda tx: save_from_sync(
+            tx, meeting, href="series.ics", horizon_days=800, max_occurrences=500, overrides=[moved]
+        ),
+        origin="crm",
+    )
+    world.round()
+    masters = [e for e in world.google_events() if not e.get("recurringEventId")]
+    assert len(masters) == 1
+    master = masters[0]
+    assert any(line.startswith("RRULE:") for line in master["recurrence"])
+    assert any("EXDATE" in line and "20270308" in line for line in master["recurrence"])
+    instance = _instances(world, master["id"])["2027-03-15T09:00:00Z"]
+    assert instance["start"]["dateTime"].startswith("2027-03-15T14:00:00")
+    assert instance["summary"] == "Weekly sync (afternoon)"
+    assert world.round().pushed == 0  # the series round-trips as an echo
+
+    # In Google: the fourth occurrence moves to Tuesday, the fifth is cancelled.
+    fourth = f"{master['id']}_20270322T090000Z"
+    world.google.edit(
+        CALENDAR,
+        fourth,
+        start={"dateTime": "2027-03-23T10:00:00Z"},
+        end={"dateTime": "2027-03-23T11:00:00Z"},
+    )
+    world.google.edit(CALENDAR, f"{master['id']}_20270329T090000Z", status="cancelled")
+    assert world.round().pulled == 1
+
+    from bridge.store import collections as collection_store
+    from bridge.store import items as item_store
+    from bridge.store import users as user_store
+
+    def occurrences_on(day: datetime) -> list[str]:
+        start = int(day.timestamp())
+        path = user_store.meetings_path("alice")
+        cid = world.store.read(lambda c: collection_store.by_path(c, path)).id
+        found = world.store.read(lambda c: item_store.in_range(c, cid, start, start + 86400))
+        return [row.uid for row, _ in found]
+
+    assert occurrences_on(datetime(2027, 3, 22, tzinfo=UTC)) == []  # moved away
+    assert occurrences_on(datetime(2027, 3, 23, tzinfo=UTC)) == ["series"]  # to Tuesday
+    assert occurrences_on(datetime(2027, 3, 29, tzinfo=UTC)) == []  # cancelled
+    assert occurrences_on(datetime(2027, 3, 15, tzinfo=UTC)) == ["series"]  # still moved
+    assert occurrences_on(datetime(2027, 3, 8, tzinfo=UTC)) == []  # still excluded
+    quiet = world.round()
+    assert quiet.pulled == 0 and quiet.pushed == 0
