@@ -266,3 +266,45 @@ def test_recurring_series_with_moved_and_cancelled_occurrences_both_ways(world):
     assert occurrences_on(datetime(2027, 3, 8, tzinfo=UTC)) == []  # still excluded
     quiet = world.round()
     assert quiet.pulled == 0 and quiet.pushed == 0
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner"), [("crm-wins", "CRM title"), ("calendar-wins", "Google title")]
+)
+def test_both_sides_changed_follows_the_conflict_policy(db_url, google_emulator, policy, winner):
+    from bridge.sync.rules import SyncRules
+
+    world = make_world(db_url, google_emulator, SyncRules(conflict_policy=policy))
+    try:
+        world.crm_meeting("c-1", "Original")
+        world.round()
+        remote_id = world.google_events()[0]["id"]
+        world.google.edit(CALENDAR, remote_id, summary="Google title")
+        world.crm_meeting("c-1", "CRM title")
+        world.round()
+        world.round()  # settles: the loser's copy is overwritten, then all is an echo
+        assert world.google_events()[0]["summary"] == winner
+        assert world.meeting("c-1").subject == winner
+        quiet = world.round()
+        assert quiet.pulled == 0 and quiet.pushed == 0
+    finally:
+        world.store.dispose()
+
+
+def test_all_day_and_multi_day_meetings(world):
+    from bridge.model import BusyStatus
+
+    day = datetime(2027, 1, 11, tzinfo=UTC)
+    world.crm_meeting(
+        "trip",
+        "Trade fair",
+        start=day,
+        end=day + timedelta(days=3),
+        all_day=True,
+        busy=BusyStatus.FREE,
+    )
+    world.round()
+    event = world.google_events()[0]
+    assert event["start"] == {"date": "2027-01-11"} and event["end"] == {"date": "2027-01-14"}
+    assert event.get("transparency") == "transparent"
+    assert world.round().pulled == 0
