@@ -17,6 +17,7 @@ login = "alice"
 email = "alice@example.com"
 display_name = "Alice Archer"
 can_see = ["bob", "carol"]
+{alice_extra}
 
 [[users]]
 login = "bob"
@@ -43,7 +44,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(directory: Path, db_url: str, port: int, *, server_extra: str = "") -> Path:
+def write_config(
+    directory: Path, db_url: str, port: int, *, server_extra: str = "", alice_extra: str = ""
+) -> Path:
+    """A config with the example users; ``alice_extra`` goes into alice's table (bindings)."""
     shutil.copy(ROOT / "config" / "users.htpasswd", directory / "users.htpasswd")
     path = directory / "bridge.toml"
     path.write_text(
@@ -56,7 +60,7 @@ htpasswd = "users.htpasswd"
 
 [store]
 url = "{db_url}"
-{EXAMPLE_USERS}
+{EXAMPLE_USERS.replace("{alice_extra}", alice_extra)}
 """
     )
     return path
