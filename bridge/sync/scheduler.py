@@ -26,7 +26,7 @@ from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store.schema import bindings, changes, collections
-from bridge.sync.engine import Engine, RoundReport
+from bridge.sync.engine import Engine, RoundReport, origin_of
 from bridge.sync.rules import SyncRules
 
 log = logging.getLogger("bridge.sync")
@@ -112,13 +112,22 @@ class Scheduler:
             top = change_log.max_seq(conn)
             if top <= self._seen_seq:
                 return top, []
-            touched = (
-                select(collections.c.owner_id)
+            writers = conn.execute(
+                select(collections.c.owner_id, changes.c.origin)
                 .join(changes, changes.c.collection_id == collections.c.id)
                 .where(changes.c.seq > self._seen_seq, collections.c.owner_id.isnot(None))
+                .distinct()
+            ).all()
+            users = {row.owner_id for row in writers}
+            rows = conn.execute(
+                select(bindings.c.id, bindings.c.user_id).where(bindings.c.user_id.in_(users))
             )
-            rows = conn.execute(select(bindings.c.id).where(bindings.c.user_id.in_(touched)))
-            return top, [row.id for row in rows]
+            # A binding's own pulls (origin binding:<id>) are no reason to run it again.
+            return top, [
+                row.id
+                for row in rows
+                if any(w.owner_id == row.user_id and w.origin != origin_of(row.id) for w in writers)
+            ]
 
         top, ids = self.store.read(changed)
         self._seen_seq = top

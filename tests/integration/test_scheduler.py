@@ -71,3 +71,25 @@ def test_failures_are_recorded_and_backed_off(world):
     assert row.next_run_at > time.time() + 5  # backed off
     assert worker.run_due() == {}  # not due yet
     assert row.lease_owner is None
+
+
+def test_the_bindings_own_pulls_do_not_trigger_it_again(world):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.sync_world import CALENDAR
+
+    worker = scheduler(world, "w", poll_seconds=3600)
+    worker.run_due()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    world.google.seed(
+        CALENDAR,
+        {
+            "summary": "From Google",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
+        },
+    )
+    world.store.write(lambda tx: binding_store.request_run(tx, [world.binding_id]))
+    first = worker.run_due()
+    assert first[world.binding_id].pulled == 1
+    assert worker.run_due() == {}  # the pull it just wrote is not a local change
