@@ -4,6 +4,7 @@ The file has three parts::
 
     [server]            # how Radicale listens and authenticates
     [store]             # where meetings live (SQLAlchemy URL) and index limits
+    [api]               # the bridge's HTTP API: webhooks, health (bridge.config_api)
     [[users]]           # one table per CRM user (array of tables)
 
 Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.config_api import ApiSettings, parse_api
 from bridge.config_bindings import BindingSettings, bindings
 from bridge.config_validators import (
     Validator,
@@ -46,6 +48,7 @@ from bridge.config_validators import (
 )
 
 __all__ = [
+    "ApiSettings",
     "ConfigError",
     "ServerSettings",
     "Settings",
@@ -113,6 +116,7 @@ class Settings:
     server: ServerSettings
     store: StoreSettings
     users: tuple[UserSettings, ...]
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -158,7 +162,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "users")
+_TOP_KEYS = ("server", "store", "api", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -275,10 +279,11 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         store = StoreSettings(
             **_read_table(data.get("store", {}), _STORE_KEYS, StoreSettings, "store")
         )
+        api = parse_api(data.get("api", {}))
         users = _parse_users(data.get("users", []))
     except _Problem as problem:
         raise ConfigError(file, problem.key, problem.reason) from None
-    return Settings(path=Path(file), server=server, store=store, users=users)
+    return Settings(path=Path(file), server=server, store=store, users=users, api=api)
 
 
 _TOML_POSITION = re.compile(r"\s*\(at (line \d+, column \d+|end of document)\)$")

@@ -249,3 +249,23 @@ links = Table(
     UniqueConstraint("binding_id", "meeting_uid"),
     UniqueConstraint("binding_id", "remote_id"),
 )
+
+# A binding's Google push channel (events.watch): at most one current channel per binding.
+# The token is a random secret Google echoes in X-Goog-Channel-Token on every notification.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "binding_id",
+        Integer,
+        ForeignKey("bindings.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("channel_id", exact_string(64), nullable=False, unique=True),
+    Column("resource_id", String(255), nullable=False),
+    Column("token", String(128), nullable=False),
+    Column("expiration", Timestamp, nullable=False),  # epoch seconds
+    Column("created_at", Timestamp, nullable=False),
+)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import (
+    ApiSettings,
     ConfigError,
     ServerSettings,
     Settings,
@@ -457,3 +458,52 @@ def test_duplicate_binding_names_are_refused(tmp_path):
     with pytest.raises(ConfigError) as caught:
         parse_config(data, file="b.toml", base_dir=tmp_path)
     assert caught.value.key == "users[0].bindings[1].name"
+
+
+# --------------------------------------------------------------------------- [api]
+
+
+def test_api_defaults_to_off(tmp_path):
+    settings = load_config(write(tmp_path, server_block() + USERS))
+    assert settings.api == ApiSettings()
+    assert settings.api.enabled is False and settings.api.port == 5233
+    assert settings.api.google_webhook_url == ""
+
+
+def test_api_table_loads(tmp_path):
+    body = server_block() + (
+        '[api]\nenabled = true\nhost = "0.0.0.0"\nport = 0\n'
+        'public_url = "https://bridge.example.com/crm/"\n'
+        "channel_ttl_seconds = 7200\nrenew_before_seconds = 600\n"
+    )
+    api = load_config(write(tmp_path, body)).api
+    assert (api.enabled, api.host, api.port) == (True, "0.0.0.0", 0)
+    assert (api.channel_ttl_seconds, api.renew_before_seconds) == (7200, 600)
+    assert api.google_webhook_url == "https://bridge.example.com/crm/webhooks/google"
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "reason"),
+    [
+        ("prot = 1", "api.prot", "(did you mean 'port'?)"),
+        ("enabled = 1", "api.enabled", "expected a boolean"),
+        ("port = 70000", "api.port", "between 0 and 65535"),
+        ("port = '80'", "api.port", "expected an integer"),
+        ("enabled = true\npublic_url = 'ftp://x'", "api.public_url", "not an http(s) URL"),
+        ("enabled = true\npublic_url = 'https://'", "api.public_url", "not an http(s) URL"),
+        ("enabled = true\npublic_url = 'https://x/?a=1'", "api.public_url", "query"),
+        ("public_url = 'https://x'", "api.public_url", "needs api.enabled = true"),
+        ("channel_ttl_seconds = 10", "api.channel_ttl_seconds", "between"),
+        (
+            "channel_ttl_seconds = 3600\nrenew_before_seconds = 3600",
+            "api.renew_before_seconds",
+            "less than api.channel_ttl_seconds (3600)",
+        ),
+    ],
+)
+def test_api_errors_name_key_and_reason(tmp_path, table, key, reason):
+    expect_error(write(tmp_path, server_block() + "[api]\n" + table + "\n"), key, reason)
+
+
+def test_api_must_be_a_table(tmp_path):
+    expect_error(write(tmp_path, 'api = "on"\n' + server_block()), "api", "expected a table")

@@ -1,0 +1,82 @@
+"""Push channels: a binding's current Google events.watch channel and its secret token.
+
+One row per binding (``binding_id`` is unique). While a channel is being opened its row
+already holds the new channel id and token (``resource_id`` is still empty), so the
+first notification Google sends is recognised even if it beats the watch answer.
+Writes are compare-and-swap on the channel id a caller last saw, so a renewal that lost
+a race with another one changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from bridge.store.changes import Tx
+from bridge.store.schema import channels
+
+
+def by_channel_id(conn: Connection, channel_id: str) -> Row | None:
+    """The channel row Google names in X-Goog-Channel-ID, or None."""
+    return conn.execute(select(channels).where(channels.c.channel_id == channel_id)).first()
+
+
+def for_binding(conn: Connection, binding_id: int) -> Row | None:
+    return conn.execute(select(channels).where(channels.c.binding_id == binding_id)).first()
+
+
+def all_channels(conn: Connection) -> list[Row]:
+    return list(conn.execute(select(channels).order_by(channels.c.binding_id)))
+
+
+def expiring(conn: Connection, before: float) -> list[Row]:
+    """Channels whose expiration (epoch seconds) is earlier than ``before``."""
+    query = select(channels).where(channels.c.expiration < before)
+    return list(conn.execute(query.order_by(channels.c.expiration)))
+
+
+def upsert(
+    tx: Tx,
+    binding_id: int,
+    *,
+    channel_id: str,
+    resource_id: str,
+    token: str,
+    expiration: float,
+    replacing: str | None,
+) -> bool:
+    """Make this the binding's channel, if its current one is still ``replacing``.
+
+    ``replacing`` is the channel id the caller saw (None: it saw no channel). Returns
+    False, writing nothing, when the row changed meanwhile.
+    """
+    current = for_binding(tx.conn, binding_id)
+    seen = None if current is None else current.channel_id
+    if seen != replacing:
+        return False
+    values = {
+        "channel_id": channel_id,
+        "resource_id": resource_id,
+        "token": token,
+        "expiration": expiration,
+    }
+    if current is None:
+        tx.conn.execute(
+            insert(channels).values(binding_id=binding_id, created_at=time.time(), **values)
+        )
+    elif current.channel_id == channel_id:  # the same channel, now confirmed: keep created_at
+        tx.conn.execute(update(channels).where(channels.c.id == current.id).values(**values))
+    else:
+        tx.conn.execute(
+            update(channels)
+            .where(channels.c.id == current.id)
+            .values(created_at=time.time(), **values)
+        )
+    return True
+
+
+def delete_channel(tx: Tx, channel_id: str) -> bool:
+    """Forget a channel; False when it was not stored."""
+    result = tx.conn.execute(delete(channels).where(channels.c.channel_id == channel_id))
+    return result.rowcount == 1
