@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import radicale
 from radicale import config as radicale_config
@@ -107,6 +108,46 @@ def start_sync_worker(settings: Settings) -> threading.Thread | None:
     return thread
 
 
+def start_api(settings: Settings) -> Callable[[], None]:
+    """Serve the webhooks and /health ([api]); open and renew Google push channels.
+
+    Channels are kept by this process only (the one that receives the webhooks), never by
+    `bridge worker`. Returns the function that stops it all.
+    """
+    if not settings.api.enabled:
+        return lambda: None
+    from bridge.api.runner import start_in_thread
+    from bridge.api.webhooks import webhook_app
+
+    store = open_store(settings)
+    _, url, stop_http = start_in_thread(webhook_app(store), settings.api.host, settings.api.port)
+    log.info("API on %s/", url)
+    address = settings.api.google_webhook_url
+    if not address or not any(b.kind == "google" for u in settings.users for b in u.bindings):
+        return stop_http
+    from bridge.backends.factory import backend_for
+    from bridge.sync.channels import keep_channels, stop_all
+
+    done = threading.Event()
+    threading.Thread(
+        target=keep_channels,
+        args=(store, backend_for, address, done),
+        kwargs={
+            "ttl_seconds": settings.api.channel_ttl_seconds,
+            "renew_before": settings.api.renew_before_seconds,
+        },
+        name="push-channels",
+        daemon=True,
+    ).start()
+
+    def stop() -> None:
+        done.set()
+        stop_all(store, backend_for)
+        stop_http()
+
+    return stop
+
+
 def serve(settings: Settings, *, threads: int = 8) -> None:
     import waitress
 
@@ -114,12 +155,16 @@ def serve(settings: Settings, *, threads: int = 8) -> None:
     radicale_log.set_level("info", False)
     app = make_app(settings)
     start_sync_worker(settings)
+    stop_api = start_api(settings)
     log.info("CalDAV on http://%s:%d/", settings.server.host, settings.server.port)
-    waitress.serve(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        threads=threads,
-        max_request_body_size=settings.server.max_body_bytes,
-        ident="crm-calendar-bridge",
-    )
+    try:
+        waitress.serve(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            threads=threads,
+            max_request_body_size=settings.server.max_body_bytes,
+            ident="crm-calendar-bridge",
+        )
+    finally:
+        stop_api()

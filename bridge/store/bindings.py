@@ -83,9 +83,16 @@ def due(conn: Connection, now: float) -> list[Row]:
     return list(conn.execute(_select().where(bindings.c.next_run_at <= now, free)))
 
 
-def take_lease(tx: Tx, binding_id: int, owner: str, seconds: float) -> bool:
-    """Claim the binding for ``owner`` until now + seconds; False if someone else holds it."""
+def take_lease(
+    tx: Tx, binding_id: int, owner: str, seconds: float, *, next_run_at: float | None = None
+) -> bool:
+    """Claim the binding for ``owner`` until now + seconds; False if someone else holds it.
+
+    ``next_run_at`` schedules the following round already now, so a push notification that
+    arrives during this round (it sets next_run_at to 0) is not overwritten when it ends.
+    """
     now = time.time()
+    extra = {} if next_run_at is None else {"next_run_at": next_run_at}
     result = tx.conn.execute(
         update(bindings)
         .where(
@@ -96,7 +103,7 @@ def take_lease(tx: Tx, binding_id: int, owner: str, seconds: float) -> bool:
                 bindings.c.lease_owner == owner,
             ),
         )
-        .values(lease_owner=owner, lease_until=now + seconds)
+        .values(lease_owner=owner, lease_until=now + seconds, **extra)
     )
     return result.rowcount == 1
 
@@ -128,11 +135,12 @@ def set_secret(tx: Tx, binding_id: int, secret: Mapping[str, Any] | None) -> Non
     tx.conn.execute(update(bindings).where(bindings.c.id == binding_id).values(secret=value))
 
 
-def record_success(tx: Tx, binding_id: int, *, next_run_at: float) -> None:
+def record_success(tx: Tx, binding_id: int) -> None:
+    """A round succeeded (its next run was set when the lease was taken)."""
     tx.conn.execute(
         update(bindings)
         .where(bindings.c.id == binding_id)
-        .values(last_success_at=time.time(), failures=0, next_run_at=next_run_at)
+        .values(last_success_at=time.time(), failures=0)
     )
 
 

@@ -68,8 +68,11 @@ class Scheduler:
     def run_binding(self, binding_id: int) -> RoundReport | None:
         """One round under the lease; None if another worker holds it."""
         lease = self.timing.lease_seconds
+        next_run = time.time() + self.timing.poll_seconds
         if not self.store.write(
-            lambda tx: binding_store.take_lease(tx, binding_id, self.owner, lease)
+            lambda tx: binding_store.take_lease(
+                tx, binding_id, self.owner, lease, next_run_at=next_run
+            )
         ):
             return None
         row = None
@@ -93,12 +96,9 @@ class Scheduler:
             )
             raise
         else:
-            next_run = time.time() + self.timing.poll_seconds
             if report.errors:
                 log.info("binding %s: %s", binding_id, "; ".join(report.errors))
-            self.store.write(
-                lambda tx: binding_store.record_success(tx, binding_id, next_run_at=next_run)
-            )
+            self.store.write(lambda tx: binding_store.record_success(tx, binding_id))
             return report
         finally:
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))

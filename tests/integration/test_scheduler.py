@@ -93,3 +93,24 @@ def test_the_bindings_own_pulls_do_not_trigger_it_again(world):
     first = worker.run_due()
     assert first[world.binding_id].pulled == 1
     assert worker.run_due() == {}  # the pull it just wrote is not a local change
+
+
+def test_a_push_during_a_round_is_not_lost(world):
+    """A notification that arrives while the binding runs makes it due again afterwards."""
+    worker = scheduler(world, "w", poll_seconds=3600)
+
+    class PushMidRound:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def __getattr__(self, name):
+            return getattr(self.backend, name)
+
+        def list_changes(self, cursor):
+            world.store.write(lambda tx: binding_store.request_run(tx, [world.binding_id]))
+            return self.backend.list_changes(cursor)
+
+    worker.backend_for = lambda row: PushMidRound(backend_for(row))
+    assert worker.run_binding(world.binding_id) is not None
+    assert binding(world).next_run_at == 0  # due again at once
+    assert world.binding_id in worker.run_due()
