@@ -40,6 +40,30 @@ def _keep_crm_fields(meeting: Meeting, stored: Row) -> Meeting:
     )
 
 
+def _store(
+    tx: Tx,
+    meeting: Meeting,
+    href: str,
+    vcal: vobject.base.Component,
+    text: str,
+    index: ObjectIndex,
+) -> None:
+    """Save the meeting with its iCalendar text, busy-only rendering and time index."""
+    busy = ical.busy_only(vcal)
+    meeting_store.save(
+        tx,
+        MeetingWrite(
+            meeting=meeting,
+            href=href,
+            ical=text,
+            etag=radicale_item.get_etag(text),
+            busy_ical=busy,
+            busy_etag=radicale_item.get_etag(busy),
+            index=index,
+        ),
+    )
+
+
 def save_from_caldav(
     tx: Tx,
     *,
@@ -67,19 +91,7 @@ def save_from_caldav(
         meeting = _keep_crm_fields(meeting, stored)
     if writer not in meeting_store.member_logins(meeting):
         meeting = dataclasses.replace(meeting, booked_by=meeting.booked_by or writer)
-    busy = ical.busy_only(vcal)
-    meeting_store.save(
-        tx,
-        MeetingWrite(
-            meeting=meeting,
-            href=href,
-            ical=text,
-            etag=radicale_item.get_etag(text),
-            busy_ical=busy,
-            busy_etag=radicale_item.get_etag(busy),
-            index=index,
-        ),
-    )
+    _store(tx, meeting, href, vcal, text, index)
     return meeting
 
 
@@ -124,16 +136,4 @@ def save_from_sync(
     vcal = ical.parse_calendar(text)
     index = event_index(vcal, horizon_days=horizon_days, max_occurrences=max_occurrences)
     assert index is not None  # meeting_to_ical always writes one VEVENT
-    busy = ical.busy_only(vcal)
-    meeting_store.save(
-        tx,
-        MeetingWrite(
-            meeting=meeting,
-            href=href,
-            ical=text,
-            etag=radicale_item.get_etag(text),
-            busy_ical=busy,
-            busy_etag=radicale_item.get_etag(busy),
-            index=index,
-        ),
-    )
+    _store(tx, meeting, href, vcal, text, index)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bridge.model import BusyStatus, Meeting, Participant, Recurrence
+from bridge.model import BusyStatus, Meeting, Override, Participant, Recurrence
 
 BUSY_SUBJECT = "Busy"
 
@@ -55,17 +55,9 @@ class RemoteAttendee:
     partstat: str = "NEEDS-ACTION"
 
 
-@dataclass(frozen=True)
-class RemoteOverride:
-    """One moved or changed occurrence of a series."""
-
-    recurrence_id: str
-    start: datetime
-    end: datetime
-    subject: str = ""
-    location: str = ""
-    description: str = ""
-    busy: BusyStatus = BusyStatus.BUSY
+# One moved or changed occurrence of a series: the model's Override, on the wire as in the
+# store (RECURRENCE-ID key in the format of bridge.model.Recurrence.overrides).
+RemoteOverride = Override
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from bridge.backends.base import (
     NotFound,
     PreconditionFailed,
     RemoteEvent,
-    RemoteOverride,
     ResyncRequired,
     redact,
 )
@@ -158,7 +157,7 @@ class Engine:
             meeting,
             modified_at=_when(row.modified_at),
             origin=row.origin,
-            overrides=tuple(RemoteOverride(**dataclasses.asdict(o)) for o in stored_overrides(row)),
+            overrides=tuple(stored_overrides(row)),
         )
 
     def _my_meeting(self, conn: Connection, uid: str | None) -> Row | None:
@@ -294,11 +293,13 @@ class Engine:
                 )
                 created.append(uid)
                 self.report.pulled += 1
-            elif isinstance(action, PullUpdate):
-                row = meeting_store.by_uid(tx.conn, action.meeting_uid)
-                if row is not None:
-                    meeting = dataclasses.replace(load_meeting(tx.conn, row), **action.fields)
-                    self._save(tx, meeting, row.href, self._overrides_of(pulled))
+            elif isinstance(action, (PullUpdate, RecordLink)):
+                if isinstance(action, PullUpdate):
+                    row = meeting_store.by_uid(tx.conn, action.meeting_uid)
+                    if row is not None:
+                        meeting = dataclasses.replace(load_meeting(tx.conn, row), **action.fields)
+                        self._save(tx, meeting, row.href, self._overrides_of(pulled))
+                    self.report.pulled += 1
                 link_store.record(
                     tx,
                     self.binding_id,
@@ -307,19 +308,9 @@ class Engine:
                     action.etag,
                     action.synced_hash,
                 )
-                self.report.pulled += 1
             elif isinstance(action, PullDelete):
                 self._delete_for_user(tx, action.meeting_uid)
                 self.report.pulled += 1
-            elif isinstance(action, RecordLink):
-                link_store.record(
-                    tx,
-                    self.binding_id,
-                    action.meeting_uid,
-                    action.remote_id,
-                    action.etag,
-                    action.synced_hash,
-                )
             elif isinstance(action, DropLink):
                 link_store.drop(tx, self.binding_id, action.meeting_uid)
         return created
@@ -345,7 +336,7 @@ class Engine:
             return []
         if pulled.private and self.rules.calendar_to_crm.private_policy == "busy":
             pulled = redact(pulled)
-        return [Override(**dataclasses.asdict(o)) for o in pulled.overrides]
+        return list(pulled.overrides)
 
     def _save(
         self, tx: Tx, meeting: Meeting, href: str, overrides: list[Override] | None = None
