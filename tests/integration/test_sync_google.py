@@ -308,3 +308,35 @@ def test_all_day_and_multi_day_meetings(world):
     assert event["start"] == {"date": "2027-01-11"} and event["end"] == {"date": "2027-01-14"}
     assert event.get("transparency") == "transparent"
     assert world.round().pulled == 0
+
+
+def test_remote_edit_between_pull_and_push_is_a_412_then_resolved(world):
+    """Google changes the event after the round listed it: the push's If-Match fails (412),
+    nothing is lost, and the next round applies the conflict policy (crm-wins)."""
+    from bridge.sync.engine import Engine
+
+    world.crm_meeting("race", "Original")
+    world.round()
+    remote_id = world.google_events()[0]["id"]
+    world.crm_meeting("race", "CRM edit")
+
+    class EditAfterList:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def __getattr__(self, name):
+            return getattr(self.backend, name)
+
+        def list_changes(self, cursor):
+            found = self.backend.list_changes(cursor)
+            world.google.edit(CALENDAR, remote_id, summary="Google edit")
+            return found
+
+    racing = Engine(world.store, world.binding_id, EditAfterList(world.backend()), world.rules)
+    report = racing.run()
+    assert any("changed remotely" in e for e in report.errors)
+    assert world.google_events()[0]["summary"] == "Google edit"  # our stale write was refused
+    world.round()
+    world.round()
+    assert world.google_events()[0]["summary"] == "CRM edit"
+    assert world.meeting("race").subject == "CRM edit"
