@@ -27,7 +27,7 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 TOKEN_PATH = "/token"
 POLL_SLEEP = 0.002  # how often the benchmark looks for a change to become visible
 TIMEOUT = 30.0  # seconds before a change that never shows up counts as lost
-GAP = (0.2, 1.0)  # random pause between two changes: spreads them over the polling cycle
+GAP = (0.2, 1.0)  # random pause between two changes: spreads them over the scheduler's cycle
 
 BASE = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
 
@@ -165,6 +165,7 @@ class Bench:
             name="bench-scheduler",
             daemon=True,
         )
+        seen = len(self.google.notifications)
         thread.start()
         begin = time.perf_counter()
         try:
@@ -174,6 +175,10 @@ class Bench:
             thread.join(TIMEOUT)
         phase = time.perf_counter() - begin
         row = w.store.read(lambda c: binding_store.get(c, w.binding_id))
+        deliveries = Counter(
+            f"{d.state} {d.status if d.status is not None else 'unreachable'}"
+            for d in list(self.google.notifications)[seen:]
+        )
         return {
             **summary(seconds),
             "poll_seconds": poll_seconds,
@@ -181,6 +186,9 @@ class Bench:
             "phase_seconds": round(phase, 1),
             "rounds": self.google.calls.get("events.list", 0),  # one list per round
             "watch_channels_opened": self.google.calls.get("events.watch", 0),
+            # Push notifications the emulator delivered during the phase, "state status".
+            "notifications": dict(sorted(deliveries.items())),
+            "push_notifications": deliveries.get("exists 200", 0),
             "binding_failures": row.failures,
             "binding_last_error": row.last_error,
         }
@@ -210,7 +218,8 @@ class Bench:
 
     def google_to_crm(self, indexes: list[int], tick: float, poll_seconds: float) -> dict:
         """An edit in Google (the emulator's UI helper) until the meeting's subject in the
-        store (what CalDAV serves) shows it."""
+        store (what CalDAV serves) shows it. With a push channel open (bench/sync.py opens
+        one) and a long ``poll_seconds``, only the push notification makes the binding due."""
 
         def measure() -> list[float | None]:
             seconds: list[float | None] = []
