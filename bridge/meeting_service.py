@@ -19,6 +19,7 @@ from radicale import item as radicale_item
 from sqlalchemy import Connection, Row, select
 
 from bridge import ical
+from bridge.ical_merge import carry_unmodelled
 from bridge.ical_overrides import read_overrides, with_overrides
 from bridge.model import Meeting, Override
 from bridge.store import meetings as meeting_store
@@ -133,6 +134,9 @@ def save_from_sync(
     text = with_overrides(
         ical.meeting_to_ical(meeting, email_by_login=emails), overrides, all_day=meeting.all_day
     )
+    stored = meeting_store.by_uid(conn, meeting.uid)
+    if stored is not None:  # keep alarms, categories, other clients' properties ...
+        text = carry_unmodelled(stored.ical, text)
     vcal = ical.parse_calendar(text)
     index = event_index(vcal, horizon_days=horizon_days, max_occurrences=max_occurrences)
     assert index is not None  # meeting_to_ical always writes one VEVENT

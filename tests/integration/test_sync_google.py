@@ -340,3 +340,45 @@ def test_remote_edit_between_pull_and_push_is_a_412_then_resolved(world):
     world.round()
     assert world.google_events()[0]["summary"] == "CRM edit"
     assert world.meeting("race").subject == "CRM edit"
+
+
+def test_google_edit_keeps_what_the_phone_stored(world):
+    """A meeting made on a phone (alarm, categories, attendee answers) is edited in Google:
+    the CRM takes the new title and keeps everything else the phone put there."""
+    from bridge import ical
+    from bridge.meeting_service import save_from_caldav
+    from bridge.store.items import event_index
+
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//phone//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:phone-2\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270105T100000Z\r\n"
+        "DTEND:20270105T110000Z\r\nSUMMARY:From the phone\r\nCATEGORIES:Sales\r\n"
+        "ORGANIZER:mailto:alice@example.com\r\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED;CN=Eve:mailto:eve@outside.example\r\n"
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Soon\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    vcal = ical.parse_calendar(text)
+    index = event_index(vcal, horizon_days=800, max_occurrences=100)
+    world.store.write(
+        lambda tx: save_from_caldav(
+            tx,
+            writer="alice",
+            visible_in_writer_calendar=False,
+            href="phone-2.ics",
+            vcal=vcal,
+            text=text,
+            index=index,
+        ),
+        origin="caldav:alice",
+    )
+    world.round()
+    remote_id = world.google_events()[0]["id"]
+    world.google.edit(CALENDAR, remote_id, summary="Renamed in Google")
+    world.round()
+    stored = world.meeting("phone-2").ical
+    assert "SUMMARY:Renamed in Google" in stored
+    assert "CATEGORIES:Sales" in stored and "BEGIN:VALARM" in stored
+    assert "PARTSTAT=ACCEPTED" in stored
+    quiet = world.round()
+    assert quiet.pulled == 0 and quiet.pushed == 0
