@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from radicale import item as radicale_item
 from sqlalchemy import Row
 
+from bridge.storage_plugin.paths import http_date
 from bridge.store.items import ItemData, ObjectIndex, event_index
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> ra
     return radicale_item.Item(
         collection=collection,
         href=row.href,
-        last_modified=time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(row.last_modified)),
+        last_modified=http_date(row.last_modified),
         etag=etag,
         text=text,
         uid=row.uid,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from radicale import pathutils
@@ -40,6 +41,5 @@ def colleague_name(owner: str) -> str:
 
 
 def http_date(epoch: float) -> str:
-    import time
-
+    """An HTTP date (RFC 9110) for an epoch time."""
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(epoch))

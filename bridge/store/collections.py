@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, case, delete, insert, or_, select, update
 
 from bridge.store import changes as change_log
 from bridge.store.changes import Tx
@@ -90,14 +90,12 @@ def set_props(tx: Tx, collection_id: int, props: Mapping[str, str]) -> None:
 
 def touch(tx: Tx, collection_id: int, *, span: int = 0) -> None:
     """Mark the collection modified; widen its longest-occurrence bound to ``span``."""
-    values: dict[str, object] = {"modified_at": time.time()}
-    tx.conn.execute(update(collections).where(collections.c.id == collection_id).values(**values))
-    if span:
-        tx.conn.execute(
-            update(collections)
-            .where(collections.c.id == collection_id, collections.c.max_span < span)
-            .values(max_span=span)
-        )
+    widened = case((collections.c.max_span < span, span), else_=collections.c.max_span)
+    tx.conn.execute(
+        update(collections)
+        .where(collections.c.id == collection_id)
+        .values(modified_at=time.time(), max_span=widened)
+    )
 
 
 def subtree(conn: Connection, path: str) -> list[Row]:

@@ -164,11 +164,6 @@ def has_uid(conn: Connection, collection_id: int, uid: str) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
-def href_of_uid(conn: Connection, collection_id: int, uid: str) -> str | None:
-    query = select(items.c.href).where(items.c.collection_id == collection_id, items.c.uid == uid)
-    return conn.execute(query.limit(1)).scalar()
-
-
 def in_range(conn: Connection, collection_id: int, start: int, end: int) -> list[tuple[Row, bool]]:
     """Objects that may overlap [start, end): (row, exact) where exact means "certainly does".
 

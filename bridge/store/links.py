@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, insert, or_, select
 
 from bridge.store.changes import Tx
 from bridge.store.schema import links
@@ -20,10 +20,6 @@ def by_meeting(conn: Connection, binding_id: int, meeting_uid: str) -> Row | Non
 def by_remote(conn: Connection, binding_id: int, remote_id: str) -> Row | None:
     query = select(links).where(links.c.binding_id == binding_id, links.c.remote_id == remote_id)
     return conn.execute(query).first()
-
-
-def count(conn: Connection, binding_id: int) -> int:
-    return len(conn.execute(select(links.c.id).where(links.c.binding_id == binding_id)).all())
 
 
 def record(
@@ -51,12 +47,4 @@ def record(
 def drop(tx: Tx, binding_id: int, meeting_uid: str) -> None:
     tx.conn.execute(
         delete(links).where(links.c.binding_id == binding_id, links.c.meeting_uid == meeting_uid)
-    )
-
-
-def touch_etag(tx: Tx, binding_id: int, meeting_uid: str, etag: str) -> None:
-    tx.conn.execute(
-        update(links)
-        .where(links.c.binding_id == binding_id, links.c.meeting_uid == meeting_uid)
-        .values(remote_etag=etag)
     )

@@ -104,8 +104,7 @@ def member_logins(m: Meeting) -> set[str]:
 def save(tx: Tx, write: MeetingWrite) -> int:
     """Create or update the meeting and its entries in every member's calendar."""
     m = write.meeting
-    logins = member_logins(m) | {m.booked_by or ""} | set(m.internal_users)
-    ids = _user_ids(tx.conn, {login for login in logins if login})
+    ids = _user_ids(tx.conn, member_logins(m) | ({m.booked_by} if m.booked_by else set()))
     existing = by_uid(tx.conn, m.uid)
     clash = by_href(tx.conn, write.href)
     if clash is not None and (existing is None or clash.id != existing.id):
