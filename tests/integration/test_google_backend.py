@@ -26,6 +26,7 @@ from bridge.backends.google import (
     user_credentials,
 )
 from bridge.model import BusyStatus
+from tests.emulators.google_calendar.keys import service_account_info
 
 ALICE = "alice@example.com"
 
@@ -465,22 +466,8 @@ def test_updating_a_deleted_event_without_etag_is_not_found(google_emulator, bac
 
 
 def test_service_account_with_domain_wide_delegation(google_emulator, alice):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "client_email": "bridge@project.iam.gserviceaccount.com",
-        "private_key": pem,
-        "private_key_id": "k1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
+    # The key file names Google's real token endpoint; the backend is pointed elsewhere.
+    info = service_account_info("https://oauth2.googleapis.com/token")
     creds = service_account_credentials(info, ALICE, google_emulator.token_uri)
     backend = GoogleBackend(creds, settings_for(google_emulator))
     assert backend.check() is None

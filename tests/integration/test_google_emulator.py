@@ -14,6 +14,7 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.errors import HttpError
 
 from tests.emulators.google_calendar import GoogleEmulator, User
+from tests.emulators.google_calendar.keys import service_account_info
 from tests.emulators.google_calendar.receiver import Receiver
 
 ALICE = "alice@example.com"
@@ -393,24 +394,10 @@ def test_consent_code_exchange_gives_a_working_refresh_token(google):
 
 
 def test_service_account_with_delegation(google):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from google.oauth2 import service_account
 
     google.add_calendar("carol@example.com")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "client_email": "bridge@project.iam.gserviceaccount.com",
-        "private_key": pem,
-        "private_key_id": "k1",
-        "token_uri": google.token_uri,
-    }
+    info = service_account_info(google.token_uri)
     credentials = service_account.Credentials.from_service_account_info(
         info, scopes=["https://www.googleapis.com/auth/calendar"], subject="carol@example.com"
     )
