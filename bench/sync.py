@@ -26,7 +26,6 @@ from bench.caldav import machine
 from bench.sync_measure import Bench
 from bridge.api.runner import start_in_thread
 from bridge.api.webhooks import GOOGLE_PATH, webhook_app
-from bridge.backends.factory import backend_for
 from bridge.sync.channels import renew_channels, stop_all
 from tests.emulators.google_calendar import GoogleEmulator
 from tests.support.sync_world import World, make_world
@@ -73,13 +72,13 @@ def google_to_caldav_with_push(
     address = f"{url}{GOOGLE_PATH}"
     try:
         seen = len(world.google.notifications)
-        opened = renew_channels(world.store, backend_for, address)
+        opened = renew_channels(world.store, world.backend_for, address)
         if opened:  # the channel's first message ("sync") before the clock runs
             world.google.wait_for_notifications(seen + 1)
         print(f"  {opened} push channel opened to {address}", flush=True)
         result = bench.google_to_crm(indexes, args.tick, args.poll_seconds)
     finally:
-        stopped = stop_all(world.store, backend_for)
+        stopped = stop_all(world.store, world.backend_for)
         stop_server()
     return {**result, "webhook": address, "channels_opened": opened, "channels_stopped": stopped}
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from bridge.config import Settings, load_config
-from bridge.store import Store
+from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.sync.rules import SyncRules
 
@@ -40,10 +40,10 @@ def _open(args: argparse.Namespace) -> tuple[Settings, Store]:
 
 
 def _scheduler(settings: Settings, store: Store) -> Any:
-    from bridge.backends.factory import backend_for
+    from bridge.server import backend_factory
     from bridge.sync.scheduler import Scheduler
 
-    return Scheduler(store, backend_for, rules_lookup(settings))
+    return Scheduler(store, backend_factory(settings), rules_lookup(settings))
 
 
 def _when(epoch: float | None) -> str:
@@ -111,9 +111,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bridge.backends.factory import BindingConfigError, backend_for
+    """Every binding's credentials, then the modes of the files that must stay private."""
+    from bridge.backends.factory import BindingConfigError
+    from bridge.file_checks import permission_problems
+    from bridge.server import backend_factory
 
-    _, store = _open(args)
+    settings, store = _open(args)
+    backend_for = backend_factory(settings)
     problems = 0
     for row in store.read(binding_store.all_bindings):
         label = f"{row.login}/{row.name} ({row.kind})"
@@ -123,16 +127,27 @@ def cmd_check(args: argparse.Namespace) -> int:
             problem = str(error)
         print(f"{label}: {problem or 'ok'}")
         problems += bool(problem)
-    return 1 if problems else 0
+    too_open = permission_problems(settings)
+    for found in too_open:
+        print(f"permissions: {found}")
+    if not too_open:
+        print("permissions: ok")
+    return 1 if problems or too_open else 0
 
 
 def cmd_google_authorize(args: argparse.Namespace) -> int:
     """Print the consent URL, read back the code, store the refresh token."""
-    _, store = _open(args)
+    from bridge.secret_keys import load_keyring
+
+    config, store = _open(args)
+    keyring = load_keyring(config)
     row = _selected(store, args.login, args.binding)[0]
     if row.kind != "google":
         raise SystemExit(f"bridge: binding {row.login}/{row.name} is {row.kind}, not google")
-    settings = json.loads(row.settings or "{}")
+    try:
+        settings = binding_secrets.open_settings(row, keyring)
+    except binding_secrets.UnreadableSecret as error:
+        raise SystemExit(f"bridge: {error}") from None
     for key in ("client_id", "client_secret"):
         if not settings.get(key):
             raise SystemExit(f"bridge: binding {row.login}/{row.name}: backend.{key} is missing")
@@ -169,9 +184,8 @@ def cmd_google_authorize(args: argparse.Namespace) -> int:
         raise SystemExit(f"bridge: the token endpoint refused the code: {detail}") from None
     if "refresh_token" not in tokens:
         raise SystemExit("bridge: no refresh token in the answer (was prompt=consent honoured?)")
-    store.write(
-        lambda tx: binding_store.set_secret(tx, row.id, {"refresh_token": tokens["refresh_token"]})
-    )
+    secret = {"refresh_token": tokens["refresh_token"]}
+    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, keyring))
     print(f"stored the refresh token for {row.login}/{row.name}")
     return 0
 

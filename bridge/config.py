@@ -5,6 +5,7 @@ The file has three parts::
     [server]            # how Radicale listens and authenticates
     [store]             # where meetings live (SQLAlchemy URL) and index limits
     [api]               # the bridge's HTTP API: webhooks, health (bridge.config_api)
+    [secrets]           # keys that encrypt stored credentials (bridge.config_secrets)
     [[users]]           # one table per CRM user (array of tables)
 
 Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
@@ -33,6 +34,7 @@ from typing import Any
 
 from bridge.config_api import ApiSettings, parse_api
 from bridge.config_bindings import BindingSettings, bindings
+from bridge.config_secrets import SecretsSettings, parse_secrets
 from bridge.config_validators import (
     Validator,
     _array_of,
@@ -50,6 +52,7 @@ from bridge.config_validators import (
 __all__ = [
     "ApiSettings",
     "ConfigError",
+    "SecretsSettings",
     "ServerSettings",
     "Settings",
     "StoreSettings",
@@ -117,6 +120,7 @@ class Settings:
     store: StoreSettings
     users: tuple[UserSettings, ...]
     api: ApiSettings = field(default_factory=ApiSettings)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -162,7 +166,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "api", "users")
+_TOP_KEYS = ("server", "store", "api", "secrets", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -269,7 +273,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
     """Build :class:`Settings` from already-parsed TOML data.
 
     ``file`` is only used in error messages and as ``Settings.path``; relative paths in
-    the data (``server.htpasswd``) are resolved against ``base_dir``.
+    the data (``server.htpasswd``, ``secrets.key_file``) are resolved against ``base_dir``.
     """
     try:
         for name in data:
@@ -280,10 +284,13 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
             **_read_table(data.get("store", {}), _STORE_KEYS, StoreSettings, "store")
         )
         api = parse_api(data.get("api", {}))
+        secrets = parse_secrets(data.get("secrets", {}), Path(base_dir), store.url)
         users = _parse_users(data.get("users", []))
     except _Problem as problem:
         raise ConfigError(file, problem.key, problem.reason) from None
-    return Settings(path=Path(file), server=server, store=store, users=users, api=api)
+    return Settings(
+        path=Path(file), server=server, store=store, users=users, api=api, secrets=secrets
+    )
 
 
 _TOML_POSITION = re.compile(r"\s*\(at (line \d+, column \d+|end of document)\)$")

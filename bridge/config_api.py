@@ -8,6 +8,8 @@ port = 5233                                   # 0: a free port
 public_url = "https://bridge.example.com"     # how Google reaches it; "" = no push
 channel_ttl_seconds = 86400                   # lifetime asked for each push channel
 renew_before_seconds = 3600                   # renew a channel this long before it ends
+push_coalesce_seconds = 2                     # a notification makes its round start within
+                                              # this; notifications meanwhile join that round
 ```
 
 Push notifications need ``public_url``: Google POSTs to ``<public_url>/webhooks/google``
@@ -41,6 +43,9 @@ class ApiSettings:
     public_url: str = ""
     channel_ttl_seconds: int = 86400
     renew_before_seconds: int = 3600
+    #: A push notification makes its binding due this many seconds later at the latest;
+    #: the notifications that arrive meanwhile (or during a round) coalesce into one round.
+    push_coalesce_seconds: int = 2
 
     @property
     def google_webhook_url(self) -> str:
@@ -75,6 +80,7 @@ _KEYS = {
     "public_url": _public_url,
     "channel_ttl_seconds": _integer(600, 30 * 86400),
     "renew_before_seconds": _integer(60, 7 * 86400),
+    "push_coalesce_seconds": _integer(0, 300),
 }
 
 

@@ -10,9 +10,12 @@ import radicale
 from radicale import config as radicale_config
 from radicale import log as radicale_log
 
+from bridge.backends.factory import BackendFactory
 from bridge.config import Settings
+from bridge.file_checks import permission_problems
 from bridge.rights import refusal_reason
-from bridge.store import Store, shared_store
+from bridge.secret_keys import load_keyring
+from bridge.store import Store, binding_secrets, shared_store
 from bridge.store import bindings as binding_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
@@ -56,7 +59,12 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
 
 
 def open_store(settings: Settings) -> Store:
-    """The store of ``settings``, migrated, with the configured users in it."""
+    """The store of ``settings``, migrated, with the configured users in it.
+
+    Binding credentials are stored encrypted with the keys of ``[secrets]``; any still
+    in plain text (written before encryption existed) are encrypted now.
+    """
+    keyring = load_keyring(settings)
     s = settings.store
     store = shared_store(
         s.url,
@@ -75,12 +83,20 @@ def open_store(settings: Settings) -> Store:
         for b in u.bindings
     ]
 
-    def write(tx: Tx) -> None:
+    def write(tx: Tx) -> int:
         user_store.sync(tx, records)
-        binding_store.sync(tx, links)
+        binding_store.sync(tx, links, keyring)
+        return binding_secrets.seal_plaintext(tx, keyring)
 
-    store.write(write, origin="config")
+    sealed = store.write(write, origin="config")
+    if sealed:
+        log.warning("encrypted the plain-text credentials of %d binding(s)", sealed)
     return store
+
+
+def backend_factory(settings: Settings) -> BackendFactory:
+    """Backends for the bindings of ``settings`` (one per process: it caches credentials)."""
+    return BackendFactory(load_keyring(settings))
 
 
 def make_app(settings: Settings) -> WSGIApp:
@@ -90,11 +106,10 @@ def make_app(settings: Settings) -> WSGIApp:
     return utf8_paths(ErrorDetails(app, explain=refusal_reason))
 
 
-def start_sync_worker(settings: Settings) -> threading.Thread | None:
+def start_sync_worker(settings: Settings, backend_for: BackendFactory) -> threading.Thread | None:
     """Run the sync scheduler beside the CalDAV server when bindings are configured."""
     if not any(user.bindings for user in settings.users):
         return None
-    from bridge.backends.factory import backend_for
     from bridge.cli_sync import rules_lookup
     from bridge.sync.scheduler import Scheduler
 
@@ -108,7 +123,7 @@ def start_sync_worker(settings: Settings) -> threading.Thread | None:
     return thread
 
 
-def start_api(settings: Settings) -> Callable[[], None]:
+def start_api(settings: Settings, backend_for: BackendFactory) -> Callable[[], None]:
     """Serve the webhooks and /health ([api]); open and renew Google push channels.
 
     Channels are kept by this process only (the one that receives the webhooks), never by
@@ -120,12 +135,12 @@ def start_api(settings: Settings) -> Callable[[], None]:
     from bridge.api.webhooks import webhook_app
 
     store = open_store(settings)
-    _, url, stop_http = start_in_thread(webhook_app(store), settings.api.host, settings.api.port)
+    app = webhook_app(store, coalesce_seconds=settings.api.push_coalesce_seconds)
+    _, url, stop_http = start_in_thread(app, settings.api.host, settings.api.port)
     log.info("API on %s/", url)
     address = settings.api.google_webhook_url
     if not address or not any(b.kind == "google" for u in settings.users for b in u.bindings):
         return stop_http
-    from bridge.backends.factory import backend_for
     from bridge.sync.channels import keep_channels, stop_all
 
     done = threading.Event()
@@ -154,8 +169,11 @@ def serve(settings: Settings, *, threads: int = 8) -> None:
     radicale_log.setup()
     radicale_log.set_level("info", False)
     app = make_app(settings)
-    start_sync_worker(settings)
-    stop_api = start_api(settings)
+    for problem in permission_problems(settings):
+        log.warning("%s", problem)
+    backends = backend_factory(settings)
+    start_sync_worker(settings, backends)
+    stop_api = start_api(settings, backends)
     log.info("CalDAV on http://%s:%d/", settings.server.host, settings.server.port)
     try:
         waitress.serve(

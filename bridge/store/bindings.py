@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
+from bridge.secret_box import Keyring
+from bridge.store.binding_secrets import seal_settings
 from bridge.store.changes import Tx
 from bridge.store.schema import bindings, users
 
@@ -28,12 +30,15 @@ class BindingRecord:
     settings: Mapping[str, Any]
 
 
-def sync(tx: Tx, records: Iterable[BindingRecord]) -> None:
-    """Create or update the configured bindings (cursors, links and secrets are kept)."""
+def sync(tx: Tx, records: Iterable[BindingRecord], keyring: Keyring) -> None:
+    """Create or update the configured bindings (cursors, links and secrets are kept).
+
+    Credentials among the settings (a client secret) are stored encrypted.
+    """
     ids = {row.login: row.id for row in tx.conn.execute(select(users.c.login, users.c.id))}
     for rec in records:
         user_id = ids[rec.login]
-        settings = json.dumps(dict(rec.settings), sort_keys=True, default=str)
+        settings = json.dumps(seal_settings(rec.settings, keyring), sort_keys=True, default=str)
         row = tx.conn.execute(
             select(bindings.c.id, bindings.c.kind).where(
                 bindings.c.user_id == user_id, bindings.c.name == rec.name
@@ -130,11 +135,6 @@ def set_outbound_seq(tx: Tx, binding_id: int, seq: int) -> None:
     )
 
 
-def set_secret(tx: Tx, binding_id: int, secret: Mapping[str, Any] | None) -> None:
-    value = json.dumps(dict(secret)) if secret is not None else None
-    tx.conn.execute(update(bindings).where(bindings.c.id == binding_id).values(secret=value))
-
-
 def record_success(tx: Tx, binding_id: int) -> None:
     """A round succeeded (its next run was set when the lease was taken)."""
     tx.conn.execute(
@@ -158,7 +158,22 @@ def record_failure(tx: Tx, binding_id: int, error: str, *, next_run_at: float) -
 
 
 def request_run(tx: Tx, binding_ids: Iterable[int]) -> None:
-    """Make the bindings due now (a local change or a push notification arrived)."""
+    """Make the bindings due now (a local change arrived, a push channel was opened)."""
     ids = list(binding_ids)
     if ids:
         tx.conn.execute(update(bindings).where(bindings.c.id.in_(ids)).values(next_run_at=0))
+
+
+def request_run_by(tx: Tx, binding_id: int, when: float) -> bool:
+    """Make the binding due at ``when`` at the latest (a push notification arrived).
+
+    Only ever brings the next run forward: a binding already due by then, or a round
+    already asked for, absorbs the request, so a flood of notifications makes one round
+    (plus at most one after a round that was running). Returns whether it changed.
+    """
+    result = tx.conn.execute(
+        update(bindings)
+        .where(bindings.c.id == binding_id, bindings.c.next_run_at > when)
+        .values(next_run_at=when)
+    )
+    return result.rowcount == 1

@@ -1,7 +1,7 @@
-"""Push channels: a binding's current Google events.watch channel and its secret token.
+"""Push channels: a binding's current Google events.watch channel and its token's digest.
 
 One row per binding (``binding_id`` is unique). While a channel is being opened its row
-already holds the new channel id and token (``resource_id`` is still empty), so the
+already holds the new channel id and token digest (``resource_id`` is still empty), so the
 first notification Google sends is recognised even if it beats the watch answer.
 Writes are compare-and-swap on the channel id a caller last saw, so a renewal that lost
 a race with another one changes nothing.
@@ -42,14 +42,16 @@ def upsert(
     *,
     channel_id: str,
     resource_id: str,
-    token: str,
+    token_hash: str,
     expiration: float,
     replacing: str | None,
+    last_message: int = 0,
 ) -> bool:
     """Make this the binding's channel, if its current one is still ``replacing``.
 
     ``replacing`` is the channel id the caller saw (None: it saw no channel). Returns
-    False, writing nothing, when the row changed meanwhile.
+    False, writing nothing, when the row changed meanwhile. ``last_message`` starts a
+    channel put (back) in place; confirming the current channel keeps its own.
     """
     current = for_binding(tx.conn, binding_id)
     seen = None if current is None else current.channel_id
@@ -58,12 +60,14 @@ def upsert(
     values = {
         "channel_id": channel_id,
         "resource_id": resource_id,
-        "token": token,
+        "token_hash": token_hash,
         "expiration": expiration,
     }
     if current is None:
         tx.conn.execute(
-            insert(channels).values(binding_id=binding_id, created_at=time.time(), **values)
+            insert(channels).values(
+                binding_id=binding_id, created_at=time.time(), last_message=last_message, **values
+            )
         )
     elif current.channel_id == channel_id:  # the same channel, now confirmed: keep created_at
         tx.conn.execute(update(channels).where(channels.c.id == current.id).values(**values))
@@ -71,9 +75,22 @@ def upsert(
         tx.conn.execute(
             update(channels)
             .where(channels.c.id == current.id)
-            .values(created_at=time.time(), **values)
+            .values(created_at=time.time(), last_message=last_message, **values)
         )
     return True
+
+
+def accept_message(tx: Tx, channel_id: str, number: int) -> bool:
+    """Record message ``number`` of the channel; False when it is not newer than the last.
+
+    One conditional UPDATE, so of two deliveries of the same message exactly one wins.
+    """
+    result = tx.conn.execute(
+        update(channels)
+        .where(channels.c.channel_id == channel_id, channels.c.last_message < number)
+        .values(last_message=number)
+    )
+    return result.rowcount == 1
 
 
 def delete_channel(tx: Tx, channel_id: str) -> bool:

@@ -22,19 +22,35 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from bridge.file_modes import create_private_file
+
 T = TypeVar("T")
 
 WRITE_OPTION = "bridge_write"
 _MYSQL_TRANSIENT = {1205, 1213}  # lock wait timeout, deadlock
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite:/// URL; None for MySQL and in-memory databases."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine for a SQLAlchemy URL (sqlite:///… or mysql+pymysql://…)."""
+    """Create an engine for a SQLAlchemy URL (sqlite:///… or mysql+pymysql://…).
+
+    A SQLite database file is created 0600 in a directory created 0700, before SQLite
+    opens it (SQLite gives its -wal and -shm files the database file's mode).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            create_private_file(path)
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine, wal=bool(database) and database != ":memory:")
         return engine

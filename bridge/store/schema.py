@@ -251,7 +251,8 @@ links = Table(
 )
 
 # A binding's Google push channel (events.watch): at most one current channel per binding.
-# The token is a random secret Google echoes in X-Goog-Channel-Token on every notification.
+# Google echoes a random token in X-Goog-Channel-Token; only its SHA-256 digest is stored.
+# last_message: the highest X-Goog-Message-Number accepted (older or repeated ones are ignored).
 channels = Table(
     "channels",
     metadata,
@@ -265,7 +266,8 @@ channels = Table(
     ),
     Column("channel_id", exact_string(64), nullable=False, unique=True),
     Column("resource_id", String(255), nullable=False),
-    Column("token", String(128), nullable=False),
+    Column("token_hash", String(128), nullable=False),  # "sha256:<hex>"
     Column("expiration", Timestamp, nullable=False),  # epoch seconds
+    Column("last_message", BigInteger, nullable=False, default=0),
     Column("created_at", Timestamp, nullable=False),
 )

@@ -6,7 +6,7 @@ the round. Polling stays on: a binding whose channel cannot be opened is still s
 every polling interval, so every failure here is logged and otherwise harmless.
 
 Renewal opens the new channel before stopping the old one. The binding's row names the
-new channel (id and token) before the watch call, so Google's first "sync" message is
+new channel (id and token digest) before the watch call, so Google's first "sync" message is
 recognised; a notification on the old channel in that short gap is answered 404, and to
 lose nothing the binding is made due once the new channel is open.
 """
@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import Row
 
 from bridge.backends.base import NotFound
+from bridge.secret_box import token_digest
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
@@ -47,7 +48,7 @@ BackendFactory = Callable[[Row], Any]
 
 
 def new_token() -> str:
-    """A random channel token (Google echoes it in X-Goog-Channel-Token)."""
+    """A random channel token (Google echoes it in X-Goog-Channel-Token; we keep its digest)."""
     return secrets.token_urlsafe(32)
 
 
@@ -100,7 +101,7 @@ def open_channel(
             binding_id,
             channel_id=channel_id,
             resource_id="",
-            token=token,
+            token_hash=token_digest(token),
             expiration=time.time() + ttl_seconds,
             replacing=replacing,
         )
@@ -125,7 +126,7 @@ def open_channel(
             binding_id,
             channel_id=channel_id,
             resource_id=channel.resource_id,
-            token=token,
+            token_hash=token_digest(token),
             expiration=expires,
             replacing=channel_id,
         )
@@ -147,9 +148,10 @@ def _restore(tx: Any, binding_id: int, channel_id: str, old: Row | None) -> None
         binding_id,
         channel_id=old.channel_id,
         resource_id=old.resource_id,
-        token=old.token,
+        token_hash=old.token_hash,
         expiration=old.expiration,
         replacing=channel_id,
+        last_message=old.last_message,
     )
 
 

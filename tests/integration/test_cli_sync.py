@@ -126,16 +126,18 @@ def test_authorize_check_sync_status(tmp_path, db, google_emulator):
 
 def test_revoked_token_is_reported_by_check(tmp_path, db, google_emulator):
     from bridge.config import load_config
+    from bridge.secret_keys import load_keyring
     from bridge.server import open_store
+    from bridge.store import binding_secrets
     from bridge.store import bindings as binding_store
 
     user = google_emulator.add_user("alice@example.com")
     config = write_config(tmp_path, db, google_emulator)
-    store = open_store(load_config(config))
+    settings = load_config(config)
+    store = open_store(settings)
     row = store.read(lambda c: binding_store.by_login(c, "alice"))[0]
-    store.write(
-        lambda tx: binding_store.set_secret(tx, row.id, {"refresh_token": user.refresh_token})
-    )
+    secret = {"refresh_token": user.refresh_token}
+    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, load_keyring(settings)))
     google_emulator.oauth.revoke(user.refresh_token)
     result = bridge("check", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from bridge.api.runner import start_in_thread
 from bridge.api.webhooks import GOOGLE_PATH, webhook_app
-from bridge.backends.factory import backend_for
+from bridge.secret_box import token_matches
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store.schema import bindings, channels
@@ -34,7 +34,7 @@ def world(db_url, google_emulator):
 @pytest.fixture
 def hook(world):
     """The webhook app serving world.store; yields its base URL."""
-    _, url, stop = start_in_thread(webhook_app(world.store), "127.0.0.1", 0)
+    _, url, stop = start_in_thread(webhook_app(world.store, coalesce_seconds=0), "127.0.0.1", 0)
     yield url
     stop()
 
@@ -76,7 +76,7 @@ def _post(url: str, headers: dict[str, str]) -> int:
 
 def _open(world, hook: str, **options) -> object:
     seen = len(world.google.notifications)
-    assert renew_channels(world.store, backend_for, hook + GOOGLE_PATH, **options) == 1
+    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH, **options) == 1
     row = _channel(world)
     # Google's first message on a new channel is "sync"; it is recognised and answered 200.
     deliveries = world.google.wait_for_notifications(seen + 1)
@@ -104,15 +104,18 @@ def test_a_change_in_google_makes_the_binding_due(world, hook):
     remote = world.google.watches.channels[row.channel_id]
     assert remote.address == hook + GOOGLE_PATH and not remote.stopped
     assert row.resource_id == remote.resource_id
-    assert row.token == remote.token and len(row.token) >= 32
+    # Only a digest of the token is stored; Google's copy matches it.
+    assert len(remote.token) >= 32 and remote.token not in row.token_hash
+    assert token_matches(remote.token, row.token_hash)
     assert abs(row.expiration - remote.expiration.timestamp()) < 1  # a double, not rounded
     assert row.expiration > time.time() + 86400 - 60
     # A channel that lives long enough is left alone.
-    assert renew_channels(world.store, backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
 
     _postpone(world)
     _change_in_google(world, "Lunch with Bob")
-    assert _wait(lambda: _next_run(world) == 0), world.google.notifications
+    assert _wait(lambda: _next_run(world) < FAR), world.google.notifications
+    assert _next_run(world) <= time.time()  # coalesce_seconds = 0: due at once
     assert any(d.state == "exists" and d.status == 200 for d in world.google.notifications)
     # The round that follows pulls the change in.
     assert world.round().pulled >= 1
@@ -120,10 +123,11 @@ def test_a_change_in_google_makes_the_binding_due(world, hook):
 
 def test_a_wrong_token_is_refused_and_changes_nothing(world, hook):
     row = _open(world, hook)
+    token = world.google.watches.channels[row.channel_id].token
     _postpone(world)
     headers = {
         "X-Goog-Channel-ID": row.channel_id,
-        "X-Goog-Channel-Token": row.token[:-1] + ("A" if row.token[-1] != "A" else "B"),
+        "X-Goog-Channel-Token": token[:-1] + ("A" if token[-1] != "A" else "B"),
         "X-Goog-Resource-State": "exists",
         "X-Goog-Resource-ID": row.resource_id,
         "X-Goog-Message-Number": "2",
@@ -136,7 +140,7 @@ def test_a_wrong_token_is_refused_and_changes_nothing(world, hook):
     # Google itself, holding a token the bridge no longer knows, is refused too.
     world.store.write(
         lambda tx: tx.conn.execute(
-            update(channels).where(channels.c.id == row.id).values(token="another-secret")
+            update(channels).where(channels.c.id == row.id).values(token_hash="sha256:" + "0" * 64)
         )
     )
     seen = len(world.google.notifications)
@@ -162,35 +166,35 @@ def test_an_unknown_channel_gets_404(world, hook):
 def test_a_channel_near_expiry_is_renewed_and_the_old_one_stopped(world, hook):
     old = _open(world, hook, ttl_seconds=1800)  # expires within the hour: renewed next time
     new = _open(world, hook)
-    assert new.channel_id != old.channel_id and new.token != old.token
+    assert new.channel_id != old.channel_id and new.token_hash != old.token_hash
     assert new.expiration > old.expiration
     assert world.google.watches.channels[old.channel_id].stopped
     assert not world.google.watches.channels[new.channel_id].stopped
     # The old channel is forgotten: a late message on it gets 404; the new one works.
     headers = {
         "X-Goog-Channel-ID": old.channel_id,
-        "X-Goog-Channel-Token": old.token,
+        "X-Goog-Channel-Token": world.google.watches.channels[old.channel_id].token,
         "X-Goog-Resource-State": "exists",
     }
     assert _post(hook + GOOGLE_PATH, headers) == 404
     _postpone(world)
     _change_in_google(world, "Lunch after renewal")
-    assert _wait(lambda: _next_run(world) == 0)
-    assert renew_channels(world.store, backend_for, hook + GOOGLE_PATH) == 0
+    assert _wait(lambda: _next_run(world) < FAR)
+    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
 
 
 def test_a_failing_watch_leaves_polling_and_the_old_channel(world, hook):
     world.google.faults.error(400, "badRequest", times=1, api="events.watch")
-    assert renew_channels(world.store, backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
     assert _channel(world) is None  # nothing half-open left behind
 
     old = _open(world, hook, ttl_seconds=1800)
     world.google.faults.error(400, "badRequest", times=1, api="events.watch")
-    assert renew_channels(world.store, backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
     kept = _channel(world)
-    assert (kept.channel_id, kept.token, kept.resource_id) == (
+    assert (kept.channel_id, kept.token_hash, kept.resource_id) == (
         old.channel_id,
-        old.token,
+        old.token_hash,
         old.resource_id,
     )
     assert not world.google.watches.channels[old.channel_id].stopped
@@ -198,10 +202,10 @@ def test_a_failing_watch_leaves_polling_and_the_old_channel(world, hook):
 
 def test_stop_all_stops_and_forgets_every_channel(world, hook):
     row = _open(world, hook)
-    assert stop_all(world.store, backend_for) == 1
+    assert stop_all(world.store, world.backend_for) == 1
     assert world.google.watches.channels[row.channel_id].stopped
     assert _channel(world) is None
-    assert stop_all(world.store, backend_for) == 0
+    assert stop_all(world.store, world.backend_for) == 0
 
 
 def test_health_answers(world, hook):

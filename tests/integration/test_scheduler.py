@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from bridge.backends.factory import backend_for
 from bridge.store import bindings as binding_store
 from bridge.sync.scheduler import Scheduler, Timing
 from tests.support.sync_world import make_world
@@ -22,7 +21,7 @@ def world(db_url, google_emulator):
 def scheduler(world, owner: str, **timing) -> Scheduler:
     return Scheduler(
         world.store,
-        backend_for,
+        world.backend_for,
         lambda row: world.rules,
         timing=Timing(**timing),
         owner=owner,
@@ -60,9 +59,7 @@ def test_a_local_change_makes_the_binding_due_at_once(world):
 
 
 def test_failures_are_recorded_and_backed_off(world):
-    world.google.oauth.revoke(
-        world.store.read(lambda c: __import__("json").loads(binding(world).secret))["refresh_token"]
-    )
+    world.google.oauth.revoke(world.secret()["refresh_token"])
     worker = scheduler(world, "w", poll_seconds=10)
     results = worker.run_due()
     assert isinstance(results[world.binding_id], Exception)
@@ -110,7 +107,7 @@ def test_a_push_during_a_round_is_not_lost(world):
             world.store.write(lambda tx: binding_store.request_run(tx, [world.binding_id]))
             return self.backend.list_changes(cursor)
 
-    worker.backend_for = lambda row: PushMidRound(backend_for(row))
+    worker.backend_for = lambda row: PushMidRound(world.backend_for(row))
     assert worker.run_binding(world.binding_id) is not None
     assert binding(world).next_run_at == 0  # due again at once
     assert world.binding_id in worker.run_due()

@@ -7,7 +7,9 @@ import time
 import caldav
 
 from bridge.config import load_config
+from bridge.secret_keys import load_keyring
 from bridge.server import open_store
+from bridge.store import binding_secrets
 from bridge.store import bindings as binding_store
 from tests.support import server as support
 from tests.support.http import vevent
@@ -33,11 +35,12 @@ token_uri = "{google_emulator.token_uri}"
     config = support.write_config(tmp_path, db_url, port, alice_extra=binding)
     if api:
         config.write_text(config.read_text() + api)
-    store = open_store(load_config(config))
+    settings = load_config(config)
+    store = open_store(settings)
+    keyring = load_keyring(settings)
     row = store.read(lambda c: binding_store.by_login(c, "alice"))[0]
-    store.write(
-        lambda tx: binding_store.set_secret(tx, row.id, {"refresh_token": user.refresh_token})
-    )
+    secret = {"refresh_token": user.refresh_token}
+    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, keyring))
 
     store.dispose()
     return support.start(config, port, cwd=tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def crash(world, method: str, nth: int) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "BRIDGE_SECRET_KEY": world.keyring.keys[0]},
     )
     assert result.returncode == -signal.SIGKILL, result.stderr
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, update
 
-from bridge.backends.factory import backend_for
+from bridge.store import binding_secrets
 from bridge.store import links as link_store
 from bridge.store.schema import bindings, links
 from tests.support.sync_world import CALENDAR, USERS, make_world
@@ -160,10 +160,14 @@ def test_meeting_lands_once_in_each_internal_participants_calendar(db_url, googl
             alice = binding_store.by_login(tx.conn, "alice", "google")[0]
             settings = __import__("json").loads(alice.settings)
             binding_store.sync(
-                tx, [binding_store.BindingRecord("bob", "google", "google", settings)]
+                tx,
+                [binding_store.BindingRecord("bob", "google", "google", settings)],
+                world.keyring,
             )
             bob = binding_store.by_login(tx.conn, "bob", "google")[0]
-            binding_store.set_secret(tx, bob.id, {"refresh_token": bob_user.refresh_token})
+            binding_secrets.set_secret(
+                tx, bob.id, {"refresh_token": bob_user.refresh_token}, world.keyring
+            )
             return bob.id
 
         bob_binding = world.store.write(add_bob_and_carol)
@@ -172,7 +176,7 @@ def test_meeting_lands_once_in_each_internal_participants_calendar(db_url, googl
 
         def bob_round():
             row = world.store.read(lambda c: binding_store.get(c, bob_binding))
-            return Engine(world.store, bob_binding, backend_for(row), world.rules).run()
+            return Engine(world.store, bob_binding, world.backend_for(row), world.rules).run()
 
         for _ in range(2):  # twice: the second round must change nothing
             world.round()

@@ -1,6 +1,6 @@
 """Run one sync round in this process and SIGKILL it at an injected point.
 
-    python -m tests.support.crash_round DB_URL BINDING_ID METHOD NTH
+    BRIDGE_SECRET_KEY=KEY python -m tests.support.crash_round DB_URL BINDING_ID METHOD NTH
 
 The binding's real backend (built from the store, talking to the emulator) is wrapped so
 that right after its NTH call of METHOD returns, the process kills itself: the remote
@@ -14,7 +14,9 @@ import signal
 import sys
 from typing import Any
 
-from bridge.backends.factory import backend_for
+from bridge.backends.factory import BackendFactory
+from bridge.secret_box import Keyring
+from bridge.secret_keys import keys_from_env
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.sync.engine import Engine
@@ -44,7 +46,8 @@ def main() -> None:
     url, binding_id, method, nth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     store = Store(url)
     row = store.read(lambda conn: binding_store.get(conn, binding_id))
-    Engine(store, binding_id, KillAfter(backend_for(row), method, nth), SyncRules()).run()
+    backend = BackendFactory(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))(row)
+    Engine(store, binding_id, KillAfter(backend, method, nth), SyncRules()).run()
     sys.exit(3)  # the kill point was never reached
 
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bridge.backends.factory import backend_for
+from bridge.backends.factory import BackendFactory
 from bridge.meeting_service import save_from_sync
 from bridge.model import Meeting, Participant
-from bridge.store import Store
+from bridge.secret_box import Keyring
+from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
@@ -31,10 +32,17 @@ class World:
     google: object
     binding_id: int
     rules: SyncRules
+    keyring: Keyring
+    backend_for: BackendFactory
 
     def backend(self):
         row = self.store.read(lambda c: binding_store.get(c, self.binding_id))
-        return backend_for(row)
+        return self.backend_for(row)
+
+    def secret(self) -> dict:
+        """The binding's stored credentials, decrypted."""
+        row = self.store.read(lambda c: binding_store.get(c, self.binding_id))
+        return binding_secrets.read_secret(row, self.keyring)
 
     def round(self) -> RoundReport:
         return Engine(self.store, self.binding_id, self.backend(), self.rules).run()
@@ -79,6 +87,7 @@ class World:
 def make_world(db_url: str, google, rules: SyncRules | None = None) -> World:
     user = google.add_user(CALENDAR)
     store = Store(db_url)
+    keyring = Keyring.generate()
     settings = {
         "calendar_id": "primary",
         "api_endpoint": google.api_endpoint,
@@ -92,13 +101,14 @@ def make_world(db_url: str, google, rules: SyncRules | None = None) -> World:
 
     def setup(tx) -> int:
         user_store.sync(tx, USERS)
-        binding_store.sync(tx, [binding_store.BindingRecord("alice", "google", "google", settings)])
+        record = binding_store.BindingRecord("alice", "google", "google", settings)
+        binding_store.sync(tx, [record], keyring)
         row = binding_store.by_login(tx.conn, "alice", "google")[0]
-        binding_store.set_secret(tx, row.id, {"refresh_token": user.refresh_token})
+        binding_secrets.set_secret(tx, row.id, {"refresh_token": user.refresh_token}, keyring)
         return row.id
 
     binding_id = store.write(setup)
-    return World(store, google, binding_id, rules or SyncRules())
+    return World(store, google, binding_id, rules or SyncRules(), keyring, BackendFactory(keyring))
 
 
 __all__ = ["World", "make_world", "Participant"]

@@ -261,13 +261,11 @@ def test_timestamps_keep_sub_second_precision(store):
     """MySQL's 4-byte FLOAT rounded epoch times to minutes; they are doubles now."""
     import time as clock
 
+    from bridge.secret_box import Keyring
     from bridge.store import bindings as binding_store
 
-    store.write(
-        lambda tx: binding_store.sync(
-            tx, [binding_store.BindingRecord("alice", "google", "google", {})]
-        )
-    )
+    record = binding_store.BindingRecord("alice", "google", "google", {})
+    store.write(lambda tx: binding_store.sync(tx, [record], Keyring.generate()))
     row = store.read(lambda c: binding_store.by_login(c, "alice"))[0]
     now = clock.time()
     store.write(lambda tx: binding_store.take_lease(tx, row.id, "me", 0.25))
