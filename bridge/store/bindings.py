@@ -169,11 +169,16 @@ def request_run_by(tx: Tx, binding_id: int, when: float) -> bool:
 
     Only ever brings the next run forward: a binding already due by then, or a round
     already asked for, absorbs the request, so a flood of notifications makes one round
-    (plus at most one after a round that was running). Returns whether it changed.
+    (plus at most one after a round that was running). A binding backing off after
+    failures keeps its back-off. Returns whether it changed anything.
     """
     result = tx.conn.execute(
         update(bindings)
-        .where(bindings.c.id == binding_id, bindings.c.next_run_at > when)
+        .where(
+            bindings.c.id == binding_id,
+            bindings.c.next_run_at > when,
+            bindings.c.failures == 0,
+        )
         .values(next_run_at=when)
     )
     return result.rowcount == 1

@@ -228,3 +228,16 @@ def test_refusals_are_logged_once_per_channel_per_minute(served):
     assert len(wrong_token) == 1, wrong_token
     assert served.channel_id in wrong_token[0] and "forged" not in wrong_token[0]
     assert len(lines("refused: unknown channel")) == 1
+
+
+def test_a_binding_backing_off_after_failures_is_not_hurried(served):
+    served.store.write(
+        lambda tx: tx.conn.execute(
+            update(bindings)
+            .where(bindings.c.id == served.binding_id)
+            .values(next_run_at=FAR, failures=3)
+        )
+    )
+    assert served.post(served.headers(1500)) == (200, "")
+    assert served.channel().last_message == 1500
+    assert served.binding().next_run_at == FAR
