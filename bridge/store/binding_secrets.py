@@ -10,7 +10,7 @@ readable for an admin. Values written before encryption existed are plain text u
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Row, select, update
@@ -45,7 +45,7 @@ def seal_settings(settings: Mapping[str, Any], keyring: Keyring) -> dict[str, An
     sealed = dict(settings)
     for key in SECRET_SETTINGS & sealed.keys():
         value = sealed[key]
-        if not (isinstance(value, str) and is_encrypted(value)):
+        if not is_encrypted(value):
             sealed[key] = keyring.encrypt(str(value))
     return sealed
 
@@ -55,7 +55,7 @@ def open_settings(row: Row, keyring: Keyring) -> dict[str, Any]:
     settings = json.loads(row.settings or "{}")
     for key in SECRET_SETTINGS & settings.keys():
         value = settings[key]
-        if isinstance(value, str) and is_encrypted(value):
+        if is_encrypted(value):
             try:
                 settings[key] = keyring.decrypt(value)
             except UndecryptableSecret as error:
@@ -88,7 +88,7 @@ def _rows(tx: Tx) -> list[Row]:
     return list(tx.conn.execute(query.order_by(bindings.c.id)))
 
 
-def _settings_values(row: Row, keyring: Keyring, change: Any) -> str | None:
+def _settings_values(row: Row, change: Callable[[Any], Any]) -> str | None:
     """The settings JSON with ``change`` applied to each credential value, or None if same."""
     settings = json.loads(row.settings or "{}")
     changed = False
@@ -103,16 +103,14 @@ def seal_plaintext(tx: Tx, keyring: Keyring) -> int:
     """Encrypt every credential still stored as plain text; returns how many bindings."""
 
     def seal(value: Any) -> Any:
-        return (
-            value if isinstance(value, str) and is_encrypted(value) else keyring.encrypt(str(value))
-        )
+        return value if is_encrypted(value) else keyring.encrypt(str(value))
 
     sealed = 0
     for row in _rows(tx):
         values: dict[str, Any] = {}
         if row.secret and not is_encrypted(row.secret):
             values["secret"] = keyring.encrypt(row.secret)
-        settings = _settings_values(row, keyring, seal)
+        settings = _settings_values(row, seal)
         if settings is not None:
             values["settings"] = settings
         if values:
@@ -135,9 +133,7 @@ def rotate(tx: Tx, keyring: Keyring) -> tuple[int, list[str]]:
                 plain = keyring.decrypt(row.secret) if is_encrypted(row.secret) else row.secret
                 values["secret"] = keyring.encrypt(plain)
             settings = _settings_values(
-                row,
-                keyring,
-                lambda v: keyring.rotate(v) if is_encrypted(v) else keyring.encrypt(str(v)),
+                row, lambda v: keyring.rotate(v) if is_encrypted(v) else keyring.encrypt(str(v))
             )
         except UndecryptableSecret as error:
             problems.append(_advice(row, error))

@@ -2,7 +2,8 @@
 
 - A binding runs when it is due (``next_run_at``): after its polling interval, at once when
   a local change touched its user's calendar (the scheduler watches the change log) or a
-  push notification arrived (``request_run``), and later and later after failures.
+  push notification arrived (``request_run_by``: within a few seconds, many notifications
+  making one round), and later and later after failures.
 - Before a round the scheduler takes the binding's lease in the database, so two
   processes (``bridge serve`` and ``bridge worker``, or two workers) never run the same
   binding at once; an expired lease (a crashed worker) is taken over.
