@@ -507,3 +507,11 @@ def test_api_errors_name_key_and_reason(tmp_path, table, key, reason):
 
 def test_api_must_be_a_table(tmp_path):
     expect_error(write(tmp_path, 'api = "on"\n' + server_block()), "api", "expected a table")
+
+
+def test_api_push_coalesce_seconds(tmp_path):
+    assert load_config(write(tmp_path, server_block() + USERS)).api.push_coalesce_seconds == 2
+    body = server_block() + "[api]\nenabled = true\npush_coalesce_seconds = 0\n"
+    assert load_config(write(tmp_path, body)).api.push_coalesce_seconds == 0
+    body = server_block() + "[api]\npush_coalesce_seconds = 301\n"
+    expect_error(write(tmp_path, body), "api.push_coalesce_seconds", "between 0 and 300")
