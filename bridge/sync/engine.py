@@ -35,7 +35,12 @@ from bridge.backends.base import (
     ResyncRequired,
     redact,
 )
-from bridge.meeting_service import load_meeting, save_from_sync, stored_overrides
+from bridge.meeting_service import (
+    load_meeting,
+    remove_from_calendar,
+    save_from_sync,
+    stored_overrides,
+)
 from bridge.model import Meeting, Override, Participant
 from bridge.store import Store
 from bridge.store import bindings as binding_store
@@ -355,16 +360,17 @@ class Engine:
 
     def _delete_for_user(self, tx: Tx, uid: str) -> None:
         """Deleted in the user's calendar: the organiser deletes the meeting, an attendee
-        only leaves it (the others keep it)."""
+        declines it (the others keep it) - as a DELETE over CalDAV does."""
         row = meeting_store.by_uid(tx.conn, uid)
         if row is None:
             return
-        meeting = load_meeting(tx.conn, row)
-        if meeting.organiser == self.login or not meeting.organiser:
-            meeting_store.delete_meeting(tx, row.id)
-            return
-        others = [login for login in meeting.internal_users if login != self.login]
-        self._save(tx, dataclasses.replace(meeting, internal_users=others), row.href)
+        remove_from_calendar(
+            tx,
+            writer=self.login,
+            meeting_id=row.id,
+            horizon_days=self.store.index_horizon_days,
+            max_occurrences=self.store.max_occurrences,
+        )
 
     def _tag(self, event: RemoteEvent, uid: str) -> None:
         """Write the new meeting's id onto the calendar event it came from, so a lost link
