@@ -2,9 +2,9 @@
 
 Radicale answers every ValueError from a storage write with 400 Bad Request (500 for
 DELETE). A refusal of ours that means something else carries ``http_status`` (e.g.
-``bridge.store.errors.Forbidden``: 403). Radicale logs the exception it caught with
-``exc_info``; this middleware watches that log per request thread and, when the request
-failed with such an exception, answers its status instead. bridge.wsgi.ErrorDetails,
+``bridge.store.errors.Forbidden``: 403). Radicale logs the exception it caught as an
+argument of its message; this middleware watches that log per request thread and, when
+the request failed with such an exception, answers its status instead. bridge.wsgi.ErrorDetails,
 outside it, then puts the logged reason in the body.
 """
 
@@ -26,10 +26,16 @@ class _Watcher(logging.Handler):
         self.local = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(self.local, "status", 0) is None and record.exc_info:
-            status = getattr(record.exc_info[1], "http_status", None)
-            if isinstance(status, int):
+        if getattr(self.local, "status", 0) is not None:
+            return  # not inside a request, or decided already
+        # Radicale logs the exception as a %s argument (its own filter drops exc_info).
+        args = record.args if isinstance(record.args, tuple) else ()
+        caught = [record.exc_info[1] if record.exc_info else None, *args]
+        for candidate in caught:
+            status = getattr(candidate, "http_status", None)
+            if isinstance(candidate, Exception) and isinstance(status, int):
                 self.local.status = status
+                return
 
 
 class RefusalStatus:
