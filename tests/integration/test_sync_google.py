@@ -347,6 +347,7 @@ def test_google_edit_keeps_what_the_phone_stored(world):
     the CRM takes the new title and keeps everything else the phone put there."""
     from bridge import ical
     from bridge.meeting_service import save_from_caldav
+    from bridge.store import collections as collection_store
     from bridge.store.items import event_index
 
     text = (
@@ -360,11 +361,12 @@ def test_google_edit_keeps_what_the_phone_stored(world):
     )
     vcal = ical.parse_calendar(text)
     index = event_index(vcal, horizon_days=800, max_occurrences=100)
+    calendar = world.store.read(lambda c: collection_store.by_path(c, "alice/meetings")).id
     world.store.write(
         lambda tx: save_from_caldav(
             tx,
             writer="alice",
-            visible_in_writer_calendar=False,
+            collection_id=calendar,
             href="phone-2.ics",
             vcal=vcal,
             text=text,
