@@ -28,9 +28,11 @@ VOLATILE = frozenset({"DTSTAMP", "LAST-MODIFIED", "SEQUENCE", "CREATED"})
 PERSONAL_COMPONENTS = frozenset({"VALARM"})
 CRM_PREFIX = "X-CRM-"
 BOOKED_BY = "X-CRM-BOOKED-BY"
-# Parameters of the attendee's own ATTENDEE line that are theirs to set.
+# Parameters of the attendee's own ATTENDEE line that are theirs to set (with X- ones).
 OWN_PARAMS = frozenset({"PARTSTAT", "RSVP", "SCHEDULE-STATUS"})
-# Parameters a server or client sets on any line without changing what it says.
+# Parameters a server or client sets on any line without changing what it says (the
+# TZID is compared through the instant it gives; X- parameters are clients' own notes,
+# such as vobject's X-VOBJ-ORIGINAL-TZID).
 NOISE_PARAMS = frozenset({"TZID", "VALUE", "SCHEDULE-STATUS"})
 ALLOWED = "as an attendee you may change only your participation status, alarms and transparency"
 
@@ -68,7 +70,9 @@ def _params(line: vobject.base.ContentLine, skip: frozenset[str] = frozenset()) 
         sorted(
             (name.upper(), tuple(sorted(str(v) for v in values)))
             for name, values in line.params.items()
-            if name.upper() not in NOISE_PARAMS and name.upper() not in skip
+            if name.upper() not in NOISE_PARAMS
+            and name.upper() not in skip
+            and not name.upper().startswith("X-")
         )
     )
 

@@ -380,3 +380,25 @@ def test_attendee_cannot_take_over_by_putting_without_organizer(bridge_server, l
     answer = put(bridge_server, login, f"/{login}/meetings/team-1.ics", stripped)
     assert answer.status == 403 and "ORGANIZER" in answer.body
     assert "team-1" in hrefs(bridge_server, "alice")
+
+
+def test_a_booker_who_loses_the_right_loses_the_meeting(bridge_server, db_url, tmp_path):
+    from tests.support import server as support
+
+    booked = vevent("behalf-2", "For Bob", extra="ORGANIZER:mailto:bob@example.com")
+    assert put(bridge_server, "carol", "/carol/meetings/behalf-2.ics", booked).status == 201
+    bridge_server.stop()
+    port = support.free_port()
+    config = support.write_config(tmp_path, db_url, port)
+    config.write_text(config.read_text().replace('can_book_for = ["bob"]', ""))
+    again = support.start(config, port, cwd=tmp_path)
+    try:
+        changed = booked.replace("For Bob", "Carol's now")
+        answer = put(again, "carol", "/carol/meetings/behalf-2.ics", changed)
+        assert 400 <= answer.status < 500, answer
+        assert "For Bob" in get(again, "bob", "/bob/meetings/behalf-2.ics").body
+        # and she may not book new ones for him either
+        other = vevent("behalf-3", "Another", extra="ORGANIZER:mailto:bob@example.com")
+        assert put(again, "carol", "/carol/meetings/behalf-3.ics", other).status == 403
+    finally:
+        again.stop()

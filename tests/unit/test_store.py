@@ -313,3 +313,25 @@ def test_timestamps_keep_sub_second_precision(store):
     store.write(lambda tx: item_store.upsert(tx, home, event("t.ics", 0, 10)))
     stored = store.read(lambda c: item_store.all_in(c, home))[0].last_modified
     assert abs(stored - clock.time()) < 5
+
+
+def test_booking_rights_follow_the_config(store):
+    def rights():
+        return store.read(
+            lambda c: {
+                (b, o)
+                for b in ("alice", "bob", "carol")
+                for o in ("alice", "bob", "carol")
+                if user_store.can_book_for(c, b, o)
+            }
+        )
+
+    assert rights() == set()
+    with_rights = [
+        *USERS[:2],
+        user_store.UserRecord("carol", "carol@example.com", "Carol", (), ("bob", "alice")),
+    ]
+    store.write(lambda tx: user_store.sync(tx, with_rights))
+    assert rights() == {("carol", "bob"), ("carol", "alice")}
+    store.write(lambda tx: user_store.sync(tx, USERS))  # taken away again
+    assert rights() == set()
