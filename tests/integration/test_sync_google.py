@@ -384,3 +384,29 @@ def test_google_edit_keeps_what_the_phone_stored(world):
     assert "PARTSTAT=ACCEPTED" in stored
     quiet = world.round()
     assert quiet.pulled == 0 and quiet.pushed == 0
+
+
+def test_attendee_deleting_in_google_declines_like_a_caldav_delete(world):
+    """Alice is an attendee of Bob's meeting; she deletes it in her Google calendar: she
+    declines (Bob keeps the meeting and sees her answer), it leaves her calendar."""
+    world.crm_meeting("bobs-1", "Bob's review", organiser="bob", internal_users=["alice"])
+    world.round()
+    (event,) = world.google_events()
+    world.google.remove(CALENDAR, event["id"])
+    world.round()
+    row = world.meeting("bobs-1")
+    assert row is not None
+    assert "PARTSTAT=DECLINED:mailto:alice@example.com" in row.ical.replace("\r\n ", "")
+    from bridge.store import collections as collection_store
+    from bridge.store import items as item_store
+
+    def entries(login):
+        return world.store.read(
+            lambda c: [
+                r.uid
+                for r in item_store.all_in(c, collection_store.by_path(c, f"{login}/meetings").id)
+            ]
+        )
+
+    assert entries("alice") == []
+    assert entries("bob") == ["bobs-1"]
