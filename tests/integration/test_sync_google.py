@@ -410,3 +410,17 @@ def test_attendee_deleting_in_google_declines_like_a_caldav_delete(world):
 
     assert entries("alice") == []
     assert entries("bob") == ["bobs-1"]
+
+
+def test_attendee_editing_in_google_does_not_change_the_organisers_meeting(world):
+    """Alice attends Bob's meeting; her edit in her own Google calendar stays there."""
+    world.crm_meeting("bobs-2", "Bob's plan", organiser="bob", internal_users=["alice"])
+    world.round()
+    (event,) = world.google_events()
+    world.google.edit(CALENDAR, event["id"], summary="Alice's title")
+    world.round()
+    assert world.meeting("bobs-2").subject == "Bob's plan"
+    # Bob's next change still reaches her calendar.
+    world.crm_meeting("bobs-2", "Bob's plan v2", organiser="bob", internal_users=["alice"])
+    world.round()
+    assert world.google_events()[0]["summary"] == "Bob's plan v2"
