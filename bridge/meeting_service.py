@@ -35,7 +35,7 @@ from bridge.store.changes import Tx
 from bridge.store.errors import Conflict
 from bridge.store.items import ObjectIndex, event_index
 from bridge.store.meetings import MeetingWrite
-from bridge.store.schema import meetings, users
+from bridge.store.schema import users
 
 
 def _keep_crm_fields(meeting: Meeting, stored: Row) -> Meeting:
@@ -166,7 +166,7 @@ def remove_from_calendar(
 ) -> None:
     """``writer`` deletes the meeting from their calendar: the organiser deletes it; an
     attendee declines it (PARTSTAT=DECLINED, and it leaves their calendar)."""
-    stored = tx.conn.execute(select(meetings).where(meetings.c.id == meeting_id)).first()
+    stored = meeting_store.by_id(tx.conn, meeting_id)
     if stored is None:
         return
     previous = load_meeting(tx.conn, stored)

@@ -48,6 +48,10 @@ def by_uid(conn: Connection, uid: str) -> Row | None:
     return conn.execute(select(meetings).where(meetings.c.uid == uid)).first()
 
 
+def by_id(conn: Connection, meeting_id: int) -> Row | None:
+    return conn.execute(select(meetings).where(meetings.c.id == meeting_id)).first()
+
+
 def _user_ids(conn: Connection, logins: set[str]) -> dict[str, int]:
     if not logins:
         return {}
