@@ -109,6 +109,8 @@ class UserSettings:
     display_name: str = ""
     #: Logins whose meeting calendars this user sees read-only.
     can_see: tuple[str, ...] = ()
+    #: Logins on whose behalf this user may book meetings (they organise, this user books).
+    can_book_for: tuple[str, ...] = ()
     #: The user's own calendars that sync with the CRM (bridge.config_bindings).
     bindings: tuple[BindingSettings, ...] = ()
 
@@ -163,6 +165,7 @@ _USER_KEYS: dict[str, _Key] = {
     "email": _Key(_email),
     "display_name": _Key(_string()),
     "can_see": _Key(_array_of(_string(pattern=_LOGIN_PATTERN, what="login"))),
+    "can_book_for": _Key(_array_of(_string(pattern=_LOGIN_PATTERN, what="login"))),
     "bindings": _Key(bindings),
 }
 
@@ -253,17 +256,25 @@ def _parse_users(data: Any) -> tuple[UserSettings, ...]:
         by_email[folded] = i
 
     for i, user in enumerate(users):
-        seen: set[str] = set()
-        for j, other in enumerate(user.can_see):
-            key = f"users[{i}].can_see[{j}]"
-            if other == user.login:
-                raise _Problem(key, f"a user cannot list itself ({other!r})")
-            if other not in by_login:
-                raise _Problem(key, _unknown_message("user", other, list(by_login)))
-            if other in seen:
-                raise _Problem(key, f"{other!r} is listed twice")
-            seen.add(other)
+        _check_logins(user.login, user.can_see, f"users[{i}].can_see", by_login)
+        _check_logins(user.login, user.can_book_for, f"users[{i}].can_book_for", by_login)
     return tuple(users)
+
+
+def _check_logins(
+    login: str, others: tuple[str, ...], prefix: str, by_login: Mapping[str, int]
+) -> None:
+    """A list of other users' logins: known, not the user itself, each once."""
+    seen: set[str] = set()
+    for j, other in enumerate(others):
+        key = f"{prefix}[{j}]"
+        if other == login:
+            raise _Problem(key, f"a user cannot list itself ({other!r})")
+        if other not in by_login:
+            raise _Problem(key, _unknown_message("user", other, list(by_login)))
+        if other in seen:
+            raise _Problem(key, f"{other!r} is listed twice")
+        seen.add(other)
 
 
 # --------------------------------------------------------------------------- entry points

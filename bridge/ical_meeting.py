@@ -95,6 +95,7 @@ def meeting_from_ical(
         else:
             external.append(Participant(_email(str(line.value)), _param(line, "CN"), "ACCEPTED"))
     internal: list[str] = []
+    declined: list[str] = []
     attendees = 0
     for line in lines(event, "attendee"):
         email = _email(str(line.value))
@@ -107,6 +108,8 @@ def meeting_from_ical(
             external.append(Participant(email, _param(line, "CN"), partstat))
         elif login != organiser and login not in internal:
             internal.append(login)
+            if _param(line, "PARTSTAT").upper() == "DECLINED":
+                declined.append(login)
     custom = {}
     for name, found in event.contents.items():
         if name.upper().startswith(FIELD_PREFIX) and found:
@@ -134,6 +137,7 @@ def meeting_from_ical(
         busy=_busy(event),
         custom_fields=custom,
         sequence=int(sequence) if sequence.strip().lstrip("-").isdigit() else 0,
+        declined=declined,
     )
 
 
@@ -222,7 +226,8 @@ def meeting_to_ical(
             line.params["CN"] = [_cn(names[meeting.organiser or ""])]
     for login in meeting.internal_users:
         if login in email_by_login:
-            _attendee(event, email_by_login[login], names.get(login, ""), "NEEDS-ACTION")
+            answer = "DECLINED" if login in meeting.declined else "NEEDS-ACTION"
+            _attendee(event, email_by_login[login], names.get(login, ""), answer)
     for person in meeting.external:
         _attendee(event, person.email, person.name, person.partstat)
     if meeting.recurrence is not None:

@@ -1,11 +1,15 @@
 """Business rules for meetings written from a calendar client (CalDAV).
 
-- The writer's own calendar decides membership: if the writer is neither organiser nor
-  attendee, they booked it on someone else's behalf (booked_by) and it leaves their
-  calendar.
+Who may change what is decided by bridge.meeting_rights; this module applies it:
+
+- The organiser, or a colleague with the booking right for the organiser, writes the
+  meeting. A writer who is not the organiser booked it (booked_by is the logged-in
+  user, whatever the client claims) and it leaves their calendar.
+- An internal attendee's write changes only their PARTSTAT in the meeting and their
+  personal part of their own entry; their DELETE declines.
 - Fields that iCalendar does not carry (internal notes, CRM persons and organisations,
   custom fields the client dropped) are kept from the stored meeting.
-- A UID already used by a meeting the writer cannot see is refused, never merged.
+- A UID already used by a meeting the writer may not change is refused, never merged.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import vobject
 from radicale import item as radicale_item
 from sqlalchemy import Connection, Row, select
 
-from bridge import ical
+from bridge import ical, ical_parts, meeting_rights
+from bridge.ical_errors import events
 from bridge.ical_merge import carry_unmodelled
 from bridge.ical_overrides import read_overrides, with_overrides
+from bridge.meeting_rights import Role
 from bridge.model import Meeting, Override
+from bridge.store import items as item_store
 from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
@@ -48,6 +55,9 @@ def _store(
     vcal: vobject.base.Component,
     text: str,
     index: ObjectIndex,
+    *,
+    collection_id: int | None = None,
+    personal: str | None = None,
 ) -> None:
     """Save the meeting with its iCalendar text, busy-only rendering and time index."""
     busy = ical.busy_only(vcal)
@@ -61,39 +71,126 @@ def _store(
             busy_ical=busy,
             busy_etag=radicale_item.get_etag(busy),
             index=index,
+            collection_id=collection_id,
+            personal=personal,
         ),
     )
+
+
+def _with_booker(vcal: vobject.base.Component, text: str, booker: str | None) -> str:
+    """``text`` with X-CRM-BOOKED-BY saying ``booker`` (a client's claim is replaced)."""
+    claimed = [
+        (str(line.value), "recurrence-id" in event.contents)
+        for event in events(vcal)
+        for line in event.contents.get(ical_parts.BOOKED_BY.lower(), [])
+    ]
+    if claimed == ([(booker, False)] if booker else []):
+        return text
+    ical_parts.set_booked_by(vcal, booker)
+    return str(vcal.serialize())
 
 
 def save_from_caldav(
     tx: Tx,
     *,
     writer: str,
-    visible_in_writer_calendar: bool,
+    collection_id: int,
     href: str,
     vcal: vobject.base.Component,
     text: str,
     index: ObjectIndex,
 ) -> Meeting:
-    """Create or update the meeting ``vcal`` written by ``writer`` into their calendar.
-
-    ``visible_in_writer_calendar`` says whether the UID is already in the writer's calendar.
-    """
-    meeting = ical.meeting_from_ical(
-        vcal, login_by_email=user_store.login_by_email(tx.conn), owner=writer
-    )
-    stored = meeting_store.by_uid(tx.conn, meeting.uid)
+    """Create or update the meeting ``vcal`` written by ``writer`` into their meetings
+    calendar ``collection_id`` at ``href``, as far as ``writer`` may."""
+    conn = tx.conn
+    logins = user_store.login_by_email(conn)
+    uid = radicale_item.get_uid_from_object(vcal)
+    stored = meeting_store.by_uid(conn, uid)
+    previous = load_meeting(conn, stored) if stored is not None else None
+    if previous is not None:
+        role = meeting_rights.role_of(conn, writer, previous)
+        if role is Role.NONE:
+            raise meeting_rights.unknown_uid(uid)
+        if role is Role.ATTENDEE:
+            return _save_answer(tx, writer, stored, previous, vcal, collection_id, href, index)
+    owner = previous.organiser if previous is not None and previous.organiser else writer
+    meeting = ical.meeting_from_ical(vcal, login_by_email=logins, owner=owner)
     if stored is not None:
-        if not visible_in_writer_calendar:
-            raise Conflict(
-                f"UID {meeting.uid!r} is already used by another CRM meeting "
-                "that is not in this calendar"
-            )
         meeting = _keep_crm_fields(meeting, stored)
-    if writer not in meeting_store.member_logins(meeting):
-        meeting = dataclasses.replace(meeting, booked_by=meeting.booked_by or writer)
-    _store(tx, meeting, href, vcal, text, index)
+    meeting_rights.check_organiser(conn, writer, meeting.organiser)
+    booker = meeting_rights.booked_by(writer, meeting.organiser, previous)
+    meeting = dataclasses.replace(meeting, booked_by=booker)
+    text = _with_booker(vcal, text, booker)
+    _store(tx, meeting, href, vcal, text, index, collection_id=collection_id)
     return meeting
+
+
+def _save_answer(
+    tx: Tx,
+    writer: str,
+    stored: Row,
+    previous: Meeting,
+    sent: vobject.base.Component,
+    collection_id: int,
+    href: str,
+    index: ObjectIndex,
+) -> Meeting:
+    """An attendee's write: their PARTSTAT into the meeting, their personal part kept for
+    their own calendar; anything else is refused."""
+    email = user_store.email_of(tx.conn, writer) or ""
+    meeting_rights.check_attendee_change(
+        ical.parse_calendar(stored.ical), sent, attendee_email=email, organiser=previous.organiser
+    )
+    text = ical_parts.with_answers(stored.ical, sent, email)
+    meeting = _meeting_from_text(tx.conn, stored, text)
+    _store(
+        tx,
+        meeting,
+        href,
+        ical.parse_calendar(text),
+        text,
+        index,
+        collection_id=collection_id,
+        personal=ical_parts.personal_part(sent),
+    )
+    return meeting
+
+
+def remove_from_calendar(
+    tx: Tx,
+    *,
+    writer: str,
+    meeting_id: int,
+    horizon_days: int,
+    max_occurrences: int,
+) -> None:
+    """``writer`` deletes the meeting from their calendar: the organiser deletes it; an
+    attendee declines it (PARTSTAT=DECLINED, and it leaves their calendar)."""
+    stored = meeting_store.by_id(tx.conn, meeting_id)
+    if stored is None:
+        return
+    previous = load_meeting(tx.conn, stored)
+    if previous.organiser == writer or writer not in previous.internal_users:
+        meeting_store.delete_meeting(tx, meeting_id)
+        return
+    email = user_store.email_of(tx.conn, writer) or ""
+    text = ical_parts.with_partstat(stored.ical, email, "DECLINED")
+    vcal = ical.parse_calendar(text)
+    index = event_index(vcal, horizon_days=horizon_days, max_occurrences=max_occurrences)
+    assert index is not None  # a stored meeting has its VEVENT
+    meeting = _meeting_from_text(tx.conn, stored, text)
+    if writer not in meeting.declined:  # invited under an address that is not theirs
+        meeting = dataclasses.replace(meeting, declined=[*meeting.declined, writer])
+    _store(tx, meeting, stored.href, vcal, text, index)
+
+
+def rename_in_calendar(tx: Tx, collection_id: int, href: str, new_href: str) -> None:
+    """MOVE inside one calendar: the same object under a new name (nothing else changes)."""
+    if href == new_href:
+        return
+    if item_store.href_taken(tx.conn, collection_id, new_href, None):
+        raise Conflict(f"href {new_href!r} already holds another object in this calendar")
+    item_store.rename(tx, collection_id, href, new_href)
 
 
 def stored_overrides(row: Row) -> list[Override]:
@@ -103,10 +200,15 @@ def stored_overrides(row: Row) -> list[Override]:
 
 def load_meeting(conn: Connection, row: Row) -> Meeting:
     """The Meeting a stored meeting row holds: its iCalendar plus the CRM-only columns."""
+    return _meeting_from_text(conn, row, row.ical)
+
+
+def _meeting_from_text(conn: Connection, row: Row, text: str) -> Meeting:
+    """The stored meeting ``row`` with ``text`` as its iCalendar."""
     organiser = conn.execute(select(users.c.login).where(users.c.id == row.organiser_id)).scalar()
     booked_by = conn.execute(select(users.c.login).where(users.c.id == row.booked_by_id)).scalar()
     meeting = ical.meeting_from_ical(
-        ical.parse_calendar(row.ical),
+        ical.parse_calendar(text),
         login_by_email=user_store.login_by_email(conn),
         owner=organiser or "",
     )

@@ -77,6 +77,15 @@ class Meeting:
     busy: BusyStatus = BusyStatus.BUSY
     custom_fields: dict[str, str] = field(default_factory=dict)
     sequence: int = 0
+    #: Internal users (of ``internal_users``) who declined: still invited, not members.
+    declined: list[str] = field(default_factory=list)
+
+    def members(self) -> set[str]:
+        """Whose meetings calendar shows the meeting: the organiser and the internal users
+        who have not declined. A colleague who booked it on someone's behalf is not one."""
+        declined = set(self.declined)
+        invited = {login for login in self.internal_users if login not in declined}
+        return {login for login in [self.organiser, *invited] if login}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from bridge.store import bindings as binding_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
+from bridge.wsgi_status import RefusalStatus
 
 log = logging.getLogger("bridge")
 
@@ -74,7 +75,9 @@ def open_store(settings: Settings) -> Store:
         migrate=True,
     )
     records = [
-        user_store.UserRecord(u.login, u.email, u.display_name, tuple(u.can_see))
+        user_store.UserRecord(
+            u.login, u.email, u.display_name, tuple(u.can_see), tuple(u.can_book_for)
+        )
         for u in settings.users
     ]
     links = [
@@ -103,7 +106,7 @@ def make_app(settings: Settings) -> WSGIApp:
     """The WSGI application: Radicale with the bridge storage, refusals explained."""
     open_store(settings)
     app = radicale.Application(radicale_configuration(settings))
-    return utf8_paths(ErrorDetails(app, explain=refusal_reason))
+    return utf8_paths(ErrorDetails(RefusalStatus(app), explain=refusal_reason))
 
 
 def start_sync_worker(settings: Settings, backend_for: BackendFactory) -> threading.Thread | None:

@@ -17,8 +17,9 @@ from radicale import config as radicale_config
 from radicale import item as radicale_item
 from radicale import storage, types
 
+from bridge.meeting_rights import move_refusal
 from bridge.storage_plugin import discover as discovery
-from bridge.storage_plugin.collection import StoreCollection
+from bridge.storage_plugin.collection import MeetingsCollection, StoreCollection
 from bridge.store import Store, shared_store
 from bridge.store import collections as collection_store
 from bridge.store.errors import ReadOnly, StoreError
@@ -100,8 +101,13 @@ class Storage(storage.BaseStorage):
         ):
             raise StoreError("cannot move between this storage and another")
         assert item.href is not None
-        prepared = to_collection._prepare(to_href, item)
         href = item.href
+        if source.path == to_collection.path:  # a rename: the object keeps everything
+            self.store.write(lambda tx: source._rename(tx, href, to_href))
+            return
+        if isinstance(source, MeetingsCollection) or isinstance(to_collection, MeetingsCollection):
+            raise move_refusal(source.path, to_collection.path)
+        prepared = to_collection._prepare(to_href, item)
 
         def work(tx: Any) -> None:
             source._drop(tx, href)

@@ -17,14 +17,12 @@ from radicale import storage
 from radicale.item import filter as radicale_filter
 from sqlalchemy import Connection, Row, select
 
-from bridge import ical
-from bridge.meeting_service import save_from_caldav
+from bridge import ical, meeting_service
 from bridge.storage_plugin import convert, sync_token
 from bridge.storage_plugin.paths import http_date
 from bridge.store import changes as change_log
 from bridge.store import collections as collection_store
 from bridge.store import items as item_store
-from bridge.store import meetings as meeting_store
 from bridge.store.changes import Tx
 from bridge.store.errors import ReadOnly, StoreError
 from bridge.store.schema import items
@@ -35,6 +33,9 @@ if TYPE_CHECKING:
 
 class StoreCollection(storage.BaseCollection):
     """A collection with a row in the store (generic calendars, address books, homes)."""
+
+    #: Meeting entries show their member's own rendering (an attendee's alarms ...).
+    personal_copies = True
 
     def __init__(self, storage_: Storage, path: str, row: Row | None) -> None:
         self._storage = storage_
@@ -163,6 +164,11 @@ class StoreCollection(storage.BaseCollection):
     def _drop(self, tx: Tx, href: str) -> None:
         item_store.remove(tx, self.source_id, href)
 
+    def _rename(self, tx: Tx, href: str, new_href: str) -> None:
+        """MOVE inside this collection: same object, new name."""
+        item_store.remove(tx, self.source_id, new_href)  # Radicale checked Overwrite
+        item_store.rename(tx, self.source_id, href, new_href)
+
     def _get_one(self, href: str) -> radicale_item.Item | None:
         return dict(self.get_multi([href])).get(href)
 
@@ -213,11 +219,10 @@ class MeetingsCollection(StoreCollection):
 
     def _put(self, tx: Tx, href: str, prepared: Any) -> None:
         vcal, text, index = prepared
-        uid = radicale_item.get_uid_from_object(vcal)
-        save_from_caldav(
+        meeting_service.save_from_caldav(
             tx,
             writer=self.owner_login,
-            visible_in_writer_calendar=item_store.has_uid(tx.conn, self.source_id, uid),
+            collection_id=self.source_id,
             href=href,
             vcal=vcal,
             text=text,
@@ -227,7 +232,17 @@ class MeetingsCollection(StoreCollection):
     def _drop(self, tx: Tx, href: str) -> None:
         row = item_store.get_many(tx.conn, self.source_id, [href]).get(href)
         if row is not None and row.meeting_id is not None:
-            meeting_store.delete_meeting(tx, row.meeting_id)
+            store = self._storage.store
+            meeting_service.remove_from_calendar(
+                tx,
+                writer=self.owner_login,
+                meeting_id=row.meeting_id,
+                horizon_days=store.index_horizon_days,
+                max_occurrences=store.max_occurrences,
+            )
+
+    def _rename(self, tx: Tx, href: str, new_href: str) -> None:
+        meeting_service.rename_in_calendar(tx, self.source_id, href, new_href)
 
     def delete(self, href: str | None = None) -> None:
         if href is None:
@@ -237,6 +252,8 @@ class MeetingsCollection(StoreCollection):
 
 class ColleagueView(StoreCollection):
     """viewer's read-only view of a colleague's meetings; private ones as busy time only."""
+
+    personal_copies = False  # the colleague's own alarms are not the viewer's business
 
     def __init__(
         self,

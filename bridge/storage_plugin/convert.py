@@ -49,8 +49,12 @@ def item_data(item: radicale_item.Item, href: str, index: ObjectIndex) -> ItemDa
 def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> radicale_item.Item:
     """A Radicale item built from stored columns: no iCalendar is parsed."""
     if row.meeting_id is not None:
-        text = row.busy_ical if redact else row.meeting_ical
-        etag = row.busy_etag if redact else row.meeting_etag
+        if redact:
+            text, etag = row.busy_ical, row.busy_etag
+        elif row.text is not None and getattr(collection, "personal_copies", True):
+            text, etag = row.text, row.etag  # an attendee's own rendering
+        else:
+            text, etag = row.meeting_ical, row.meeting_etag
     else:
         text, etag = row.text, row.etag
     component = row.component

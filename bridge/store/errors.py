@@ -11,3 +11,9 @@ class Conflict(StoreError):
 
 class ReadOnly(StoreError):
     """The target cannot be written through this path."""
+
+
+class Forbidden(StoreError):
+    """The logged-in user may not make this change (answered 403 by bridge.wsgi_status)."""
+
+    http_status = 403

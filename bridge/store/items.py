@@ -59,6 +59,8 @@ class ItemData:
     text: str | None = None
     etag: str | None = None
     meeting_id: int | None = None
+    #: A meeting entry's attendee-only part (bridge.ical_parts); text is then its rendering.
+    personal: str | None = None
 
 
 _COLUMNS = (
@@ -94,6 +96,7 @@ def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
         "meeting_id": data.meeting_id,
         "text": data.text,
         "etag": data.etag,
+        "personal": data.personal,
         "component": data.component,
         "start_utc": data.index.start,
         "end_utc": data.index.end,
@@ -143,6 +146,35 @@ def remove(tx: Tx, collection_id: int, href: str) -> bool:
     collection_store.touch(tx, collection_id)
     tx.record(collection_id, href, "delete", row.meeting_id, row.uid)
     return True
+
+
+def rename(tx: Tx, collection_id: int, href: str, new_href: str) -> bool:
+    """Give the object at ``href`` the name ``new_href``, keeping the row (and so its time
+    index); logged as ``href`` deleted and ``new_href`` put. False if there was none."""
+    row = tx.conn.execute(
+        select(items.c.id, items.c.meeting_id, items.c.uid).where(
+            items.c.collection_id == collection_id, items.c.href == href
+        )
+    ).first()
+    if row is None:
+        return False
+    tx.conn.execute(
+        update(items).where(items.c.id == row.id).values(href=new_href, last_modified=time.time())
+    )
+    collection_store.touch(tx, collection_id)
+    tx.record(collection_id, href, "delete", row.meeting_id, row.uid)
+    tx.record(collection_id, new_href, "put", row.meeting_id, row.uid)
+    return True
+
+
+def href_taken(conn: Connection, collection_id: int, href: str, meeting_id: int | None) -> bool:
+    """Whether ``href`` in the collection holds an object other than the meeting's entry."""
+    row = conn.execute(
+        select(items.c.meeting_id).where(
+            items.c.collection_id == collection_id, items.c.href == href
+        )
+    ).first()
+    return row is not None and (meeting_id is None or row.meeting_id != meeting_id)
 
 
 def get_many(conn: Connection, collection_id: int, hrefs: Iterable[str]) -> dict[str, Row]:

@@ -1,18 +1,24 @@
 """CRM meetings: one row per meeting, fanned out as entries into its members' calendars.
 
-Members are the organiser and the internal users; a colleague who booked the meeting on
-the organiser's behalf is not a member. Every entry added, changed or removed is logged
-in the change log within the same transaction as the meeting row.
+Members are the organiser and the internal users who have not declined
+(``Meeting.members``); a colleague who booked the meeting on the organiser's behalf is not
+a member. Each entry has its own href in its calendar (hrefs belong to calendars, not to
+the store), and an attendee's entry shows the meeting with that attendee's personal part
+(bridge.ical_parts). Every entry added, changed or removed is logged in the change log
+within the same transaction as the meeting row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
 
+from radicale import item as radicale_item
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
+from bridge.ical_parts import render_for_attendee
 from bridge.model import Meeting
 from bridge.store import items as item_store
 from bridge.store.changes import Tx
@@ -31,14 +37,19 @@ class MeetingWrite:
     busy_ical: str
     busy_etag: str
     index: ObjectIndex
+    #: The calendar written through: its entry takes ``href`` (other entries keep theirs;
+    #: new ones get ``href`` where it is free). None for writes from sync or the CRM.
+    collection_id: int | None = None
+    #: The writer's personal part for that entry (an attendee's alarms ...), if any.
+    personal: str | None = None
 
 
 def by_uid(conn: Connection, uid: str) -> Row | None:
     return conn.execute(select(meetings).where(meetings.c.uid == uid)).first()
 
 
-def by_href(conn: Connection, href: str) -> Row | None:
-    return conn.execute(select(meetings).where(meetings.c.href == href)).first()
+def by_id(conn: Connection, meeting_id: int) -> Row | None:
+    return conn.execute(select(meetings).where(meetings.c.id == meeting_id)).first()
 
 
 def _user_ids(conn: Connection, logins: set[str]) -> dict[str, int]:
@@ -87,7 +98,10 @@ def _row_values(write: MeetingWrite, ids: dict[str, int]) -> dict[str, object]:
 def _participant_rows(meeting_id: int, m: Meeting, ids: dict[str, int]) -> list[dict]:
     rows: list[dict] = []
     for login in m.internal_users:
-        rows.append({"kind": "internal", "user_id": ids.get(login), "ref": login})
+        answer = "DECLINED" if login in m.declined else ""
+        rows.append(
+            {"kind": "internal", "user_id": ids.get(login), "ref": login, "partstat": answer}
+        )
     for p in m.external:
         rows.append({"kind": "external", "ref": p.email, "name": p.name, "partstat": p.partstat})
     rows += [{"kind": "person", "ref": ref} for ref in m.crm_persons]
@@ -97,54 +111,98 @@ def _participant_rows(meeting_id: int, m: Meeting, ids: dict[str, int]) -> list[
 
 
 def member_logins(m: Meeting) -> set[str]:
-    """Whose meetings calendar shows the meeting: organiser and internal users."""
-    return {login for login in [m.organiser, *m.internal_users] if login}
+    """Whose meetings calendar shows the meeting (see ``Meeting.members``)."""
+    return m.members()
+
+
+def _free_href(conn: Connection, collection_id: int, write: MeetingWrite, meeting_id: int) -> str:
+    """``write.href`` unless another object of that calendar has it; then one of its own."""
+    if not item_store.href_taken(conn, collection_id, write.href, meeting_id):
+        return write.href
+    base = hashlib.sha256(write.meeting.uid.encode()).hexdigest()[:24]
+    candidate, n = f"{base}.ics", 1
+    while item_store.href_taken(conn, collection_id, candidate, meeting_id):
+        n += 1
+        candidate = f"{base}-{n}.ics"
+    return candidate
+
+
+def _entry(
+    write: MeetingWrite, meeting_id: int, href: str, personal: str | None, *, organiser: bool
+) -> ItemData:
+    """A member's entry: the organiser sees the meeting's own text; an attendee sees it
+    without the organiser's alarms and with their own personal part."""
+    text = None if organiser else render_for_attendee(write.ical, personal)
+    return ItemData(
+        href=href,
+        uid=write.meeting.uid,
+        component="VEVENT",
+        index=write.index,
+        meeting_id=meeting_id,
+        text=text,
+        etag=radicale_item.get_etag(text) if text is not None else None,
+        personal=None if organiser else personal,
+    )
 
 
 def save(tx: Tx, write: MeetingWrite) -> int:
     """Create or update the meeting and its entries in every member's calendar."""
     m = write.meeting
-    ids = _user_ids(tx.conn, member_logins(m) | ({m.booked_by} if m.booked_by else set()))
-    existing = by_uid(tx.conn, m.uid)
-    clash = by_href(tx.conn, write.href)
-    if clash is not None and (existing is None or clash.id != existing.id):
-        raise Conflict(f"href {write.href!r} already holds another meeting (UID {clash.uid!r})")
+    conn = tx.conn
+    ids = _user_ids(
+        conn, set(m.internal_users) | m.members() | ({m.booked_by} if m.booked_by else set())
+    )
+    existing = by_uid(conn, m.uid)
+    if write.collection_id is not None and item_store.href_taken(
+        conn, write.collection_id, write.href, existing.id if existing is not None else None
+    ):
+        raise Conflict(f"href {write.href!r} already holds another object in this calendar")
     values = _row_values(write, ids)
     values["origin"] = tx.origin
     if existing is None:
         values["created_at"] = values["modified_at"]
-        meeting_id = int(tx.conn.execute(insert(meetings).values(**values)).inserted_primary_key[0])
+        meeting_id = int(conn.execute(insert(meetings).values(**values)).inserted_primary_key[0])
     else:
         meeting_id = existing.id
-        tx.conn.execute(update(meetings).where(meetings.c.id == meeting_id).values(**values))
-        tx.conn.execute(delete(participants).where(participants.c.meeting_id == meeting_id))
+        values["href"] = existing.href  # the default for new entries stays the first one
+        conn.execute(update(meetings).where(meetings.c.id == meeting_id).values(**values))
+        conn.execute(delete(participants).where(participants.c.meeting_id == meeting_id))
     rows = _participant_rows(meeting_id, m, ids)
     if rows:
-        tx.conn.execute(insert(participants), rows)
+        conn.execute(insert(participants), rows)
 
-    member_ids = [ids[login] for login in member_logins(m) if login in ids]
-    targets = {
-        row.id
-        for row in tx.conn.execute(
-            select(collections.c.id).where(
-                collections.c.kind == MEETINGS, collections.c.owner_id.in_(member_ids)
+    owners = {
+        row.id: row.owner_id
+        for row in conn.execute(
+            select(collections.c.id, collections.c.owner_id).where(
+                collections.c.kind == MEETINGS,
+                collections.c.owner_id.in_([ids[x] for x in m.members() if x in ids]),
             )
         )
     }
     current = {
-        row.collection_id: row.href
-        for row in tx.conn.execute(
-            select(items.c.collection_id, items.c.href).where(items.c.meeting_id == meeting_id)
+        row.collection_id: row
+        for row in conn.execute(
+            select(items.c.collection_id, items.c.href, items.c.personal).where(
+                items.c.meeting_id == meeting_id
+            )
         )
     }
-    for collection_id, href in current.items():
-        if collection_id not in targets or href != write.href:
-            item_store.remove(tx, collection_id, href)
-    entry = ItemData(
-        href=write.href, uid=m.uid, component="VEVENT", index=write.index, meeting_id=meeting_id
-    )
-    # Meeting UIDs are unique store-wide, so an entry never clashes inside a calendar.
-    for collection_id in sorted(targets):
+    for collection_id, row in current.items():
+        moved = collection_id == write.collection_id and row.href != write.href
+        if collection_id not in owners or moved:
+            item_store.remove(tx, collection_id, row.href)
+    organiser_id = ids.get(m.organiser or "")
+    for collection_id in sorted(owners):
+        row = current.get(collection_id)
+        if collection_id == write.collection_id:
+            href, personal = write.href, write.personal
+        elif row is not None:
+            href, personal = row.href, row.personal
+        else:
+            href, personal = _free_href(conn, collection_id, write, meeting_id), None
+        organiser = owners[collection_id] == organiser_id
+        entry = _entry(write, meeting_id, href, personal, organiser=organiser)
         item_store.upsert(tx, collection_id, entry)
     return meeting_id
 

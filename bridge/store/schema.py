@@ -73,6 +73,14 @@ visibility = Table(
     Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
 )
 
+# booker may book meetings on owner's behalf (booked_by = booker, organiser = owner).
+booking_rights = Table(
+    "booking_rights",
+    metadata,
+    Column("booker_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
 collections = Table(
     "collections",
     metadata,
@@ -95,7 +103,8 @@ meetings = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("uid", exact_string(255), nullable=False, unique=True),
-    Column("href", exact_string(255), nullable=False, unique=True),
+    # The href new entries get in members' calendars; each entry (items) keeps its own.
+    Column("href", exact_string(255), nullable=False),
     Column("organiser_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("booked_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("activity_type", String(64), nullable=False),
@@ -169,6 +178,9 @@ items = Table(
     ),
     Column("text", long_text(), nullable=True),
     Column("etag", String(80), nullable=True),
+    # A meeting entry in an attendee's calendar: the attendee's own alarms, TRANSP and
+    # X- properties (bridge.ical_parts); text/etag then hold that attendee's rendering.
+    Column("personal", long_text(), nullable=True),
     Column("component", String(16), nullable=False),
     # Overall time range (Radicale's item.time_range), epoch seconds.
     Column("start_utc", BigInteger, nullable=False),

@@ -1,4 +1,5 @@
-"""CRM users, who may see whose meetings, and each user's home and meetings calendar."""
+"""CRM users, who may see whose meetings, who may book for whom, and each user's home
+and meetings calendar."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from bridge.store import collections as collection_store
 from bridge.store.changes import Tx
-from bridge.store.schema import collections, users, visibility
+from bridge.store.schema import booking_rights, collections, users, visibility
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class UserRecord:
     email: str
     display_name: str = ""
     can_see: tuple[str, ...] = ()
+    can_book_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ def meetings_path(login: str) -> str:
 
 
 def sync(tx: Tx, records: Iterable[UserRecord]) -> None:
-    """Make the users table, visibility and homes match ``records`` (users are never deleted)."""
+    """Make the users table, visibility, booking rights and homes match ``records`` (users
+    are never deleted)."""
     wanted = list(records)
     conn = tx.conn
     for rec in wanted:
@@ -52,6 +55,12 @@ def sync(tx: Tx, records: Iterable[UserRecord]) -> None:
         rows = [{"viewer_id": ids[rec.login], "owner_id": ids[o]} for o in rec.can_see if o in ids]
         if rows:
             conn.execute(insert(visibility), rows)
+        conn.execute(delete(booking_rights).where(booking_rights.c.booker_id == ids[rec.login]))
+        rights = [
+            {"booker_id": ids[rec.login], "owner_id": ids[o]} for o in rec.can_book_for if o in ids
+        ]
+        if rights:
+            conn.execute(insert(booking_rights), rights)
 
 
 def _ensure_home(tx: Tx, login: str, user_id: int) -> None:
@@ -69,6 +78,25 @@ def _ensure_home(tx: Tx, login: str, user_id: int) -> None:
         )
     elif row.owner_id != user_id or row.kind != collection_store.MEETINGS:
         raise ValueError(f"collection {path!r} exists but is not {login}'s meetings calendar")
+
+
+def can_book_for(conn: Connection, booker: str, owner: str) -> bool:
+    """Whether ``booker`` may book meetings on ``owner``'s behalf (config ``can_book_for``)."""
+    b, o = users.alias("booker"), users.alias("owner")
+    query = (
+        select(booking_rights.c.booker_id)
+        .select_from(
+            booking_rights.join(b, b.c.id == booking_rights.c.booker_id).join(
+                o, o.c.id == booking_rights.c.owner_id
+            )
+        )
+        .where(b.c.login == booker, o.c.login == owner)
+    )
+    return conn.execute(query).first() is not None
+
+
+def email_of(conn: Connection, login: str) -> str | None:
+    return conn.execute(select(users.c.email).where(users.c.login == login)).scalar()
 
 
 def login_ids(conn: Connection) -> dict[str, int]:

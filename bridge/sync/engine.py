@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from bridge import meeting_rights
 from bridge.backends.base import (
     Backend,
     BackendError,
@@ -35,7 +36,12 @@ from bridge.backends.base import (
     ResyncRequired,
     redact,
 )
-from bridge.meeting_service import load_meeting, save_from_sync, stored_overrides
+from bridge.meeting_service import (
+    load_meeting,
+    remove_from_calendar,
+    save_from_sync,
+    stored_overrides,
+)
 from bridge.model import Meeting, Override, Participant
 from bridge.store import Store
 from bridge.store import bindings as binding_store
@@ -296,8 +302,9 @@ class Engine:
             elif isinstance(action, (PullUpdate, RecordLink)):
                 if isinstance(action, PullUpdate):
                     row = meeting_store.by_uid(tx.conn, action.meeting_uid)
-                    if row is not None:
-                        meeting = dataclasses.replace(load_meeting(tx.conn, row), **action.fields)
+                    stored = load_meeting(tx.conn, row) if row is not None else None
+                    if stored is not None and self._may_edit(tx.conn, stored):
+                        meeting = dataclasses.replace(stored, **action.fields)
                         self._save(tx, meeting, row.href, self._overrides_of(pulled))
                     self.report.pulled += 1
                 link_store.record(
@@ -314,6 +321,14 @@ class Engine:
             elif isinstance(action, DropLink):
                 link_store.drop(tx, self.binding_id, action.meeting_uid)
         return created
+
+    def _may_edit(self, conn: Connection, meeting: Meeting) -> bool:
+        """An edit in the user's own calendar changes the meeting only if the user may
+        (bridge.meeting_rights): an attendee's edit of their copy stays in their copy."""
+        if meeting_rights.may_edit(meeting_rights.role_of(conn, self.login, meeting)):
+            return True
+        log.info("binding %s: %s is not %s's to change", self.binding_id, meeting.uid, self.login)
+        return False
 
     def _new_meeting(self, conn: Connection, uid: str, fields: dict[str, Any]) -> Meeting:
         """A meeting made in the user's calendar: the user organises it; attendees who are
@@ -355,16 +370,17 @@ class Engine:
 
     def _delete_for_user(self, tx: Tx, uid: str) -> None:
         """Deleted in the user's calendar: the organiser deletes the meeting, an attendee
-        only leaves it (the others keep it)."""
+        declines it (the others keep it) - as a DELETE over CalDAV does."""
         row = meeting_store.by_uid(tx.conn, uid)
         if row is None:
             return
-        meeting = load_meeting(tx.conn, row)
-        if meeting.organiser == self.login or not meeting.organiser:
-            meeting_store.delete_meeting(tx, row.id)
-            return
-        others = [login for login in meeting.internal_users if login != self.login]
-        self._save(tx, dataclasses.replace(meeting, internal_users=others), row.href)
+        remove_from_calendar(
+            tx,
+            writer=self.login,
+            meeting_id=row.id,
+            horizon_days=self.store.index_horizon_days,
+            max_occurrences=self.store.max_occurrences,
+        )
 
     def _tag(self, event: RemoteEvent, uid: str) -> None:
         """Write the new meeting's id onto the calendar event it came from, so a lost link

@@ -48,10 +48,18 @@ ATTENDEE;CN=Eve Outside:mailto:eve@outside.example
     dave = calendars_by_name(bridge_server, "dave")["meetings"]
     assert dave.events() == []
 
-    # Bob edits it from his phone: Alice sees the change.
+    # Bob is an attendee: he may not rename Alice's meeting (tests/integration/
+    # test_meeting_rights.py covers what he may change).
     seen.data = seen.data.replace("Quarterly review", "Quarterly review (moved)")
-    seen.save()
-    assert "(moved)" in alice.event_by_uid("m-1").data
+    with pytest.raises(caldav.lib.error.AuthorizationError):
+        seen.save()
+    assert "(moved)" not in alice.event_by_uid("m-1").data
+
+    # Alice, the organiser, edits it: Bob sees the change.
+    mine = alice.event_by_uid("m-1")
+    mine.data = mine.data.replace("Quarterly review", "Quarterly review (moved)")
+    mine.save()
+    assert "(moved)" in bob.event_by_uid("m-1").data
 
     # The organiser deletes it: it is gone everywhere.
     alice.event_by_uid("m-1").delete()
@@ -60,6 +68,7 @@ ATTENDEE;CN=Eve Outside:mailto:eve@outside.example
 
 
 def test_meeting_booked_on_behalf_leaves_the_bookers_calendar(bridge_server):
+    # carol has can_book_for = ["bob"] (tests/support/server.py)
     cals = calendars_by_name(bridge_server, "carol")
     cals["meetings"].add_event(
         vevent(

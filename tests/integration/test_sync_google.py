@@ -351,6 +351,7 @@ def test_google_edit_keeps_what_the_phone_stored(world):
     the CRM takes the new title and keeps everything else the phone put there."""
     from bridge import ical
     from bridge.meeting_service import save_from_caldav
+    from bridge.store import collections as collection_store
     from bridge.store.items import event_index
 
     text = (
@@ -364,11 +365,12 @@ def test_google_edit_keeps_what_the_phone_stored(world):
     )
     vcal = ical.parse_calendar(text)
     index = event_index(vcal, horizon_days=800, max_occurrences=100)
+    calendar = world.store.read(lambda c: collection_store.by_path(c, "alice/meetings")).id
     world.store.write(
         lambda tx: save_from_caldav(
             tx,
             writer="alice",
-            visible_in_writer_calendar=False,
+            collection_id=calendar,
             href="phone-2.ics",
             vcal=vcal,
             text=text,
@@ -386,3 +388,43 @@ def test_google_edit_keeps_what_the_phone_stored(world):
     assert "PARTSTAT=ACCEPTED" in stored
     quiet = world.round()
     assert quiet.pulled == 0 and quiet.pushed == 0
+
+
+def test_attendee_deleting_in_google_declines_like_a_caldav_delete(world):
+    """Alice is an attendee of Bob's meeting; she deletes it in her Google calendar: she
+    declines (Bob keeps the meeting and sees her answer), it leaves her calendar."""
+    world.crm_meeting("bobs-1", "Bob's review", organiser="bob", internal_users=["alice"])
+    world.round()
+    (event,) = world.google_events()
+    world.google.remove(CALENDAR, event["id"])
+    world.round()
+    row = world.meeting("bobs-1")
+    assert row is not None
+    assert "PARTSTAT=DECLINED:mailto:alice@example.com" in row.ical.replace("\r\n ", "")
+    from bridge.store import collections as collection_store
+    from bridge.store import items as item_store
+
+    def entries(login):
+        return world.store.read(
+            lambda c: [
+                r.uid
+                for r in item_store.all_in(c, collection_store.by_path(c, f"{login}/meetings").id)
+            ]
+        )
+
+    assert entries("alice") == []
+    assert entries("bob") == ["bobs-1"]
+
+
+def test_attendee_editing_in_google_does_not_change_the_organisers_meeting(world):
+    """Alice attends Bob's meeting; her edit in her own Google calendar stays there."""
+    world.crm_meeting("bobs-2", "Bob's plan", organiser="bob", internal_users=["alice"])
+    world.round()
+    (event,) = world.google_events()
+    world.google.edit(CALENDAR, event["id"], summary="Alice's title")
+    world.round()
+    assert world.meeting("bobs-2").subject == "Bob's plan"
+    # Bob's next change still reaches her calendar.
+    world.crm_meeting("bobs-2", "Bob's plan v2", organiser="bob", internal_users=["alice"])
+    world.round()
+    assert world.google_events()[0]["summary"] == "Bob's plan v2"

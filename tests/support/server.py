@@ -30,6 +30,7 @@ login = "carol"
 email = "carol@example.com"
 display_name = "Carol Cook"
 can_see = ["alice"]
+can_book_for = ["bob"]
 
 [[users]]
 login = "dave"

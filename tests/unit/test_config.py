@@ -77,7 +77,9 @@ def test_example_config_loads() -> None:
     )
     assert settings.user("bob").can_see == ("alice",)
     assert settings.user("carol").can_see == ("alice",)
+    assert settings.user("carol").can_book_for == ("bob",)
     assert settings.user("dave").can_see == ()
+    assert settings.user("dave").can_book_for == ()
     assert settings.user("erin") is None
 
 
@@ -320,6 +322,31 @@ def users_config(*tables: str) -> str:
             ['login = "a"\nemail = "a@x"\ncan_see = ["b", "b"]', 'login = "b"\nemail = "b@x"'],
             "users[0].can_see[1]",
             "listed twice",
+        ),
+        (
+            ['login = "a"\nemail = "a@x"\ncan_book_for = ["bob"]', 'login = "bob"\nemail = "b@x"'],
+            None,
+            None,
+        ),
+        (
+            ['login = "a"\nemail = "a@x"\ncan_book_for = ["bobb"]', 'login = "bob"\nemail = "b@x"'],
+            "users[0].can_book_for[0]",
+            "unknown user 'bobb' (did you mean 'bob'?)",
+        ),
+        (
+            ['login = "a"\nemail = "a@x"\ncan_book_for = ["a"]'],
+            "users[0].can_book_for[0]",
+            "cannot list itself",
+        ),
+        (
+            ['login = "a"\nemail = "a@x"\ncan_book_for = ["b", "b"]', 'login = "b"\nemail = "b@x"'],
+            "users[0].can_book_for[1]",
+            "listed twice",
+        ),
+        (
+            ['login = "a"\nemail = "a@x"\ncan_book_for = "b"', 'login = "b"\nemail = "b@x"'],
+            "users[0].can_book_for",
+            "",
         ),
         (['login = "Alice"\nemail = "a@x"'], "users[0].login", "'Alice' is not a valid login"),
         (['login = "-a"\nemail = "a@x"'], "users[0].login", "not a valid login"),

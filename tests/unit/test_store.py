@@ -142,19 +142,25 @@ def test_time_range_answers_from_occurrences(store):
     assert hits(5 * day, 5 * day + 10) == {"todo.ics": False}
 
 
-def meeting_write(uid: str, href: str, **fields) -> MeetingWrite:
+def meeting_write(uid: str, href: str, collection_id: int | None = None, **fields) -> MeetingWrite:
     start = datetime(2026, 12, 1, 10, tzinfo=UTC)
     end = datetime(2026, 12, 1, 11, tzinfo=UTC)
     meeting = Meeting(uid=uid, start=start, end=end, **fields)
     s, e = int(start.timestamp()), int(end.timestamp())
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     return MeetingWrite(
         meeting=meeting,
         href=href,
-        ical="BEGIN:VCALENDAR",
+        ical=text,
         etag='"x"',
         busy_ical="B",
         busy_etag='"b"',
         index=ObjectIndex(s, e, True, None, ((s, e),)),
+        collection_id=collection_id,
     )
 
 
@@ -201,15 +207,45 @@ def test_booked_on_behalf_is_not_in_the_bookers_calendar(store):
     assert hrefs(store, "bob/meetings") == ["m2.ics"]
 
 
-def test_href_clash_between_meetings_is_refused_and_changes_nothing(store):
-    store.write(lambda tx: meeting_store.save(tx, meeting_write("m3", "x.ics", organiser="bob")))
-    with pytest.raises(Conflict, match="x.ics"):
+def test_hrefs_belong_to_calendars_not_to_the_store(store):
+    """Two users' meetings may share an href; a member's entry gets a free one."""
+    bob_cal, alice_cal = cid(store, "bob/meetings"), cid(store, "alice/meetings")
+    store.write(
+        lambda tx: meeting_store.save(tx, meeting_write("m3", "x.ics", bob_cal, organiser="bob"))
+    )
+    store.write(
+        lambda tx: meeting_store.save(
+            tx, meeting_write("m4", "x.ics", alice_cal, organiser="alice")
+        )
+    )
+    assert hrefs(store, "alice/meetings") == hrefs(store, "bob/meetings") == ["x.ics"]
+    # Alice invites Bob: his x.ics is taken by m3, so m4 gets its own href there.
+    store.write(
+        lambda tx: meeting_store.save(
+            tx, meeting_write("m4", "x.ics", alice_cal, organiser="alice", internal_users=["bob"])
+        )
+    )
+    bob_rows = store.read(lambda c: item_store.all_in(c, bob_cal))
+    assert {row.uid: row.href for row in bob_rows}["m3"] == "x.ics"
+    assert {row.uid: row.href for row in bob_rows}["m4"] != "x.ics"
+
+
+def test_href_clash_inside_the_written_calendar_is_refused_and_changes_nothing(store):
+    alice_cal = cid(store, "alice/meetings")
+    store.write(
+        lambda tx: meeting_store.save(
+            tx, meeting_write("m5", "y.ics", alice_cal, organiser="alice")
+        )
+    )
+    with pytest.raises(Conflict, match="y.ics"):
         store.write(
-            lambda tx: meeting_store.save(tx, meeting_write("m4", "x.ics", organiser="alice"))
+            lambda tx: meeting_store.save(
+                tx, meeting_write("m6", "y.ics", alice_cal, organiser="alice")
+            )
         )
     count = store.read(lambda c: c.execute(select(func.count()).select_from(meetings)).scalar())
     assert count == 1
-    assert hrefs(store, "alice/meetings") == []
+    assert hrefs(store, "alice/meetings") == ["y.ics"]
 
 
 def test_failed_write_in_a_request_rolls_back_only_itself(store):
@@ -275,3 +311,25 @@ def test_timestamps_keep_sub_second_precision(store):
     store.write(lambda tx: item_store.upsert(tx, home, event("t.ics", 0, 10)))
     stored = store.read(lambda c: item_store.all_in(c, home))[0].last_modified
     assert abs(stored - clock.time()) < 5
+
+
+def test_booking_rights_follow_the_config(store):
+    def rights():
+        return store.read(
+            lambda c: {
+                (b, o)
+                for b in ("alice", "bob", "carol")
+                for o in ("alice", "bob", "carol")
+                if user_store.can_book_for(c, b, o)
+            }
+        )
+
+    assert rights() == set()
+    with_rights = [
+        *USERS[:2],
+        user_store.UserRecord("carol", "carol@example.com", "Carol", (), ("bob", "alice")),
+    ]
+    store.write(lambda tx: user_store.sync(tx, with_rights))
+    assert rights() == {("carol", "bob"), ("carol", "alice")}
+    store.write(lambda tx: user_store.sync(tx, USERS))  # taken away again
+    assert rights() == set()
