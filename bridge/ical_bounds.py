@@ -15,9 +15,9 @@ expand and time-range report. The rules here keep that work small, for every cal
 
 The checks read the text line by line (no iCalendar parsing), so the same function
 guards writes and spots, on reads, objects stored before these rules existed. Those
-are evaluated through ``capped``: every recurrence set is cut after a fixed number of
-instances, so they cost a bounded amount and never push a report over Radicale's own
-occurrence limits.
+are evaluated through ``capped``: every recurrence set is cut after ``READ_CAP``
+instances in total, so they cost a bounded amount and never push a report over
+Radicale's own occurrence limits.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from dateutil import rrule as du_rrule
 
 MAX_PER_DAY = 1440  # one a minute on average
 MAX_PER_DAY_OPEN = 24  # an endless rule: one an hour on average
+# Instances a stored object that breaks these rules shows to reports (see ``capped``):
+# Radicale's expand builds a component per instance, about a millisecond each.
+READ_CAP = 1000
 _FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
 _INSTANCE_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL", "VAVAILABILITY", "AVAILABLE")
 _UNFOLD = re.compile(r"\r?\n[ \t]")
@@ -225,5 +228,6 @@ def capped(vcal: Any, limit: int) -> Any:
     ]
     share = max(limit // max(len(recurring), 1), 1)
     for component in recurring:
-        component.getrruleset = _capped_method(component.getrruleset, share)
+        # vobject's __setattr__ would turn the name into a content line
+        object.__setattr__(component, "getrruleset", _capped_method(component.getrruleset, share))
     return vcal

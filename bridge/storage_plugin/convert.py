@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from radicale import item as radicale_item
 from sqlalchemy import Row
 
-from bridge.ical_bounds import capped, cost_problem
+from bridge.ical_bounds import READ_CAP, capped, cost_problem
 from bridge.storage_plugin.paths import http_date
 from bridge.store.items import ItemData, ObjectIndex, event_index
 
@@ -86,7 +86,7 @@ def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> ra
         and cost_problem(text, limit) is not None
     )
     kind: Any = BoundedItem if bounded else radicale_item.Item
-    extra = {"limit": limit} if bounded else {}
+    extra = {"limit": min(limit, READ_CAP)} if bounded else {}
     return kind(
         collection=collection,
         href=row.href,
