@@ -13,11 +13,12 @@ expand and time-range report. The rules here keep that work small, for every cal
 - COUNT, RDATE values and overridden instances each within the store's
   ``max_occurrences``.
 
-The checks read the text line by line (no iCalendar parsing), so the same function
-guards writes and spots, on reads, objects stored before these rules existed. Those
-are evaluated through ``capped``: every recurrence set is cut after ``READ_CAP``
-instances in total, so they cost a bounded amount and never push a report over
-Radicale's own occurrence limits.
+Writes are checked on the parsed object (``parsed_cost_problem``: exactly what Radicale
+will expand, however unusual the text). Reads check the stored text line by line
+(``cost_problem``: no parsing; stored text was serialized by vobject) to spot objects
+stored before these rules existed. Those are evaluated through ``capped``: their
+recurrences are cut after ``READ_CAP`` instances in total, so they cost a bounded
+amount and never push a report over Radicale's own occurrence limits.
 """
 
 from __future__ import annotations
@@ -164,9 +165,43 @@ def rule_problem(value: str, max_occurrences: int) -> str | None:
     return None
 
 
+def summarise_parsed(component: Any) -> list[ComponentSummary]:
+    """Like ``summarise``, from a parsed vobject tree (what Radicale will expand)."""
+    found: list[ComponentSummary] = []
+    for child in component.getChildren():
+        name = str(getattr(child, "name", "") or "").upper()
+        if not hasattr(child, "getChildren") or name == "VTIMEZONE":
+            continue
+        if name in _INSTANCE_COMPONENTS:
+            contents = child.contents
+            found.append(
+                ComponentSummary(
+                    name,
+                    rrules=[str(line.value) for line in contents.get("rrule", [])],
+                    exrules=[str(line.value) for line in contents.get("exrule", [])],
+                    rdates=sum(
+                        len(line.value) if isinstance(line.value, list) else 1
+                        for line in contents.get("rdate", [])
+                    ),
+                    override="recurrence-id" in contents,
+                )
+            )
+        found.extend(summarise_parsed(child))
+    return found
+
+
 def cost_problem(text: str, max_occurrences: int) -> str | None:
     """The first reason why expanding iCalendar ``text`` would cost too much, or None."""
-    components = summarise(text)
+    return summary_problem(summarise(text), max_occurrences)
+
+
+def parsed_cost_problem(component: Any, max_occurrences: int) -> str | None:
+    """``cost_problem`` of a parsed object: for writes, where the text may be unusual."""
+    return summary_problem(summarise_parsed(component), max_occurrences)
+
+
+def summary_problem(components: list[ComponentSummary], max_occurrences: int) -> str | None:
+    """The first reason why expanding these components would cost too much, or None."""
     overrides = sum(1 for c in components if c.override)
     if overrides > max_occurrences:
         return (

@@ -25,7 +25,7 @@ from radicale import httputils
 from radicale import item as radicale_item
 from radicale import utils as radicale_utils
 
-from bridge.ical_bounds import cost_problem
+from bridge.ical_bounds import parsed_cost_problem
 from bridge.ical_check import check_recurrence
 from bridge.ical_errors import ICalError
 from bridge.wsgi import StartResponse, WSGIApp
@@ -112,17 +112,19 @@ def check_xml(data: bytes) -> None:
 
 
 def check_calendar_text(text: str, *, max_occurrences: int) -> None:
-    """Refuse iCalendar whose recurrences cannot be expanded within the bounds."""
-    problem = cost_problem(text, max_occurrences)
-    if problem is not None:
-        raise Refusal(400, problem)
-    if "RRULE" not in text.upper():
-        return
+    """Refuse iCalendar whose recurrences cannot be expanded within the bounds.
+
+    The body is parsed exactly as Radicale parses it, so the check sees what Radicale's
+    item check would expand under the lock.
+    """
     try:
         components = radicale_item.read_components(text)
     except Exception:  # noqa: BLE001 - unparsable bodies are Radicale's to refuse, as ever
         return
     for component in components:
+        problem = parsed_cost_problem(component, max_occurrences)
+        if problem is not None:
+            raise Refusal(400, problem)
         if getattr(component, "name", None) != "VCALENDAR":
             continue
         try:

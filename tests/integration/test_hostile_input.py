@@ -37,6 +37,10 @@ CALENDARS = ["/alice/meetings/", "generic"]
 
 HOSTILE = {
     "two_rrules": (TWO_RULES, "2 RRULE"),
+    "rule_hidden_by_a_control_character": (
+        TWO_RULES.replace("RRULE:FREQ=S", "RR\x01ULE:FREQ=S"),
+        "2 RRULE",
+    ),
     "secondly_with_count": ("RRULE:FREQ=SECONDLY;COUNT=10", "FREQ=SECONDLY"),
     "every_second_of_the_day": (EVERY_SECOND, "86400 instances a day"),
     "dense_and_endless": (f"RRULE:FREQ=DAILY;BYHOUR={HOURS};BYMINUTE=0,30", "never ends"),

@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 import vobject
+from radicale import item as radicale_item
 
 from bridge.ical_bounds import (
     MAX_PER_DAY,
     capped,
     cost_problem,
     instances_per_day,
+    parsed_cost_problem,
     rule_parts,
 )
 from tests.support.http import vevent
@@ -123,3 +125,17 @@ def test_capped_shares_the_limit_between_rules():
     text = vevent("two", extra="RRULE:FREQ=DAILY;COUNT=3\nRRULE:FREQ=SECONDLY")
     vcal = capped(vobject.readOne(text), 40)
     assert len(list(vcal.vevent.getrruleset(addRDate=True))) == 40
+
+
+def test_writes_are_judged_on_what_radicale_parses():
+    """Radicale drops control characters before parsing: a rule hidden by one still counts."""
+    text = vevent("hidden", extra="RRULE:FREQ=DAILY;COUNT=3\nRR\x01ULE:FREQ=SECONDLY")
+    (vcal,) = radicale_item.read_components(text)
+    assert "2 RRULE" in (parsed_cost_problem(vcal, 5000) or "")
+    zone_free = vevent("fine", extra="RRULE:FREQ=WEEKLY;BYDAY=MO\nRDATE:20261224T100000Z")
+    (vcal,) = radicale_item.read_components(zone_free)
+    assert parsed_cost_problem(vcal, 5000) is None
+    (vcal,) = radicale_item.read_components(
+        vevent("r", extra="RDATE:20261224T100000Z,20261225T100000Z")
+    )
+    assert "2 RDATE" in (parsed_cost_problem(vcal, 1) or "")
