@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from radicale import item as radicale_item
 from sqlalchemy import Row
 
-from bridge.ical_bounds import READ_CAP, capped, cost_problem
+from bridge.ical_bounds import READ_CAP, capped, cost_problem, parsed_cost_problem
+from bridge.ical_check import check_recurrence
+from bridge.ical_errors import ICalError
 from bridge.storage_plugin.paths import http_date
 from bridge.store.items import ItemData, ObjectIndex, event_index
 
@@ -44,7 +46,18 @@ class BoundedItem(radicale_item.Item):
 def object_index(
     item: radicale_item.Item, *, horizon_days: int, max_occurrences: int
 ) -> ObjectIndex:
-    """Exact occurrences for events; the overall range for anything else."""
+    """Exact occurrences for events; the overall range for anything else.
+
+    Refuses (ICalError, a 4xx) recurrences beyond the bounds of bridge.ical_bounds and
+    bridge.ical_check, for every calendar: bridge serve's guard refused them before the
+    lock already; this keeps plain Radicale and MOVE from storing them.
+    """
+    if item.name == "VCALENDAR":
+        vcal = item.vobject_item
+        problem = parsed_cost_problem(vcal, max_occurrences)
+        if problem is not None:
+            raise ICalError(problem)
+        check_recurrence(vcal, max_occurrences=max_occurrences)
     if item.component_name == "VEVENT":
         index = event_index(
             item.vobject_item, horizon_days=horizon_days, max_occurrences=max_occurrences
