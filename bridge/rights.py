@@ -41,7 +41,8 @@ def refusal_reason(environ: dict, status: int) -> str | None:
     if status != 403:
         return None
     method = environ.get("REQUEST_METHOD", "")
-    sane = pathutils.strip_path(environ.get("PATH_INFO", "/"))
+    # sanitize first: the raw path may hold ".." or "//" (strip_path asserts a sane one)
+    sane = pathutils.strip_path(pathutils.sanitize_path(environ.get("PATH_INFO", "/")))
     parts = sane.split("/") if sane else []
     if len(parts) >= 2 and colleague_path("/".join(parts[:2])) is not None:
         return f"{parts[1]} is a colleague's calendar and is read-only"
@@ -51,4 +52,6 @@ def refusal_reason(environ: dict, status: int) -> str | None:
         return "a user's home holds the CRM meetings calendar and cannot be deleted"
     if parts:
         return f"{method} on /{sane}/ is outside the logged-in user's home"
+    if method == "DELETE":
+        return "the root collection cannot be deleted"
     return None

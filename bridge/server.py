@@ -20,6 +20,7 @@ from bridge.store import bindings as binding_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
+from bridge.wsgi_guard import RequestGuard
 from bridge.wsgi_status import RefusalStatus
 
 log = logging.getLogger("bridge")
@@ -103,10 +104,15 @@ def backend_factory(settings: Settings) -> BackendFactory:
 
 
 def make_app(settings: Settings) -> WSGIApp:
-    """The WSGI application: Radicale with the bridge storage, refusals explained."""
+    """The WSGI application: Radicale with the bridge storage, hostile requests refused
+    before any lock, refusals explained."""
     open_store(settings)
-    app = radicale.Application(radicale_configuration(settings))
-    return utf8_paths(ErrorDetails(RefusalStatus(app), explain=refusal_reason))
+    configuration = radicale_configuration(settings)
+    app = ErrorDetails(RefusalStatus(radicale.Application(configuration)), explain=refusal_reason)
+    guarded = RequestGuard(
+        app, configuration=configuration, max_occurrences=settings.store.max_occurrences
+    )
+    return utf8_paths(guarded)
 
 
 def start_sync_worker(settings: Settings, backend_for: BackendFactory) -> threading.Thread | None:

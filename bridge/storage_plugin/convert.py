@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from radicale import item as radicale_item
 from sqlalchemy import Row
 
+from bridge.ical_bounds import READ_CAP, capped, cost_problem, parsed_cost_problem
+from bridge.ical_check import check_recurrence
+from bridge.ical_errors import ICalError
 from bridge.storage_plugin.paths import http_date
 from bridge.store.items import ItemData, ObjectIndex, event_index
 
@@ -14,12 +18,46 @@ if TYPE_CHECKING:
     from radicale.storage import BaseCollection
 
 VCARD = "VCARD"
+DEFAULT_OCCURRENCE_LIMIT = 5000
+_RECURRENCE_LINE = re.compile(
+    r"^(RRULE|EXRULE|RDATE|RECURRENCE-ID)[;:]", re.IGNORECASE | re.MULTILINE
+)
+
+
+class BoundedItem(radicale_item.Item):
+    """An item whose recurrences Radicale sees cut after ``limit`` instances.
+
+    For objects stored before the write-time bounds (bridge.ical_bounds): GET still
+    serves their text unchanged, but free-busy, expand and time-range filters, which
+    expand the parsed object, stop after a bounded number of instances.
+    """
+
+    def __init__(self, *args: Any, limit: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limit = limit
+
+    @property
+    def vobject_item(self) -> Any:
+        if self._vobject_item is None:
+            self._vobject_item = capped(super().vobject_item, self._limit)
+        return self._vobject_item
 
 
 def object_index(
     item: radicale_item.Item, *, horizon_days: int, max_occurrences: int
 ) -> ObjectIndex:
-    """Exact occurrences for events; the overall range for anything else."""
+    """Exact occurrences for events; the overall range for anything else.
+
+    Refuses (ICalError, a 4xx) recurrences beyond the bounds of bridge.ical_bounds and
+    bridge.ical_check, for every calendar: bridge serve's guard refused them before the
+    lock already; this keeps plain Radicale and MOVE from storing them.
+    """
+    if item.name == "VCALENDAR":
+        vcal = item.vobject_item
+        problem = parsed_cost_problem(vcal, max_occurrences)
+        if problem is not None:
+            raise ICalError(problem)
+        check_recurrence(vcal, max_occurrences=max_occurrences)
     if item.component_name == "VEVENT":
         index = event_index(
             item.vobject_item, horizon_days=horizon_days, max_occurrences=max_occurrences
@@ -58,7 +96,15 @@ def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> ra
     else:
         text, etag = row.text, row.etag
     component = row.component
-    return radicale_item.Item(
+    limit = _occurrence_limit(collection)
+    bounded = (
+        text is not None
+        and _RECURRENCE_LINE.search(text) is not None
+        and cost_problem(text, limit) is not None
+    )
+    kind: Any = BoundedItem if bounded else radicale_item.Item
+    extra = {"limit": min(limit, READ_CAP)} if bounded else {}
+    return kind(
         collection=collection,
         href=row.href,
         last_modified=http_date(row.last_modified),
@@ -68,4 +114,11 @@ def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> ra
         name=VCARD if component == VCARD else "VCALENDAR",
         component_name="" if component == VCARD else component,
         time_range=(row.start_utc, row.end_utc),
+        **extra,
     )
+
+
+def _occurrence_limit(collection: BaseCollection) -> int:
+    storage = getattr(collection, "_storage", None)
+    store = getattr(storage, "store", None)
+    return int(getattr(store, "max_occurrences", DEFAULT_OCCURRENCE_LIMIT))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from bridge.store import limits
 from bridge.store.schema import changes, counters
 
 
@@ -60,6 +61,7 @@ class Tx:
             )
             return
         self.touched.add((collection_id, href))
+        limits.check(changes, {"href": href, "uid": uid, "origin": self.origin})
         self.conn.execute(
             insert(changes).values(
                 seq=seq,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from sqlalchemy import Connection, Row, case, delete, insert, or_, select, update
 
 from bridge.store import changes as change_log
+from bridge.store import limits
 from bridge.store.changes import Tx
 from bridge.store.schema import collections, items
 
@@ -65,26 +66,28 @@ def create(
     owner_id: int | None = None,
 ) -> int:
     now = time.time()
-    result = tx.conn.execute(
-        insert(collections).values(
-            path=path,
-            parent_path=parent_of(path),
-            kind=kind,
-            owner_id=owner_id,
-            props=json.dumps(dict(props), sort_keys=True),
-            created_at=now,
-            modified_at=now,
-            max_span=0,
-        )
-    )
+    values = {
+        "path": path,
+        "parent_path": parent_of(path),
+        "kind": kind,
+        "owner_id": owner_id,
+        "props": json.dumps(dict(props), sort_keys=True),
+        "created_at": now,
+        "modified_at": now,
+        "max_span": 0,
+    }
+    limits.check(collections, values)
+    result = tx.conn.execute(insert(collections).values(**values))
     return int(result.inserted_primary_key[0])
 
 
 def set_props(tx: Tx, collection_id: int, props: Mapping[str, str]) -> None:
+    text = json.dumps(dict(props), sort_keys=True)
+    limits.check(collections, {"props": text})
     tx.conn.execute(
         update(collections)
         .where(collections.c.id == collection_id)
-        .values(props=json.dumps(dict(props), sort_keys=True), modified_at=time.time())
+        .values(props=text, modified_at=time.time())
     )
 
 

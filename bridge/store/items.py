@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 
 from bridge import ical
 from bridge.store import collections as collection_store
+from bridge.store import limits
 from bridge.store.changes import Tx
 from bridge.store.schema import collections, items, meetings, occurrences
 
@@ -106,6 +107,7 @@ def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
         "open_from": data.index.open_from if data.index.exact else data.index.start,
         "last_modified": time.time(),
     }
+    limits.check(items, {"href": data.href, **values})
     existing = tx.conn.execute(
         select(items.c.id).where(items.c.collection_id == collection_id, items.c.href == data.href)
     ).scalar()

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from bridge.ical_parts import render_for_attendee
 from bridge.model import Meeting
 from bridge.store import items as item_store
+from bridge.store import limits
 from bridge.store.changes import Tx
 from bridge.store.collections import MEETINGS
 from bridge.store.errors import Conflict
@@ -159,6 +160,7 @@ def save(tx: Tx, write: MeetingWrite) -> int:
         raise Conflict(f"href {write.href!r} already holds another object in this calendar")
     values = _row_values(write, ids)
     values["origin"] = tx.origin
+    limits.check(meetings, values)
     if existing is None:
         values["created_at"] = values["modified_at"]
         meeting_id = int(conn.execute(insert(meetings).values(**values)).inserted_primary_key[0])
@@ -168,6 +170,7 @@ def save(tx: Tx, write: MeetingWrite) -> int:
         conn.execute(update(meetings).where(meetings.c.id == meeting_id).values(**values))
         conn.execute(delete(participants).where(participants.c.meeting_id == meeting_id))
     rows = _participant_rows(meeting_id, m, ids)
+    limits.check_all(participants, rows)
     if rows:
         conn.execute(insert(participants), rows)
 

@@ -1,7 +1,8 @@
 """SQLAlchemy Core tables of the store (the vocabulary of DESIGN.md).
 
 Paths, hrefs and UIDs are compared byte for byte (utf8mb4_bin on MySQL/MariaDB), as
-CalDAV clients expect; long texts use MEDIUMTEXT on MySQL so whole calendars fit.
+CalDAV clients expect; long texts use MEDIUMTEXT on MySQL so whole calendars fit. Sizes
+come from bridge.store.limits, which also checks values against them before any write.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
+
+from bridge.store import limits
 
 metadata = MetaData(
     naming_convention={
@@ -60,9 +63,9 @@ users = Table(
     "users",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("login", exact_string(64), nullable=False, unique=True),
-    Column("email", String(320), nullable=False, unique=True),
-    Column("display_name", String(255), nullable=False, default=""),
+    Column("login", exact_string(limits.LOGIN), nullable=False, unique=True),
+    Column("email", String(limits.EMAIL), nullable=False, unique=True),
+    Column("display_name", String(limits.NAME), nullable=False, default=""),
 )
 
 # viewer may see owner's meeting calendar (read-only, private meetings as busy time).
@@ -85,13 +88,13 @@ collections = Table(
     "collections",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("path", exact_string(512), nullable=False, unique=True),
-    Column("parent_path", exact_string(512), nullable=False, index=True),
+    Column("path", exact_string(limits.PATH), nullable=False, unique=True),
+    Column("parent_path", exact_string(limits.PATH), nullable=False, index=True),
     # "generic": made by a client (MKCALENDAR/MKCOL) or a principal home;
     # "meetings": a CRM user's meetings calendar (owner_id).
     Column("kind", String(16), nullable=False),
     Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
-    Column("props", Text, nullable=False, default="{}"),
+    Column("props", long_text(), nullable=False, default="{}"),
     Column("created_at", Timestamp, nullable=False),
     Column("modified_at", Timestamp, nullable=False),
     # Longest single occurrence stored in this collection (seconds): bounds time-range scans.
@@ -102,29 +105,29 @@ meetings = Table(
     "meetings",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("uid", exact_string(255), nullable=False, unique=True),
+    Column("uid", exact_string(limits.UID), nullable=False, unique=True),
     # The href new entries get in members' calendars; each entry (items) keeps its own.
-    Column("href", exact_string(255), nullable=False),
+    Column("href", exact_string(limits.HREF), nullable=False),
     Column("organiser_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("booked_by_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
-    Column("activity_type", String(64), nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("location", Text, nullable=False),
+    Column("activity_type", String(limits.ACTIVITY_TYPE), nullable=False),
+    Column("subject", long_text(), nullable=False),
+    Column("location", long_text(), nullable=False),
     Column("description", long_text(), nullable=False),
     Column("internal_notes", long_text(), nullable=False),
     Column("start_utc", BigInteger, nullable=False),
     Column("end_utc", BigInteger, nullable=False),
-    Column("timezone", String(64), nullable=False),
+    Column("timezone", String(limits.TIMEZONE), nullable=False),
     Column("all_day", Boolean, nullable=False),
-    Column("rrule", Text, nullable=True),
-    Column("exdates", Text, nullable=False, default="[]"),
-    Column("rdates", Text, nullable=False, default="[]"),
-    Column("overrides", Text, nullable=False, default="[]"),
+    Column("rrule", long_text(), nullable=True),
+    Column("exdates", long_text(), nullable=False, default="[]"),
+    Column("rdates", long_text(), nullable=False, default="[]"),
+    Column("overrides", long_text(), nullable=False, default="[]"),
     Column("private", Boolean, nullable=False),
     Column("busy", String(16), nullable=False),
-    Column("custom_fields", Text, nullable=False, default="{}"),
-    Column("crm_persons", Text, nullable=False, default="[]"),
-    Column("crm_organisations", Text, nullable=False, default="[]"),
+    Column("custom_fields", long_text(), nullable=False, default="{}"),
+    Column("crm_persons", long_text(), nullable=False, default="[]"),
+    Column("crm_organisations", long_text(), nullable=False, default="[]"),
     Column("sequence", Integer, nullable=False, default=0),
     # The full iCalendar text (round-trips what the CRM does not model) and its
     # busy-time-only rendering for colleagues who are not participants.
@@ -134,7 +137,7 @@ meetings = Table(
     Column("busy_etag", String(80), nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("modified_at", Timestamp, nullable=False),
-    Column("origin", String(64), nullable=False, default=""),  # who wrote it last
+    Column("origin", String(limits.ORIGIN), nullable=False, default=""),  # who wrote it last
 )
 
 participants = Table(
@@ -150,8 +153,8 @@ participants = Table(
     ),
     Column("kind", String(16), nullable=False),  # internal | external | person | organisation
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
-    Column("ref", String(320), nullable=False, default=""),  # e-mail or CRM id
-    Column("name", String(255), nullable=False, default=""),
+    Column("ref", String(limits.EMAIL), nullable=False, default=""),  # e-mail or CRM id
+    Column("name", String(limits.NAME), nullable=False, default=""),
     Column("partstat", String(32), nullable=False, default=""),
 )
 
@@ -167,8 +170,8 @@ items = Table(
         ForeignKey("collections.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("href", exact_string(255), nullable=False),
-    Column("uid", exact_string(255), nullable=False),
+    Column("href", exact_string(limits.HREF), nullable=False),
+    Column("uid", exact_string(limits.UID), nullable=False),
     Column(
         "meeting_id",
         Integer,
@@ -215,11 +218,12 @@ changes = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("collection_id", Integer, nullable=False),
-    Column("href", exact_string(255), nullable=False),
+    Column("href", exact_string(limits.HREF), nullable=False),
     Column("op", String(8), nullable=False),  # put | delete
     Column("meeting_id", Integer, nullable=True),
-    Column("uid", exact_string(255), nullable=True),  # the object's UID (kept after deletion)
-    Column("origin", String(64), nullable=False, default=""),
+    # the object's UID (kept after deletion)
+    Column("uid", exact_string(limits.UID), nullable=True),
+    Column("origin", String(limits.ORIGIN), nullable=False, default=""),
     Column("at", Timestamp, nullable=False),
     Index("ix_changes_collection_seq", "collection_id", "seq"),
     Index("ix_changes_at", "at"),
@@ -253,7 +257,7 @@ links = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("binding_id", Integer, ForeignKey("bindings.id", ondelete="CASCADE"), nullable=False),
-    Column("meeting_uid", exact_string(255), nullable=False),
+    Column("meeting_uid", exact_string(limits.UID), nullable=False),
     Column("remote_id", exact_string(512), nullable=False),
     Column("remote_etag", String(255), nullable=False, default=""),
     Column("synced_hash", String(64), nullable=True),

@@ -1,0 +1,187 @@
+"""Refuse hostile requests before Radicale sees them, and before any storage lock.
+
+Radicale takes the store's write lock and only then runs its own item check on a PUT
+(radicale/app/put.py), so an object that is expensive to check holds every writer up.
+``RequestGuard`` answers these with a 4xx whose body names the problem, at a cost bounded
+by the body size:
+
+- paths with "." or ".." segments;
+- DELETE of the root collection; MOVE to another host;
+- XML bodies with a DTD or entities (billion laughs, external entities) or nested deeper
+  than ``MAX_XML_DEPTH`` (defusedxml, streamed);
+- iCalendar bodies of PUT whose recurrences cost too much (``bridge.ical_bounds``) or
+  cannot be expanded within the store's limits (``bridge.ical_check.check_recurrence``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import defusedxml
+import defusedxml.ElementTree as defused_tree
+from radicale import httputils
+from radicale import item as radicale_item
+from radicale import utils as radicale_utils
+
+from bridge.ical_bounds import parsed_cost_problem
+from bridge.ical_check import check_recurrence
+from bridge.ical_errors import ICalError
+from bridge.wsgi import StartResponse, WSGIApp
+
+MAX_XML_DEPTH = 40
+_XML_METHODS = ("PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL")
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden"}
+
+
+def _answer(start_response: StartResponse, refusal: Refusal) -> Iterable[bytes]:
+    status = f"{refusal.status} {_STATUS_TEXT[refusal.status]}"
+    body = f"{status}: {refusal.reason}\n".encode()
+    start_response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def check_path(environ: dict) -> None:
+    path = environ.get("PATH_INFO", "") or "/"
+    segments = path.split("/")
+    for bad in ("..", "."):
+        if bad in segments:
+            raise Refusal(400, f"path segment {bad!r} is not allowed in {path!r}")
+    method = environ.get("REQUEST_METHOD", "").upper()
+    if method == "DELETE" and not path.strip("/"):
+        raise Refusal(403, "the root collection cannot be deleted")
+
+
+def check_destination(environ: dict) -> None:
+    if environ.get("REQUEST_METHOD", "").upper() not in ("MOVE", "COPY"):
+        return
+    destination = environ.get("HTTP_DESTINATION", "")
+    parts = urlsplit(destination)
+    if not parts.netloc:
+        return
+    wanted = parts.netloc if parts.port else f"{parts.netloc}:{_default_port(parts.scheme)}"
+    here = radicale_utils.get_server_netloc(environ, force_port=True)
+    if wanted.lower() != here.lower():
+        raise Refusal(
+            403,
+            f"Destination {destination!r} is on another server ({parts.netloc}); "
+            "only moves within this server are supported",
+        )
+    for bad in ("..", "."):
+        if bad in parts.path.split("/"):
+            raise Refusal(400, f"path segment {bad!r} is not allowed in Destination")
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def check_xml(data: bytes) -> None:
+    """No DTD, no entities, nesting within MAX_XML_DEPTH; streamed, stops at the first fault."""
+    depth = 0
+    try:
+        events = defused_tree.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
+        for event, _ in events:
+            if event == "start":
+                depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise Refusal(
+                        400, f"XML body nested deeper than {MAX_XML_DEPTH} elements is refused"
+                    )
+            else:
+                depth -= 1
+    except defusedxml.DTDForbidden:
+        raise Refusal(400, "XML body with a document type declaration (DTD) is refused") from None
+    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
+        raise Refusal(400, "XML body with entity declarations is refused") from None
+    except defused_tree.ParseError as exc:
+        raise Refusal(400, f"malformed XML body: {exc}") from None
+
+
+def check_calendar_text(text: str, *, max_occurrences: int) -> None:
+    """Refuse iCalendar whose recurrences cannot be expanded within the bounds.
+
+    The body is parsed exactly as Radicale parses it, so the check sees what Radicale's
+    item check would expand under the lock.
+    """
+    try:
+        components = radicale_item.read_components(text)
+    except Exception:  # noqa: BLE001 - unparsable bodies are Radicale's to refuse, as ever
+        return
+    for component in components:
+        problem = parsed_cost_problem(component, max_occurrences)
+        if problem is not None:
+            raise Refusal(400, problem)
+        if getattr(component, "name", None) != "VCALENDAR":
+            continue
+        try:
+            check_recurrence(component, max_occurrences=max_occurrences)
+        except ICalError as exc:
+            raise Refusal(400, str(exc)) from None
+
+
+class RequestGuard:
+    """WSGI middleware: the checks above, then Radicale with the body as it came."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        configuration: object,
+        max_occurrences: int,
+    ) -> None:
+        self.app = app
+        self.configuration = configuration
+        self.max_occurrences = max_occurrences
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            self._check(environ)
+        except Refusal as refusal:
+            return _answer(start_response, refusal)
+        return self.app(environ, start_response)
+
+    def _check(self, environ: dict) -> None:
+        check_path(environ)
+        check_destination(environ)
+        method = environ.get("REQUEST_METHOD", "").upper()
+        if method not in (*_XML_METHODS, "PUT"):
+            return
+        data = self._body(environ)
+        if not data:
+            return
+        if method == "PUT":
+            try:
+                text = httputils.decode_request(self.configuration, environ, data)  # type: ignore[arg-type]
+            except UnicodeDecodeError:
+                return
+            check_calendar_text(text, max_occurrences=self.max_occurrences)
+        else:
+            check_xml(data)
+
+    @staticmethod
+    def _body(environ: dict) -> bytes:
+        """Read the body (waitress bounds it by max_body_bytes) and put it back for Radicale."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return b""
+        if length <= 0:
+            return b""
+        data = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        return data
