@@ -1,0 +1,324 @@
+"""The fuzz campaign shared by tests/fuzz/test_campaign.py (CI) and bench/fuzz.py (long run).
+
+``running(db_url, directory)`` starts a live `bridge serve`, seeds it, and yields a
+``Campaign``; ``Campaign.run(case)`` sends one case and checks, after every case:
+
+- no 5xx and no request (the case or a seed read-back) over ``SLOW_SECONDS``;
+- no leak: bob's private meeting's markers never reach alice or dave, its internal notes
+  never reach anyone;
+- a refused request (4xx) and every read change nothing in the store (fingerprint);
+- every seeded object reads back byte-identically (GET body and ETag) unless the case
+  legitimately changed it - then it is restored and re-read.
+
+``Campaign.finish()`` reads every seed back once more and runs the integrity checks.
+Failures are collected, not raised, so one run lists them all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge.store import Store
+from tests.fuzz import seed as seeding
+from tests.fuzz.cases import ORIGIN, WRITES, Case
+from tests.support import server as support
+from tests.support.http import Response, request
+
+SLOW_SECONDS = 5.0
+TIMEOUT_SECONDS = 20.0
+# Known failure classes, being fixed on other branches (see docs/architecture.md, Testing).
+KNOWN = {
+    "two-rrules": "two RRULEs in one event hang the server",
+    "secondly": "FREQ=SECONDLY rules hang the server",
+    "huge-by-lists": "BYHOUR/BYMINUTE/BYSECOND lists giving thousands of instances a day",
+    "dotdot": "paths with '..' give 500 (so do '.' segments and '//': the same cause, "
+    "bridge.rights.refusal_reason strips an unsanitised PATH_INFO)",
+    "xml-dtd": "XML with a DTD or entities gives 500",
+    "xml-deep": "very deeply nested XML gives 500",
+    "delete-root": "DELETE of the root",
+    "move-other-host": "MOVE/COPY to another host",
+    "long-value": "values longer than their MariaDB column give 500 (href/UID > 255, ...)",
+    "private-override-leak": "private overridden occurrences leak to colleagues",
+    "proppatch-resourcetype": "PROPPATCH of resourcetype committed despite a 400",
+    "attendee-edit": "attendees can change or delete the organiser's meetings",
+}
+# Server config for speed only: logins are cached (bcrypt at cost 10 costs ~100 ms a
+# request otherwise) and Radicale's deliberate delays on 401/403 and 5xx answers (0.5-1.5 s,
+# against brute force) are off, so a fuzz run spends its time on the requests themselves.
+SERVER_EXTRA = """
+[server.radicale.auth]
+cache_logins = "true"
+cache_successful_logins_expiry = "3600"
+delay = "0"
+
+[server.radicale.server]
+delay_on_error = "0"
+"""
+
+
+@dataclass
+class Failure:
+    check: str
+    case: str
+    detail: str
+    known: set[str] = field(default_factory=set)
+    repeats: int = 1
+
+    def __str__(self) -> str:
+        known = f" [known: {', '.join(sorted(self.known))}]" if self.known else ""
+        again = f" (x{self.repeats})" if self.repeats > 1 else ""
+        return f"--- {self.check}{known}{again}: {self.detail}\n{self.case}"
+
+    def key(self) -> tuple:
+        return (self.check, self.detail[:300], self.case.split("\n", 1)[0])
+
+
+@dataclass
+class Stats:
+    kinds: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    by_kind: defaultdict = field(default_factory=lambda: defaultdict(Counter))
+
+    def p95(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
+
+
+class Campaign:
+    def __init__(self, url: str, store: Store, config: Path, *, exclude: frozenset = frozenset()):
+        self.url, self.store, self.config = url, store, config
+        self.exclude = exclude  # known classes left out of this run
+        self.groups = seeding.seed(url, store)
+        self.baseline: dict[str, Response] = {}
+        self.failures: list[Failure] = []
+        self.stats = Stats()
+        self.wedged = False
+        self._turn = 0
+        for group in self.groups:
+            self._rebaseline(group, "seeding")
+
+    # -- one case ------------------------------------------------------------------
+
+    def run(self, case: Case) -> None:
+        if self.wedged:  # a request hung: the server is stuck, the rest would only pile up
+            return
+        before = seeding.fingerprint(self.store)
+        answer = self._send(case)
+        if answer is None:
+            return
+        self.stats.kinds[case.kind] += 1
+        self.stats.statuses[answer.status] += 1
+        self.stats.by_kind[case.kind][answer.status] += 1
+        self._check_answer(case, answer)
+        changed = seeding.fingerprint(self.store) != before
+        if changed and (400 <= answer.status < 500 or case.method not in WRITES):
+            what = "a refused request" if answer.status >= 400 else f"a {case.method}"
+            self._fail("store changed", case, f"{what} ({answer.status}) changed the store")
+        self._check_seeds(case, answer, changed)
+
+    def _send(self, case: Case) -> Response | None:
+        started = time.monotonic()
+        headers = {k: v.replace(ORIGIN, self.url) for k, v in case.headers.items()}
+        try:
+            answer = request(
+                self.url,
+                case.method,
+                case.path,
+                case.body.text,
+                user=case.user,
+                headers=headers,
+                timeout=TIMEOUT_SECONDS,
+            )
+        except OSError as error:  # a time-out or a dropped connection
+            self.wedged = isinstance(error, TimeoutError)
+            self.stats.latencies.append(time.monotonic() - started)
+            self._fail(
+                "no answer",
+                case,
+                f"{type(error).__name__}: {error} after {time.monotonic() - started:.1f} s",
+            )
+            return None
+        elapsed = time.monotonic() - started
+        self.stats.latencies.append(elapsed)
+        if elapsed > SLOW_SECONDS:
+            self._fail("slow", case, f"answered {answer.status} after {elapsed:.1f} s")
+        return answer
+
+    def _check_answer(self, case: Case, answer: Response) -> None:
+        if answer.status >= 500:
+            self._fail("5xx", case, f"{answer.status}: {answer.body[:800]}")
+        for problem in self._leaks(case.user, answer):
+            known = {"private-override-leak"} if "occurrence" in problem else set()
+            self._fail("leak", case, problem, known)
+
+    def _leaks(self, user: str, answer: Response) -> list[str]:
+        seen = answer.body + "".join(answer.headers.values())
+        found = []
+        if seeding.NOTES_MARKER in seen:
+            found.append("internal notes in a CalDAV answer")
+        if user in seeding.NOT_IN_PRIVATE:
+            for field_name, marker in seeding.PRIVATE_MARKERS.items():
+                if marker in seen:
+                    found.append(f"bob's private {field_name} shown to {user}")
+            if seeding.OVERRIDE_MARKER in seen and "private-override-leak" not in self.exclude:
+                found.append(f"bob's private overridden occurrence shown to {user}")
+        return found
+
+    # -- the seeded objects --------------------------------------------------------
+
+    def _get(self, login: str, path: str) -> Response:
+        started = time.monotonic()
+        answer = seeding.fetch(self.url, login, path, TIMEOUT_SECONDS)
+        elapsed = time.monotonic() - started
+        self.stats.latencies.append(elapsed)
+        if elapsed > SLOW_SECONDS:
+            self._record(Failure("slow", f"GET {path} as {login}", f"{elapsed:.1f} s"))
+        for problem in self._leaks(login, answer):
+            known = {"private-override-leak"} if "occurrence" in problem else set()
+            self._record(Failure("leak", f"GET {path} as {login}", problem, known))
+        return answer
+
+    def _rebaseline(self, group: seeding.SeedGroup, why: str) -> None:
+        for login, path in group.objects:
+            answer = self._get(login, path)
+            if answer.status != 200:
+                raise RuntimeError(f"{why}: seeded {path} reads {answer.status} {answer.body}")
+            self.baseline[path] = answer
+
+    def _restore(self, group: seeding.SeedGroup) -> None:
+        """Write the group again; one that cannot be restored is no longer guarded."""
+        try:
+            group.restore()
+            self._rebaseline(group, f"restoring {group.name}")
+        except Exception as error:  # noqa: BLE001 - reported, the run goes on
+            self.groups.remove(group)
+            self._record(Failure("seed not restorable", group.name, str(error)[:800]))
+
+    def _check_seeds(self, case: Case, answer: Response, changed: bool) -> None:
+        """Read seeds back: all of them when the store changed, else the next one in turn
+        (an unchanged store cannot have changed them; that read checks the serving path)."""
+        if changed:
+            for group in list(self.groups):
+                self._check_group(case, answer, group, group.objects)
+            return
+        objects = [(g, o) for g in self.groups for o in g.objects]
+        group, one = objects[self._turn % len(objects)]
+        self._turn += 1
+        self._check_group(case, answer, group, [one])
+
+    def _check_group(self, case: Case, answer: Response, group, objects) -> None:  # noqa: ANN001
+        moved = []
+        for login, path in objects:
+            now = self._get(login, path)
+            if _differs(now, self.baseline[path]):
+                moved.append((path, now))
+        if not moved:
+            return
+        path, now = moved[0]
+        if not (200 <= answer.status < 300 and self._targets(case, group)):
+            was = self.baseline[path]
+            self._fail(
+                "seed damaged",
+                case,
+                f"{group.name}: {path} now reads {now.status} etag {now.headers.get('etag')} "
+                f"(was {was.status} etag {was.headers.get('etag')})",
+            )
+        elif case.user != group.organiser and group.meeting:
+            self._fail(
+                "attendee changed the organiser's meeting",
+                case,
+                f"{group.name} ({group.organiser}'s) changed by {case.user}: {path} now "
+                f"reads {now.status}",
+                {"attendee-edit"},
+            )
+        self._restore(group)
+
+    def _targets(self, case: Case, group) -> bool:  # noqa: ANN001
+        """Whether a successful ``case`` may change ``group``: it wrote to one of its paths
+        (or a collection above one, or moved onto one)."""
+        if case.method not in WRITES or case.method == "PROPPATCH":
+            return False
+        from urllib.parse import unquote, urlsplit
+
+        targets = [unquote(case.path)]
+        if "Destination" in case.headers:
+            targets.append(unquote(urlsplit(case.headers["Destination"]).path))
+        for _, path in group.objects:
+            for target in targets:
+                if path == target or (target.endswith("/") and path.startswith(target)):
+                    return True
+        return False
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def _fail(self, check: str, case: Case, detail: str, known: set[str] | None = None) -> None:
+        self._record(Failure(check, case.describe(), detail, case.known | (known or set())))
+
+    def _record(self, failure: Failure) -> None:
+        """Keep each distinct failure once, counting repeats."""
+        for seen in self.failures:
+            if seen.key() == failure.key():
+                seen.repeats += 1
+                return
+        self.failures.append(failure)
+
+    def finish(self) -> None:
+        if self.wedged:
+            return
+        for group in self.groups:
+            for login, path in group.objects:
+                if _differs(self._get(login, path), self.baseline[path]):
+                    self._record(Failure("seed damaged", "(end of run)", path))
+        for problem in seeding.integrity_problems(self.store, self.config):
+            self._record(Failure("integrity", "(end of run)", problem))
+
+    def report(self) -> str:
+        lines = [f"{sum(self.stats.kinds.values())} cases"]
+        for kind, n in sorted(self.stats.kinds.items()):
+            codes = ", ".join(f"{c}: {k}" for c, k in sorted(self.stats.by_kind[kind].items()))
+            lines.append(f"  {kind}: {n} ({codes})")
+        lines.append(
+            "status codes: "
+            + ", ".join(f"{code}: {n}" for code, n in sorted(self.stats.statuses.items()))
+        )
+        lines.append(
+            f"latency: max {max(self.stats.latencies, default=0):.3f} s, "
+            f"p95 {self.stats.p95():.3f} s over {len(self.stats.latencies)} requests"
+        )
+        lines.append(f"failures: {len(self.failures)} distinct")
+        summary = Counter()
+        for failure in self.failures:
+            summary[(failure.check, ", ".join(sorted(failure.known)) or "NEW")] += failure.repeats
+        lines += [f"  {check} [{known}]: {n}" for (check, known), n in sorted(summary.items())]
+        lines += [str(f) for f in self.failures]
+        return "\n".join(lines)
+
+
+def _differs(now: Response, old: Response) -> bool:
+    return (now.status, now.headers.get("etag"), now.body) != (
+        old.status,
+        old.headers.get("etag"),
+        old.body,
+    )
+
+
+@contextmanager
+def running(
+    db_url: str, directory: Path, *, exclude: frozenset = frozenset()
+) -> Iterator[Campaign]:
+    """A live `bridge serve` on ``db_url``, seeded, with its campaign."""
+    port = support.free_port()
+    config = support.write_config(directory, db_url, port, server_extra=SERVER_EXTRA)
+    server = support.start(config, port, cwd=directory)
+    store = Store(db_url, migrate=False)
+    try:
+        yield Campaign(server.url, store, config, exclude=exclude)
+    finally:
+        store.dispose()
+        server.stop()
