@@ -84,6 +84,12 @@ class Stats:
     statuses: Counter = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     by_kind: defaultdict = field(default_factory=lambda: defaultdict(Counter))
+    slowest: tuple[float, str] = (0.0, "")
+
+    def took(self, seconds: float, what: str) -> None:
+        self.latencies.append(seconds)
+        if seconds > self.slowest[0]:
+            self.slowest = (seconds, what)
 
     def p95(self) -> float:
         ordered = sorted(self.latencies)
@@ -91,10 +97,12 @@ class Stats:
 
 
 class Campaign:
-    def __init__(self, url: str, store: Store, config: Path, *, exclude: frozenset = frozenset()):
-        self.url, self.store, self.config = url, store, config
+    def __init__(
+        self, server: support.Server, store: Store, *, exclude: frozenset = frozenset()
+    ) -> None:
+        self.server, self.url, self.store = server, server.url, store
         self.exclude = exclude  # known classes left out of this run
-        self.groups = seeding.seed(url, store)
+        self.groups = seeding.seed(self.url, store)
         self.baseline: dict[str, Response] = {}
         self.failures: list[Failure] = []
         self.stats = Stats()
@@ -135,20 +143,25 @@ class Campaign:
                 headers=headers,
                 timeout=TIMEOUT_SECONDS,
             )
-        except OSError as error:  # a time-out or a dropped connection
-            self.wedged = isinstance(error, TimeoutError)
-            self.stats.latencies.append(time.monotonic() - started)
-            self._fail(
-                "no answer",
-                case,
-                f"{type(error).__name__}: {error} after {time.monotonic() - started:.1f} s",
-            )
+        except OSError as error:  # a time-out, a dropped connection, a dead server
+            self.stats.took(time.monotonic() - started, case.describe(200))
+            self._fail("no answer", case, self._lost(error, started))
             return None
         elapsed = time.monotonic() - started
-        self.stats.latencies.append(elapsed)
+        self.stats.took(elapsed, case.describe(200))
         if elapsed > SLOW_SECONDS:
             self._fail("slow", case, f"answered {answer.status} after {elapsed:.1f} s")
         return answer
+
+    def _lost(self, error: OSError, started: float) -> str:
+        """Why a request got no answer; a hung or dead server ends the run."""
+        exited = self.server.process.poll()
+        self.wedged = isinstance(error, TimeoutError) or exited is not None
+        why = f"{type(error).__name__}: {error} after {time.monotonic() - started:.1f} s"
+        if exited is not None:
+            log = self.server.output()[-3000:]
+            why += f"; the server exited with {exited}, its log ends:\n{log}"
+        return why
 
     def _check_answer(self, case: Case, answer: Response) -> None:
         if answer.status >= 500:
@@ -174,9 +187,14 @@ class Campaign:
 
     def _get(self, login: str, path: str) -> Response:
         started = time.monotonic()
-        answer = seeding.fetch(self.url, login, path, TIMEOUT_SECONDS)
+        try:
+            answer = seeding.fetch(self.url, login, path, TIMEOUT_SECONDS)
+        except OSError as error:
+            why = self._lost(error, started)
+            self._record(Failure("no answer", f"GET {path} as {login}", why))
+            return Response(0, {}, "")
         elapsed = time.monotonic() - started
-        self.stats.latencies.append(elapsed)
+        self.stats.took(elapsed, f"GET {path} as {login}")
         if elapsed > SLOW_SECONDS:
             self._record(Failure("slow", f"GET {path} as {login}", f"{elapsed:.1f} s"))
         for problem in self._leaks(login, answer):
@@ -203,6 +221,8 @@ class Campaign:
     def _check_seeds(self, case: Case, answer: Response, changed: bool) -> None:
         """Read seeds back: all of them when the store changed, else the next one in turn
         (an unchanged store cannot have changed them; that read checks the serving path)."""
+        if self.wedged:
+            return
         if changed:
             for group in list(self.groups):
                 self._check_group(case, answer, group, group.objects)
@@ -269,13 +289,11 @@ class Campaign:
         self.failures.append(failure)
 
     def finish(self) -> None:
-        if self.wedged:
-            return
-        for group in self.groups:
+        for group in self.groups if not self.wedged else []:
             for login, path in group.objects:
                 if _differs(self._get(login, path), self.baseline[path]):
                     self._record(Failure("seed damaged", "(end of run)", path))
-        for problem in seeding.integrity_problems(self.store, self.config):
+        for problem in seeding.integrity_problems(self.store, self.server.config):
             self._record(Failure("integrity", "(end of run)", problem))
 
     def report(self) -> str:
@@ -291,6 +309,8 @@ class Campaign:
             f"latency: max {max(self.stats.latencies, default=0):.3f} s, "
             f"p95 {self.stats.p95():.3f} s over {len(self.stats.latencies)} requests"
         )
+        slowest = self.stats.slowest[1].splitlines()
+        lines.append(f"slowest: {slowest[0] if slowest else '-'}")
         lines.append(f"failures: {len(self.failures)} distinct")
         summary = Counter()
         for failure in self.failures:
@@ -318,7 +338,7 @@ def running(
     server = support.start(config, port, cwd=directory)
     store = Store(db_url, migrate=False)
     try:
-        yield Campaign(server.url, store, config, exclude=exclude)
+        yield Campaign(server, store, exclude=exclude)
     finally:
         store.dispose()
         server.stop()
