@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with database(args.db, tmp) as url, running(url, tmp) as campaign:
             send_all(campaign, args.cases, args.seed)
+            campaign.run_regressions()
             campaign.finish()
             print(f"{args.db}: {time.monotonic() - started:.0f} s in all")
             print(campaign.report())

@@ -35,6 +35,7 @@ def test_fuzz_campaign(db_url, tmp_path):
             campaign.run(case)
 
         one()
+        campaign.run_regressions()
         campaign.finish()
         print(campaign.report())
         assert not campaign.failures, campaign.report()
