@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.store import Store
+from tests.fuzz import outcome
 from tests.fuzz import seed as seeding
 from tests.fuzz.cases import ORIGIN, WRITES, Case
+from tests.fuzz.outcome import Failure, Stats
 from tests.fuzz.regressions import REGRESSIONS
 from tests.support import server as support
 from tests.support.http import Response, request
@@ -34,22 +34,6 @@ from tests.support.http import Response, request
 SLOW_SECONDS = 5.0
 TIMEOUT_SECONDS = 10.0  # twice SLOW_SECONDS: an answer this late has failed anyway
 MAX_RESTARTS = 5
-# Known failure classes, being fixed on other branches (see docs/architecture.md, Testing).
-KNOWN = {
-    "two-rrules": "two RRULEs in one event hang the server",
-    "secondly": "FREQ=SECONDLY rules hang the server",
-    "huge-by-lists": "BYHOUR/BYMINUTE/BYSECOND lists giving thousands of instances a day",
-    "dotdot": "paths with '..' give 500 (so do '.' segments and '//': the same cause, "
-    "bridge.rights.refusal_reason strips an unsanitised PATH_INFO)",
-    "xml-dtd": "XML with a DTD or entities gives 500",
-    "xml-deep": "very deeply nested XML gives 500",
-    "delete-root": "DELETE of the root",
-    "move-other-host": "MOVE/COPY to another host",
-    "long-value": "values longer than their MariaDB column give 500 (href/UID > 255, ...)",
-    "private-override-leak": "private overridden occurrences leak to colleagues",
-    "proppatch-resourcetype": "PROPPATCH of resourcetype committed despite a 400",
-    "attendee-edit": "attendees can change or delete the organiser's meetings",
-}
 # Server config for speed only: logins are cached (bcrypt at cost 10 costs ~100 ms a
 # request otherwise) and Radicale's deliberate delays on 401/403 and 5xx answers (0.5-1.5 s,
 # against brute force) are off, so a fuzz run spends its time on the requests themselves.
@@ -62,41 +46,6 @@ delay = "0"
 [server.radicale.server]
 delay_on_error = "0"
 """
-
-
-@dataclass
-class Failure:
-    check: str
-    case: str
-    detail: str
-    known: set[str] = field(default_factory=set)
-    repeats: int = 1
-
-    def __str__(self) -> str:
-        known = f" [known: {', '.join(sorted(self.known))}]" if self.known else ""
-        again = f" (x{self.repeats})" if self.repeats > 1 else ""
-        return f"--- {self.check}{known}{again}: {self.detail}\n{self.case}"
-
-    def key(self) -> tuple:
-        return (self.check, self.detail[:300], self.case.split("\n", 1)[0])
-
-
-@dataclass
-class Stats:
-    kinds: Counter = field(default_factory=Counter)
-    statuses: Counter = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
-    by_kind: defaultdict = field(default_factory=lambda: defaultdict(Counter))
-    slowest: tuple[float, str] = (0.0, "")
-
-    def took(self, seconds: float, what: str) -> None:
-        self.latencies.append(seconds)
-        if seconds > self.slowest[0]:
-            self.slowest = (seconds, what)
-
-    def p95(self) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
 
 
 class Campaign:
@@ -326,27 +275,7 @@ class Campaign:
             self._record(Failure("integrity", "(end of run)", problem))
 
     def report(self) -> str:
-        lines = [f"{sum(self.stats.kinds.values())} cases"]
-        for kind, n in sorted(self.stats.kinds.items()):
-            codes = ", ".join(f"{c}: {k}" for c, k in sorted(self.stats.by_kind[kind].items()))
-            lines.append(f"  {kind}: {n} ({codes})")
-        lines.append(
-            "status codes: "
-            + ", ".join(f"{code}: {n}" for code, n in sorted(self.stats.statuses.items()))
-        )
-        lines.append(
-            f"latency: max {max(self.stats.latencies, default=0):.3f} s, "
-            f"p95 {self.stats.p95():.3f} s over {len(self.stats.latencies)} requests"
-        )
-        slowest = self.stats.slowest[1].splitlines()
-        lines.append(f"slowest: {slowest[0] if slowest else '-'}")
-        lines.append(f"failures: {len(self.failures)} distinct")
-        summary = Counter()
-        for failure in self.failures:
-            summary[(failure.check, ", ".join(sorted(failure.known)) or "NEW")] += failure.repeats
-        lines += [f"  {check} [{known}]: {n}" for (check, known), n in sorted(summary.items())]
-        lines += [str(f) for f in self.failures]
-        return "\n".join(lines)
+        return outcome.report(self.stats, self.failures)
 
 
 def _core(answer: Response) -> tuple[int, list[str]]:

@@ -47,7 +47,7 @@ def wire(path: str) -> str:
 
 
 def _unsanitised(path: str) -> bool:
-    """'..' or '.' segments or '//' (a known failure class, see campaign.KNOWN)."""
+    """'..' or '.' segments or '//' (a known failure class, see outcome.KNOWN)."""
     segments = path.replace("%2e", ".").split("/")
     return "//" in path or any(s in (".", "..") for s in segments)
 

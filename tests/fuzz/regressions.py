@@ -2,7 +2,7 @@
 
 They run after the generated cases, in CI and in the long run, so a class keeps being
 checked after its fix whatever hypothesis draws. Cases that hang or kill the server come
-last (a hung server ends the run). Each carries its class (campaign.KNOWN) when it has one.
+last (a hung server ends the run). Each carries its class (outcome.KNOWN) when it has one.
 """
 
 from __future__ import annotations

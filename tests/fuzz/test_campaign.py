@@ -1,7 +1,7 @@
 """The fuzz campaign against a live `bridge serve`, on SQLite and MariaDB (see campaign.py).
 
 FUZZ_EXCLUDE_KNOWN=1 - TEMPORARY, for running the campaign usefully while the known
-failure classes (campaign.KNOWN) are being fixed on other branches: it leaves out the
+failure classes (outcome.KNOWN) are being fixed on other branches: it leaves out the
 cases that belong to them and the checks that would report them. CI runs without it.
 FUZZ_CASES=N changes the number of cases (default 300).
 """
@@ -12,8 +12,9 @@ import os
 
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tests.fuzz.campaign import KNOWN, running
+from tests.fuzz.campaign import running
 from tests.fuzz.cases import Case, cases
+from tests.fuzz.outcome import KNOWN
 
 EXCLUDE = frozenset(KNOWN) if os.environ.get("FUZZ_EXCLUDE_KNOWN") == "1" else frozenset()
 CASES = int(os.environ.get("FUZZ_CASES", "300"))
