@@ -24,9 +24,10 @@ def request(
     user: str = "alice",
     password: str | None = None,
     headers: dict[str, str] | None = None,
+    timeout: float = 30,
 ) -> Response:
     parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     data = body.encode() if isinstance(body, str) else body
     token = base64.b64encode(f"{user}:{password or user}".encode()).decode()
     all_headers = {"Authorization": f"Basic {token}", **(headers or {})}
