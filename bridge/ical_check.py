@@ -207,12 +207,24 @@ def build_rule(value: str, dtstart: datetime, until: datetime | None) -> du_rrul
 
 
 def _check_rule(component: vobject.base.Component, value: str, max_occurrences: int) -> None:
+    try:
+        _check_rule_parts(component, value, max_occurrences)
+    except ICalError:
+        raise
+    except (ValueError, OverflowError) as exc:  # dateutil leaving the datetime range
+        raise ICalError(f"RRULE {value!r} cannot be evaluated: {exc}") from None
+
+
+def _check_rule_parts(component: vobject.base.Component, value: str, max_occurrences: int) -> None:
     parts = rule_parts(value)
     freq = parts.get("FREQ", "").upper()
     if not freq:
         raise ICalError(f"RRULE {value!r} has no FREQ")
     if freq not in _FREQ_SECONDS:
         raise ICalError(f"RRULE {value!r} has an unknown FREQ {freq!r}")
+    interval = parts.get("INTERVAL", "1")
+    if not (interval.isascii() and interval.isdigit() and int(interval) >= 1):
+        raise ICalError(f"RRULE INTERVAL={interval!r} must be a positive integer (RFC 5545)")
     has_count, has_until = "COUNT" in parts, "UNTIL" in parts
     if has_count and has_until:
         raise ICalError(f"RRULE {value!r} has both COUNT and UNTIL (RFC 5545 allows one)")
@@ -242,8 +254,7 @@ def _check_rule(component: vobject.base.Component, value: str, max_occurrences: 
     if until is not None and next(iter(build_rule(value, start, until)), None) is None:
         raise ICalError(f"RRULE {value!r} yields no occurrence between DTSTART and UNTIL")
     if until is not None:
-        interval = max(int(parts.get("INTERVAL", "1") or 1), 1)
-        periods = (until - start).total_seconds() / _FREQ_SECONDS[freq] / interval
+        periods = (until - start).total_seconds() / _FREQ_SECONDS[freq] / int(interval)
         rule = build_rule(value, start, until)
         if periods > max_occurrences and _more_than(rule, max_occurrences):
             raise ICalError(

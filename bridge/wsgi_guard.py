@@ -90,16 +90,25 @@ def _default_port(scheme: str) -> int:
 
 
 def check_xml(data: bytes) -> None:
-    """No DTD, no entities, nesting within MAX_XML_DEPTH; streamed, stops at the first fault."""
+    """No DTD, no entities, nesting within MAX_XML_DEPTH, every element in a namespace;
+    streamed, stops at the first fault."""
     depth = 0
     try:
         events = defused_tree.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
-        for event, _ in events:
+        for event, element in events:
             if event == "start":
                 depth += 1
                 if depth > MAX_XML_DEPTH:
                     raise Refusal(
                         400, f"XML body nested deeper than {MAX_XML_DEPTH} elements is refused"
+                    )
+                if not element.tag.startswith("{") or element.tag.startswith("{}"):
+                    # Radicale names every property by its namespace and fails without one.
+                    name = element.tag.removeprefix("{}")[:64]
+                    raise Refusal(
+                        400,
+                        f"XML element <{name}> has no namespace; WebDAV elements and "
+                        "properties without a namespace are not supported",
                     )
             else:
                 depth -= 1

@@ -76,9 +76,17 @@ def write_crm_meeting(store: Store, meeting: Meeting, overrides: list[Override])
         meeting.recurrence.overrides = [o.recurrence_id for o in overrides]
 
     def work(tx):  # noqa: ANN202
-        clash = meeting_store.by_href(tx.conn, href)
-        if clash is not None and clash.uid != meeting.uid:
-            meeting_store.delete_meeting(tx, clash.id)
+        # Hrefs belong to calendars: another meeting an earlier case put at this href in any
+        # member's calendar would push the seed's entry to another name there.
+        clashes = tx.conn.execute(
+            select(items.c.meeting_id).where(
+                items.c.href == href,
+                items.c.meeting_id.isnot(None),
+                items.c.uid != meeting.uid,
+            )
+        )
+        for meeting_id in {row.meeting_id for row in clashes}:
+            meeting_store.delete_meeting(tx, meeting_id)
         save_from_sync(
             tx, meeting, href=href, horizon_days=1830, max_occurrences=5000, overrides=overrides
         )

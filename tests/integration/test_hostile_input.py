@@ -47,6 +47,11 @@ HOSTILE = {
     "minutely_forever": ("RRULE:FREQ=MINUTELY", "expand forever"),
     "never_occurs": ("RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "yields no occurrence"),
     "count_over_limit": ("RRULE:FREQ=DAILY;COUNT=50000", "COUNT=50000"),
+    # Found by the fuzz campaign: dateutil walked back past year 1 and the guard failed (500).
+    "negative_interval": (
+        "RRULE:INTERVAL=-3;UNTIL=99991231T235959Z;FREQ=YEARLY;BYSETPOS=236,69,-171;BYMONTH=3,6",
+        "INTERVAL='-3' must be a positive integer",
+    ),
     "until_too_many": (
         "RRULE:FREQ=DAILY;BYHOUR=1,2,3,4,5,6,7,8,9,10;UNTIL=21261201T000000Z",
         "more than 5000 occurrences",
@@ -238,6 +243,19 @@ XML_CASES = {
     "deep_nesting": ("PROPFIND", DEEP, "nested deeper than"),
     "deep_report": ("REPORT", DEEP.replace("propfind", "sync-collection"), "nested deeper"),
     "proppatch_dtd": ("PROPPATCH", BILLION_LAUGHS.replace("propfind", "propertyupdate"), "DTD"),
+    # Found by the fuzz campaign: Radicale fails on a property without a namespace.
+    "prop_without_namespace": (
+        "PROPFIND",
+        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><x xmlns=""/>'
+        "</D:prop></D:propfind>",
+        "<x> has no namespace",
+    ),
+    "proppatch_without_namespace": (
+        "PROPPATCH",
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>'
+        "<color>red</color></D:prop></D:set></D:propertyupdate>",
+        "<color> has no namespace",
+    ),
 }
 
 
