@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from radicale import item as radicale_item
 from radicale import storage
 from radicale.item import filter as radicale_filter
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from bridge import ical
 from bridge.meeting_service import save_from_caldav
@@ -27,7 +27,6 @@ from bridge.store import items as item_store
 from bridge.store import meetings as meeting_store
 from bridge.store.changes import Tx
 from bridge.store.errors import ReadOnly, StoreError
-from bridge.store.schema import items
 
 if TYPE_CHECKING:
     from bridge.storage_plugin import Storage
@@ -128,10 +127,7 @@ class StoreCollection(storage.BaseCollection):
             current = change_log.position(conn, self.source_id)
             token = sync_token.make(self.source_id, current)
             if not old_token:
-                hrefs = conn.execute(
-                    select(items.c.href).where(items.c.collection_id == self.source_id)
-                )
-                return token, [row.href for row in hrefs]
+                return token, item_store.hrefs_in(conn, self.source_id)
             since = sync_token.parse(old_token, self.source_id)
             if since > current:
                 raise ValueError(f"sync token {old_token!r} is from the future")
@@ -236,7 +232,7 @@ class MeetingsCollection(StoreCollection):
 
 
 class ColleagueView(StoreCollection):
-    """viewer's read-only view of a colleague's meetings; private ones as busy time only."""
+    """viewer's read-only view of a colleague's meetings; private parts as busy time only."""
 
     def __init__(
         self,
@@ -262,22 +258,18 @@ class ColleagueView(StoreCollection):
         raise ReadOnly("a colleague's meetings calendar is read-only")
 
     def _items(self, conn: Connection, rows: Iterable[Row]) -> list[radicale_item.Item]:
+        # A meeting the viewer takes part in (it is in their own calendar) shows in full;
+        # any other shows as its stored rendering for non-participants, in which every
+        # private component is busy time only (bridge.ical_redact.busy_only).
         rows = list(rows)
-        private = {row.meeting_id for row in rows if row.private}
         shared: set[int] = set()
-        if private and self._viewer_collection_id is not None:
-            shared = {
-                r.meeting_id
-                for r in conn.execute(
-                    select(items.c.meeting_id).where(
-                        items.c.collection_id == self._viewer_collection_id,
-                        items.c.meeting_id.in_(private),
-                    )
-                )
-            }
-        return [
-            convert.to_item(self, row, redact=row.meeting_id in private - shared) for row in rows
-        ]
+        if self._viewer_collection_id is not None:
+            shared = item_store.meeting_ids_in(
+                conn,
+                self._viewer_collection_id,
+                {row.meeting_id for row in rows if row.meeting_id is not None},
+            )
+        return [convert.to_item(self, row, redact=row.meeting_id not in shared) for row in rows]
 
     def _prepare(self, href: str, item: radicale_item.Item) -> Any:
         raise ReadOnly("a colleague's meetings calendar is read-only")
