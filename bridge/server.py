@@ -17,6 +17,7 @@ from bridge.store import bindings as binding_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
+from bridge.wsgi_commit import commit_on_success
 
 log = logging.getLogger("bridge")
 
@@ -84,10 +85,11 @@ def open_store(settings: Settings) -> Store:
 
 
 def make_app(settings: Settings) -> WSGIApp:
-    """The WSGI application: Radicale with the bridge storage, refusals explained."""
+    """The WSGI application: Radicale with the bridge storage, refusals explained, and a
+    request's writes committed only with a success answer."""
     open_store(settings)
     app = radicale.Application(radicale_configuration(settings))
-    return utf8_paths(ErrorDetails(app, explain=refusal_reason))
+    return utf8_paths(ErrorDetails(commit_on_success(app), explain=refusal_reason))
 
 
 def start_sync_worker(settings: Settings) -> threading.Thread | None:

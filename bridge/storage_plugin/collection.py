@@ -57,9 +57,20 @@ class StoreCollection(storage.BaseCollection):
         return meta if key is None else meta.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
+        self._refuse_kind_change(props)
         store = self._storage.store
         store.write(lambda tx: collection_store.set_props(tx, self.source_id, props))
         self._row = store.read(lambda conn: collection_store.by_id(conn, self.source_id))
+
+    def _refuse_kind_change(self, props: Mapping[str, str]) -> None:
+        """DAV:resourcetype is protected (RFC 4918 15.9): a PROPPATCH cannot change it."""
+        before, after = self.get_meta("tag") or "", props.get("tag") or ""
+        if after != before:
+            kinds = {"VCALENDAR": "a calendar", "VADDRESSBOOK": "an address book"}
+            raise ReadOnly(
+                f"DAV:resourcetype is protected: /{self.path}/ is "
+                f"{kinds.get(before, 'a plain collection')} and stays one"
+            )
 
     @property
     def etag(self) -> str:
@@ -191,6 +202,7 @@ class MeetingsCollection(StoreCollection):
 
     def set_meta(self, props: Mapping[str, str]) -> None:
         # Clients may rename or colour it; what it is stays fixed.
+        self._refuse_kind_change(props)
         fixed = collection_store.meetings_props("CRM meetings")
         super().set_meta(
             {
