@@ -9,7 +9,7 @@ the access model (docs/architecture.md), not from what the server answers:
   and change nothing in the store (a fingerprint of every table is compared);
 - "either" cells are protocol corners where the RFCs leave the answer to the server
   (a calendar-query on a plain collection): any 2xx or 4xx, but still no 5xx and no leak;
-- no cell may answer 5xx;
+- no cell may answer 5xx, and a plain-text 403 names its reason (and not a wrong one);
 - no response carries a marker of a private meeting, a client calendar or an address
   book to someone who does not take part in it, and internal notes reach no one.
 
@@ -527,6 +527,23 @@ def verdict(rule: str, status: int, leaked: list[str], changed: bool, method: st
     return "; ".join(problems) or "ok"
 
 
+def unexplained(
+    answer: Response, login: str | None, method: str, path: str, headers: dict
+) -> str | None:
+    """A plain-text 403 must name its reason, and not a wrong one (an XML 403 names the
+    failed precondition; a HEAD answer has no body)."""
+    plain = answer.headers.get("content-type", "").startswith("text/plain")
+    if answer.status != 403 or not plain or method == "HEAD":
+        return None
+    if not answer.body.startswith("403 Forbidden: "):
+        return f"403 without a reason: {answer.body!r}"
+    destination = headers.get("Destination", "").split("//", 1)[-1].partition("/")[2]
+    inside = all(p.split("/")[0] == login for p in (path.strip("/"), destination) if p)
+    if login is not None and inside and "outside the logged-in user's home" in answer.body:
+        return f"wrong reason: {answer.body.strip()!r}"
+    return None
+
+
 CELLS = [
     (role, target, method)
     for role in ROLES
@@ -546,6 +563,9 @@ def test_authorisation_matrix(world, role, target_name, method):
     answer = world_.call(http_method, path, body, user=ROLES[role], headers=headers)
     changed = world_.fingerprint() != before
     outcome = verdict(rule, answer.status, leaks(ROLES[role], answer.body), changed, method)
+    reason = unexplained(answer, ROLES[role], http_method, path, headers)
+    if reason:
+        outcome = reason if outcome == "ok" else f"{outcome}; {reason}"
     results.add(role, target_name, method, rule, answer.status, outcome)
     if changed:
         world_.restore_after(target)
