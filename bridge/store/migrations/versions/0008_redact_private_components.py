@@ -36,19 +36,27 @@ meetings = sa.table(
 )
 
 
+BATCH = 500
+
+
 def upgrade() -> None:
     conn = op.get_bind()
-    rows = conn.execute(sa.select(meetings.c.id, meetings.c.ical)).all()
-    for row in rows:
-        try:
-            busy = busy_only(parse_calendar(row.ical))
-        except ICalError:
-            continue  # unreadable: keep the whole-object busy rendering (it hides more)
-        conn.execute(
-            sa.update(meetings)
-            .where(meetings.c.id == row.id)
-            .values(busy_ical=busy, busy_etag=get_etag(busy))
-        )
+    ids = list(conn.execute(sa.select(meetings.c.id).order_by(meetings.c.id)).scalars())
+    for start in range(0, len(ids), BATCH):  # a batch of texts in memory at a time
+        batch = ids[start : start + BATCH]
+        rows = conn.execute(
+            sa.select(meetings.c.id, meetings.c.ical).where(meetings.c.id.in_(batch))
+        ).all()
+        for row in rows:
+            try:
+                busy = busy_only(parse_calendar(row.ical))
+            except ICalError:
+                continue  # unreadable: keep the whole-object busy rendering (it hides more)
+            conn.execute(
+                sa.update(meetings)
+                .where(meetings.c.id == row.id)
+                .values(busy_ical=busy, busy_etag=get_etag(busy))
+            )
 
 
 def downgrade() -> None:
