@@ -30,17 +30,28 @@ the attendee-rights work done on another branch.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, select, update
 
-from bridge.store.schema import collections, counters, items, meetings
 from tests.support import dav
-from tests.support.http import Response, request
-from tests.support.module_server import BACKENDS, ModuleServer, running_server
+from tests.support.http import Response
+from tests.support.matrix_world import (
+    ALARM,
+    BOOKED,
+    CARD,
+    CARD_TYPE,
+    GENERIC_EVENT,
+    MARKERS,
+    MEETINGS,
+    PRIVATE_MEETING,
+    Results,
+    World,
+    restore_team,
+    team_with,
+)
+from tests.support.module_server import BACKENDS, running_server
 
 ALLOW, REFUSE, EITHER, REDIRECT = "allow", "refuse", "either", "redirect"
 
@@ -55,99 +66,6 @@ ROLES = {
 }
 
 # Marker -> logins that may see it. Internal notes: nobody, ever.
-MARKERS = {
-    **{f"MKPRIV{p}": {"alice", "carol"} for p in ("SUM", "LOC", "DESC", "ALARM", "FIELD")},
-    "mkprivguest@outside.example": {"alice", "carol"},
-    **{f"MKOCC{p}": {"alice"} for p in ("SUM", "LOC", "DESC", "ALARM")},
-    "mkoccguest@outside.example": {"alice"},
-    "MKGENSUM": {"alice"},
-    "MKCARDNAME": {"alice"},
-    "MKNOTES1": set(),
-    "MKNOTES2": set(),
-}
-NOTES = {"mx-private": "MKNOTES1", "mx-series": "MKNOTES2"}
-
-
-def ics(*lines: str) -> str:
-    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//tests//EN", *lines]) + (
-        "\r\nEND:VCALENDAR\r\n"
-    )
-
-
-PRIVATE_MEETING = ics(
-    "BEGIN:VEVENT",
-    "UID:mx-private",
-    "DTSTAMP:20261101T000000Z",
-    "DTSTART:20261203T100000Z",
-    "DTEND:20261203T110000Z",
-    "CLASS:PRIVATE",
-    "SUMMARY:MKPRIVSUM",
-    "LOCATION:MKPRIVLOC",
-    "DESCRIPTION:MKPRIVDESC",
-    "X-CRM-FIELD-TOPIC:MKPRIVFIELD",
-    "ORGANIZER:mailto:alice@example.com",
-    "ATTENDEE:mailto:carol@example.com",
-    "ATTENDEE:mailto:mkprivguest@outside.example",
-    "BEGIN:VALARM",
-    "ACTION:DISPLAY",
-    "DESCRIPTION:MKPRIVALARM",
-    "TRIGGER:-PT5M",
-    "END:VALARM",
-    "END:VEVENT",
-)
-SERIES_WITH_PRIVATE_OCCURRENCE = ics(
-    "BEGIN:VEVENT",
-    "UID:mx-series",
-    "DTSTAMP:20261101T000000Z",
-    "DTSTART:20261207T090000Z",
-    "DTEND:20261207T093000Z",
-    "RRULE:FREQ=DAILY;COUNT=3",
-    "SUMMARY:Stand-up",
-    "END:VEVENT",
-    "BEGIN:VEVENT",
-    "UID:mx-series",
-    "DTSTAMP:20261101T000000Z",
-    "RECURRENCE-ID:20261208T090000Z",
-    "DTSTART:20261208T150000Z",
-    "DTEND:20261208T160000Z",
-    "CLASS:CONFIDENTIAL",
-    "SUMMARY:MKOCCSUM",
-    "LOCATION:MKOCCLOC",
-    "DESCRIPTION:MKOCCDESC",
-    "ATTENDEE:mailto:mkoccguest@outside.example",
-    "BEGIN:VALARM",
-    "ACTION:DISPLAY",
-    "DESCRIPTION:MKOCCALARM",
-    "TRIGGER:-PT5M",
-    "END:VALARM",
-    "END:VEVENT",
-)
-PUBLIC_MEETING = ics(
-    "BEGIN:VEVENT",
-    "UID:mx-public",
-    "DTSTAMP:20261101T000000Z",
-    "DTSTART:20261204T120000Z",
-    "DTEND:20261204T130000Z",
-    "SUMMARY:Team lunch",
-    "END:VEVENT",
-)
-GENERIC_EVENT = ics(
-    "BEGIN:VEVENT",
-    "UID:mx-generic",
-    "DTSTAMP:20261101T000000Z",
-    "DTSTART:20261205T080000Z",
-    "DTEND:20261205T090000Z",
-    "CLASS:PRIVATE",
-    "SUMMARY:MKGENSUM",
-    "END:VEVENT",
-)
-CARD = dav.vcard("mx-card", "MKCARDNAME")
-MEETINGS = {
-    "private.ics": PRIVATE_MEETING,
-    "series.ics": SERIES_WITH_PRIVATE_OCCURRENCE,
-    "public.ics": PUBLIC_MEETING,
-}
-CARD_TYPE = {"Content-Type": "text/vcard"}
 
 
 @dataclass(frozen=True)
@@ -362,126 +280,6 @@ def build(role: str, target: Target, method: str, url: str) -> tuple[str, str, s
 # -- the store's fingerprint and the world's upkeep ---------------------------------------
 
 
-class World:
-    def __init__(self, server: ModuleServer) -> None:
-        self.server = server
-        self.engine = create_engine(server.db_url)
-
-    def call(self, method: str, path: str, body: str = "", **kw) -> Response:
-        return request(self.server.url, method, path, body, **kw)
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        with self.engine.connect() as conn:
-            for query in (
-                select(collections).order_by(collections.c.id),
-                select(items).order_by(items.c.id),
-                select(meetings).order_by(meetings.c.id),
-                select(counters).order_by(counters.c.name),
-            ):
-                for row in conn.execute(query):
-                    digest.update(repr(tuple(row)).encode())
-        return digest.hexdigest()
-
-    def must(self, answer: Response, *codes: int) -> None:
-        assert answer.status in codes, answer
-
-    def restore_all(self) -> None:
-        for path in ("/alice/cal/", "/alice/cal2/", "/alice/book/", "/alice/book2/"):
-            self.restore_collection(path)
-        self.restore_meetings()
-        self.restore_home()
-
-    def restore_collection(self, path: str) -> None:
-        self.call("DELETE", path)
-        if "book" in path:
-            self.must(self.call("MKCOL", path, dav.mkcol_addressbook(), headers=dav.XML), 201)
-        else:
-            self.must(self.call("MKCALENDAR", path, dav.mkcalendar(path), headers=dav.XML), 201)
-        if path == "/alice/cal/":
-            self.must(self.call("PUT", path + "event.ics", GENERIC_EVENT), 201)
-        if path == "/alice/book/":
-            self.must(self.call("PUT", path + "card.vcf", CARD, headers=CARD_TYPE), 201)
-
-    def restore_meetings(self) -> None:
-        for name in ("moved.ics", "copy.ics"):
-            self.call("DELETE", f"/alice/meetings/{name}")
-        for name, text in MEETINGS.items():
-            self.must(self.call("PUT", f"/alice/meetings/{name}", text), 201, 204)
-        # Internal notes come from the CRM, never from a calendar client.
-        with self.engine.begin() as conn:
-            for uid, note in NOTES.items():
-                conn.execute(
-                    update(meetings).where(meetings.c.uid == uid).values(internal_notes=note)
-                )
-
-    def restore_home(self) -> None:
-        for role in ROLES:
-            self.call("DELETE", f"/alice/mk-{role}/")
-        self.call("PROPPATCH", "/alice/", dav.proppatch("<D:displayname>alice</D:displayname>"))
-
-    def restore_after(self, target: Target) -> None:
-        """Put back what an allowed write to ``target`` may have changed."""
-        if target.path.startswith(("/alice/cal", "/alice/book")):
-            for path in ("/alice/cal/", "/alice/cal2/", "/alice/book/", "/alice/book2/"):
-                self.restore_collection(path)
-        elif target.path.startswith("/alice/meetings"):
-            self.restore_meetings()
-        elif target.path == "/alice/":
-            self.restore_home()
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-# -- recording and printing ---------------------------------------------------------------
-
-
-@dataclass
-class Results:
-    backend: str
-    rows: list[tuple[str, str, str, str, int, str]] = field(default_factory=list)
-
-    def add(self, role: str, target: str, method: str, rule: str, status: int, verdict: str):
-        self.rows.append((role, target, method, rule, status, verdict))
-
-    def table(self) -> str:
-        roles = list(ROLES)
-        lines = [f"Authorisation matrix on {self.backend} (rule/status; ! marks a failure)"]
-        cells = {(r, t, m): (rule, s, v) for r, t, m, rule, s, v in self.rows}
-        for target in TARGETS:
-            lines.append(f"\n{target} ({TARGETS[target].path})")
-            lines.append(f"  {'method':26}" + "".join(f"{r:>18}" for r in roles))
-            for method in METHODS:
-                row = []
-                for role in roles:
-                    cell = cells.get((role, target, method))
-                    if cell is None:
-                        row.append(f"{'-':>18}")
-                        continue
-                    rule, status, verdict = cell
-                    mark = "" if verdict == "ok" else "!"
-                    row.append(f"{mark}{rule} {status}".rjust(18))
-                lines.append(f"  {method:26}" + "".join(row))
-        meeting_rows = [row for row in self.rows if row[1].startswith("meeting: ")]
-        if meeting_rows:
-            lines.append("\nmeeting-level rules (test_meeting_role_matrix)")
-            lines += [
-                f"  {'!' if v != 'ok' else ' '} {r:10} {t[9:]:48} {m:7} {rule:7} {st}"
-                for r, t, m, rule, st, v in meeting_rows
-            ]
-        failures = [row for row in self.rows if row[5] != "ok"]
-        lines.append(
-            f"\n{len(self.rows)} cells; unexpected 2xx: "
-            f"{sum(1 for r in failures if 'unexpected 2xx' in r[5])}; "
-            f"5xx: {sum(1 for r in failures if '5xx' in r[5])}; "
-            f"leaks: {sum(1 for r in failures if 'leak' in r[5])}; "
-            f"failures: {len(failures)}"
-        )
-        lines += [f"  ! {r[0]} {r[2]} {r[1]}: {r[5]}" for r in failures]
-        return "\n".join(lines)
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -491,9 +289,10 @@ def world(
     # refusals (an anti-brute-force pause of 0.5-1.5 s that Radicale adds to 401/403).
     extra = '[server.radicale.auth]\ncache_logins = "True"\ndelay = "0"\n'
     with running_server(request.param, directory, server_extra=extra) as server:
-        world = World(server)
+        world = World(server, list(ROLES))
         world.restore_all()
-        results = Results(request.param)
+        targets = {name: t.path for name, t in TARGETS.items()}
+        results = Results(request.param, list(ROLES), targets, METHODS)
         yield world, results
         world.close()
         table = results.table()
@@ -568,44 +367,13 @@ def test_authorisation_matrix(world, role, target_name, method):
         outcome = reason if outcome == "ok" else f"{outcome}; {reason}"
     results.add(role, target_name, method, rule, answer.status, outcome)
     if changed:
-        world_.restore_after(target)
+        world_.restore_after(target.path)
     assert outcome == "ok", f"{role} {method} {path}: rule {rule}, {answer}"
 
 
 # -- meeting-level rules (attendee rights, booking for others, MOVE of meetings) ---------
 # These rules are being built on another branch; the cells are written here so that the
 # merged code is held to them.
-
-TEAM = ics(
-    "BEGIN:VEVENT",
-    "UID:mx-team",
-    "DTSTAMP:20261101T000000Z",
-    "DTSTART:20261210T100000Z",
-    "DTEND:20261210T110000Z",
-    "SEQUENCE:0",
-    "SUMMARY:Team review",
-    "CLASS:PUBLIC",
-    "ORGANIZER:mailto:alice@example.com",
-    "ATTENDEE;PARTSTAT=ACCEPTED:mailto:alice@example.com",
-    "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.com",
-    "END:VEVENT",
-)
-BOOKED = ics(
-    "BEGIN:VEVENT",
-    "UID:mx-booked",
-    "DTSTAMP:20261101T000000Z",
-    "DTSTART:20261211T100000Z",
-    "DTEND:20261211T110000Z",
-    "SUMMARY:Booked for alice",
-    "ORGANIZER:mailto:alice@example.com",
-    "END:VEVENT",
-)
-ALARM = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Soon\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n"
-
-
-def _team(old: str, new: str) -> str:
-    assert old in TEAM
-    return TEAM.replace(old, new)
 
 
 @dataclass(frozen=True)
@@ -620,167 +388,48 @@ class MeetingCell:
     still_there: bool = False  # after it, the organiser's copy still exists unchanged
 
 
+ALICE, CAROL = "/alice/meetings/team.ics", "/carol/meetings/team.ics"
+KEPT = True  # after the cell, the organiser's copy still exists
+
 MEETING_CELLS = [
-    MeetingCell(
-        "organiser",
-        "edits SUMMARY",
-        "PUT",
-        "/alice/meetings/team.ics",
-        ALLOW,
-        _team("Team review", "Team review (new title)"),
-    ),
-    MeetingCell(
-        "attendee",
-        "edits SUMMARY",
-        "PUT",
-        "/carol/meetings/team.ics",
-        REFUSE,
-        _team("Team review", "Carol's title"),
-        still_there=True,
-    ),
-    MeetingCell(
-        "attendee",
-        "moves DTSTART",
-        "PUT",
-        "/carol/meetings/team.ics",
-        REFUSE,
-        _team("DTSTART:20261210T100000Z", "DTSTART:20261210T090000Z"),
-        still_there=True,
-    ),
-    MeetingCell(
-        "attendee",
-        "takes over ORGANIZER",
-        "PUT",
-        "/carol/meetings/team.ics",
-        REFUSE,
-        _team("ORGANIZER:mailto:alice@", "ORGANIZER:mailto:carol@"),
-        still_there=True,
-    ),
-    MeetingCell(
-        "attendee",
-        "changes CLASS",
-        "PUT",
-        "/carol/meetings/team.ics",
-        REFUSE,
-        _team("CLASS:PUBLIC", "CLASS:PRIVATE"),
-        still_there=True,
-    ),
-    MeetingCell(
-        "attendee",
-        "answers (own PARTSTAT)",
-        "PUT",
-        "/carol/meetings/team.ics",
-        ALLOW,
-        _team("PARTSTAT=NEEDS-ACTION:mailto:carol@", "PARTSTAT=ACCEPTED:mailto:carol@"),
-    ),
-    MeetingCell(
-        "attendee",
-        "adds an alarm",
-        "PUT",
-        "/carol/meetings/team.ics",
-        ALLOW,
-        _team("END:VEVENT", ALARM + "END:VEVENT"),
-    ),
-    MeetingCell(
-        "attendee",
-        "deletes (declines)",
-        "DELETE",
-        "/carol/meetings/team.ics",
-        ALLOW,
-        still_there=True,
-    ),
-    MeetingCell(
-        "colleague",
-        "books for another user without can_book_for",
-        "PUT",
-        "/bob/meetings/booked.ics",
-        REFUSE,
-        BOOKED,
-    ),
-    MeetingCell(
-        "stranger",
-        "books for another user without can_book_for",
-        "PUT",
-        "/dave/meetings/booked.ics",
-        REFUSE,
-        BOOKED,
-    ),
-    MeetingCell(
-        "organiser",
-        "renames inside the meetings calendar",
-        "MOVE",
-        "/alice/meetings/team.ics",
-        ALLOW,
-        destination="/alice/meetings/team-renamed.ics",
-    ),
-    MeetingCell(
-        "organiser",
-        "moves the meeting to another calendar",
-        "MOVE",
-        "/alice/meetings/team.ics",
-        REFUSE,
-        destination="/alice/cal2/team.ics",
-        still_there=True,
-    ),
-    MeetingCell(
-        "attendee",
-        "renames inside the meetings calendar",
-        "MOVE",
-        "/carol/meetings/team.ics",
-        ALLOW,
-        destination="/carol/meetings/team-renamed.ics",
-    ),
-    MeetingCell(
-        "attendee",
-        "moves the meeting to another calendar",
-        "MOVE",
-        "/carol/meetings/team.ics",
-        REFUSE,
-        destination="/carol/other/team.ics",
-        still_there=True,
-    ),
-    MeetingCell(
-        "organiser",
-        "moves the meeting to another user's calendar",
-        "MOVE",
-        "/alice/meetings/team.ics",
-        REFUSE,
-        destination="/dave/meetings/team.ics",
-        still_there=True,
-    ),
-    MeetingCell(
-        "anonymous",
-        "edits SUMMARY",
-        "PUT",
-        "/alice/meetings/team.ics",
-        REFUSE,
-        _team("Team review", "Anonymous"),
-        still_there=True,
-    ),
-    MeetingCell(
-        "organiser",
-        "deletes (cancels)",
-        "DELETE",
-        "/alice/meetings/team.ics",
-        ALLOW,
-    ),
-]
-
-
-def restore_team(world_: World) -> None:
-    for path in (
-        "/alice/meetings/team-renamed.ics",
-        "/carol/meetings/team-renamed.ics",
-        "/alice/cal2/team.ics",
-    ):
-        world_.call("DELETE", path, user=path.split("/")[1])
-    for login, path in (("bob", "/bob/meetings/booked.ics"), ("dave", "/dave/meetings/booked.ics")):
-        world_.call("DELETE", path, user=login)
-    world_.call("DELETE", "/alice/meetings/booked.ics")
-    world_.must(world_.call("PUT", "/alice/meetings/team.ics", TEAM), 201, 204)
-    if world_.call("PROPFIND", "/carol/other/", user="carol").status == 404:
-        made = world_.call("MKCALENDAR", "/carol/other/", dav.mkcalendar(), user="carol")
-        world_.must(made, 201)
+    MeetingCell(*row[:6], destination=row[6], still_there=row[7])
+    for row in [
+        # role, action, method, path, rule, body, MOVE destination, organiser's copy kept
+        ("organiser", "edits SUMMARY", "PUT", ALICE, ALLOW,
+         team_with("Team review", "Team review (new title)"), "", False),
+        ("attendee", "edits SUMMARY", "PUT", CAROL, REFUSE,
+         team_with("Team review", "Carol's title"), "", KEPT),
+        ("attendee", "moves DTSTART", "PUT", CAROL, REFUSE,
+         team_with("DTSTART:20261210T100000Z", "DTSTART:20261210T090000Z"), "", KEPT),
+        ("attendee", "takes over ORGANIZER", "PUT", CAROL, REFUSE,
+         team_with("ORGANIZER:mailto:alice@", "ORGANIZER:mailto:carol@"), "", KEPT),
+        ("attendee", "changes CLASS", "PUT", CAROL, REFUSE,
+         team_with("CLASS:PUBLIC", "CLASS:PRIVATE"), "", KEPT),
+        ("attendee", "answers (own PARTSTAT)", "PUT", CAROL, ALLOW,
+         team_with("PARTSTAT=NEEDS-ACTION:mailto:carol@", "PARTSTAT=ACCEPTED:mailto:carol@"),
+         "", False),
+        ("attendee", "adds an alarm", "PUT", CAROL, ALLOW,
+         team_with("END:VEVENT", ALARM + "END:VEVENT"), "", False),
+        ("attendee", "deletes (declines)", "DELETE", CAROL, ALLOW, "", "", KEPT),
+        ("colleague", "books for another user without can_book_for", "PUT",
+         "/bob/meetings/booked.ics", REFUSE, BOOKED, "", False),
+        ("stranger", "books for another user without can_book_for", "PUT",
+         "/dave/meetings/booked.ics", REFUSE, BOOKED, "", False),
+        ("organiser", "renames inside the meetings calendar", "MOVE", ALICE, ALLOW, "",
+         "/alice/meetings/team-renamed.ics", False),
+        ("organiser", "moves the meeting to another calendar", "MOVE", ALICE, REFUSE, "",
+         "/alice/cal2/team.ics", KEPT),
+        ("attendee", "renames inside the meetings calendar", "MOVE", CAROL, ALLOW, "",
+         "/carol/meetings/team-renamed.ics", False),
+        ("attendee", "moves the meeting to another calendar", "MOVE", CAROL, REFUSE, "",
+         "/carol/other/team.ics", KEPT),
+        ("organiser", "moves the meeting to another user's calendar", "MOVE", ALICE, REFUSE,
+         "", "/dave/meetings/team.ics", KEPT),
+        ("anonymous", "edits SUMMARY", "PUT", ALICE, REFUSE,
+         team_with("Team review", "Anonymous"), "", KEPT),
+        ("organiser", "deletes (cancels)", "DELETE", ALICE, ALLOW, "", "", False),
+    ]
+]  # fmt: skip
 
 
 ROLE_NAMES = {**ROLES, "organiser": "alice"}
