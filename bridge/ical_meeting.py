@@ -10,6 +10,7 @@ import pytz
 import vobject
 
 from bridge.ical_errors import ICalError, as_utc, events, fix_tz, iana_zone, lines, tz_name
+from bridge.ical_redact import is_private
 from bridge.model import APPOINTMENT, MEETING, BusyStatus, Meeting, Participant, Recurrence
 
 PRODID = "-//crm-calendar-bridge//EN"
@@ -133,7 +134,7 @@ def meeting_from_ical(
         timezone=zone,
         all_day=all_day,
         recurrence=_recurrence(vcal, event, zone),
-        private=_text(event, "class").upper() in ("PRIVATE", "CONFIDENTIAL"),
+        private=is_private(event),
         busy=_busy(event),
         custom_fields=custom,
         sequence=int(sequence) if sequence.strip().lstrip("-").isdigit() else 0,

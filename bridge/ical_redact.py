@@ -1,4 +1,4 @@
-"""Busy-only redaction and the canonical content hash."""
+"""What private means, the busy-only redaction of private components, the canonical hash."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import vobject
 from bridge.ical_check import parse_calendar
 from bridge.ical_errors import ICalError
 
-# What a colleague may see of a private meeting they do not attend: its times only.
+# CLASS values that make a component private.
+PRIVATE_CLASSES = frozenset({"PRIVATE", "CONFIDENTIAL"})
+# What someone who does not take part may see of a private component: its times only.
 BUSY_ONLY_PROPS = (
     "uid",
     "dtstart",
@@ -30,8 +32,22 @@ HASH_IGNORED = frozenset({"DTSTAMP", "PRODID", "LAST-MODIFIED", "CREATED", "SEQU
 _MULTI_VALUED = frozenset({"EXDATE", "RDATE"})
 
 
+def is_private(component: vobject.base.Component) -> bool:
+    """The one definition of private: CLASS is PRIVATE or CONFIDENTIAL (RFC 5545 3.8.1.3)."""
+    found = component.contents.get("class", [])
+    return bool(found) and str(found[0].value).strip().upper() in PRIVATE_CLASSES
+
+
 def busy_only(vcal: vobject.base.Component) -> str:
-    """The calendar object reduced to busy time: a whitelist of time properties."""
+    """The calendar object as someone who does not take part in it may see it.
+
+    Every private VEVENT is reduced to busy time (a whitelist of time properties,
+    SUMMARY "Busy", no alarms); public ones are kept whole. A private series master makes
+    every occurrence private, whatever its own CLASS says: an overridden instance that
+    omits CLASS must not reveal what its series hides.
+    """
+    vevents = [c for c in vcal.getChildren() if getattr(c, "name", None) == "VEVENT"]
+    series_private = any(is_private(e) for e in vevents if "recurrence-id" not in e.contents)
     out = vobject.iCalendar()
     out.add("prodid").value = "-//crm-calendar-bridge//EN"
     for component in vcal.getChildren():
@@ -39,19 +55,25 @@ def busy_only(vcal: vobject.base.Component) -> str:
             continue
         if component.name == "VTIMEZONE":
             out.add(vobject.base.Component.duplicate(component))
-            continue
-        if component.name != "VEVENT":
-            continue
-        event = out.add("vevent")
-        for name in BUSY_ONLY_PROPS:
-            for line in component.contents.get(name, []):
-                event.add(vobject.base.ContentLine.duplicate(line))
-        event.add("summary").value = "Busy"
-        event.add("class").value = "PRIVATE"
+        elif component.name == "VEVENT":
+            if series_private or is_private(component):
+                out.add(_busy_time(component))
+            else:
+                out.add(vobject.base.Component.duplicate(component))
     try:
         return str(out.serialize())
     except Exception as exc:
         raise ICalError(f"cannot write the busy-only view: {exc}") from None
+
+
+def _busy_time(event: vobject.base.Component) -> vobject.base.Component:
+    busy = vobject.newFromBehavior("vevent")
+    for name in BUSY_ONLY_PROPS:
+        for line in event.contents.get(name, []):
+            busy.add(vobject.base.ContentLine.duplicate(line))
+    busy.add("summary").value = "Busy"
+    busy.add("class").value = "PRIVATE"
+    return busy
 
 
 def canonical_hash(vcal_or_text: vobject.base.Component | str) -> str:

@@ -20,6 +20,7 @@ from bridge.store import bindings as binding_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
+from bridge.wsgi_commit import commit_on_success
 from bridge.wsgi_guard import RequestGuard
 from bridge.wsgi_status import RefusalStatus
 
@@ -105,10 +106,12 @@ def backend_factory(settings: Settings) -> BackendFactory:
 
 def make_app(settings: Settings) -> WSGIApp:
     """The WSGI application: Radicale with the bridge storage, hostile requests refused
-    before any lock, refusals explained."""
+    before any lock, refusals explained, and a request's writes committed only with a
+    success answer."""
     open_store(settings)
     configuration = radicale_configuration(settings)
-    app = ErrorDetails(RefusalStatus(radicale.Application(configuration)), explain=refusal_reason)
+    radicale_app = commit_on_success(radicale.Application(configuration))
+    app = ErrorDetails(RefusalStatus(radicale_app), explain=refusal_reason)
     guarded = RequestGuard(
         app, configuration=configuration, max_occurrences=settings.store.max_occurrences
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from radicale import item as radicale_item
 from radicale import storage
 from radicale.item import filter as radicale_filter
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from bridge import ical, meeting_service
 from bridge.storage_plugin import convert, sync_token
@@ -25,7 +25,6 @@ from bridge.store import collections as collection_store
 from bridge.store import items as item_store
 from bridge.store.changes import Tx
 from bridge.store.errors import ReadOnly, StoreError
-from bridge.store.schema import items
 
 if TYPE_CHECKING:
     from bridge.storage_plugin import Storage
@@ -59,9 +58,20 @@ class StoreCollection(storage.BaseCollection):
         return meta if key is None else meta.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
+        self._refuse_kind_change(props)
         store = self._storage.store
         store.write(lambda tx: collection_store.set_props(tx, self.source_id, props))
         self._row = store.read(lambda conn: collection_store.by_id(conn, self.source_id))
+
+    def _refuse_kind_change(self, props: Mapping[str, str]) -> None:
+        """DAV:resourcetype is protected (RFC 4918 15.9): a PROPPATCH cannot change it."""
+        before, after = self.get_meta("tag") or "", props.get("tag") or ""
+        if after != before:
+            kinds = {"VCALENDAR": "a calendar", "VADDRESSBOOK": "an address book"}
+            raise ReadOnly(
+                f"DAV:resourcetype is protected: /{self.path}/ is "
+                f"{kinds.get(before, 'a plain collection')} and stays one"
+            )
 
     @property
     def etag(self) -> str:
@@ -129,10 +139,7 @@ class StoreCollection(storage.BaseCollection):
             current = change_log.position(conn, self.source_id)
             token = sync_token.make(self.source_id, current)
             if not old_token:
-                hrefs = conn.execute(
-                    select(items.c.href).where(items.c.collection_id == self.source_id)
-                )
-                return token, [row.href for row in hrefs]
+                return token, item_store.hrefs_in(conn, self.source_id)
             since = sync_token.parse(old_token, self.source_id)
             if since > current:
                 raise ValueError(f"sync token {old_token!r} is from the future")
@@ -201,6 +208,7 @@ class MeetingsCollection(StoreCollection):
 
     def set_meta(self, props: Mapping[str, str]) -> None:
         # Clients may rename or colour it; what it is stays fixed.
+        self._refuse_kind_change(props)
         fixed = collection_store.meetings_props("CRM meetings")
         super().set_meta(
             {
@@ -251,7 +259,7 @@ class MeetingsCollection(StoreCollection):
 
 
 class ColleagueView(StoreCollection):
-    """viewer's read-only view of a colleague's meetings; private ones as busy time only."""
+    """viewer's read-only view of a colleague's meetings; private parts as busy time only."""
 
     personal_copies = False  # the colleague's own alarms are not the viewer's business
 
@@ -279,22 +287,18 @@ class ColleagueView(StoreCollection):
         raise ReadOnly("a colleague's meetings calendar is read-only")
 
     def _items(self, conn: Connection, rows: Iterable[Row]) -> list[radicale_item.Item]:
+        # A meeting the viewer takes part in (it is in their own calendar) shows in full;
+        # any other shows as its stored rendering for non-participants, in which every
+        # private component is busy time only (bridge.ical_redact.busy_only).
         rows = list(rows)
-        private = {row.meeting_id for row in rows if row.private}
         shared: set[int] = set()
-        if private and self._viewer_collection_id is not None:
-            shared = {
-                r.meeting_id
-                for r in conn.execute(
-                    select(items.c.meeting_id).where(
-                        items.c.collection_id == self._viewer_collection_id,
-                        items.c.meeting_id.in_(private),
-                    )
-                )
-            }
-        return [
-            convert.to_item(self, row, redact=row.meeting_id in private - shared) for row in rows
-        ]
+        if self._viewer_collection_id is not None:
+            shared = item_store.meeting_ids_in(
+                conn,
+                self._viewer_collection_id,
+                {row.meeting_id for row in rows if row.meeting_id is not None},
+            )
+        return [convert.to_item(self, row, redact=row.meeting_id not in shared) for row in rows]
 
     def _prepare(self, href: str, item: radicale_item.Item) -> Any:
         raise ReadOnly("a colleague's meetings calendar is read-only")

@@ -18,6 +18,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, select
 
 from bridge.store import changes as change_log
+from bridge.store import request_scope
 from bridge.store.changes import Tx
 from bridge.store.engine import WRITE_OPTION, make_engine, run_read, run_write
 from bridge.store.migrate import upgrade
@@ -48,7 +49,11 @@ class Store:
     # -- transactions -------------------------------------------------------------
 
     def _request_tx(self) -> Tx | None:
-        return getattr(self._local, "tx", None)
+        tx = getattr(self._local, "tx", None)
+        if tx is None:
+            scope = request_scope.current()
+            tx = scope.held_tx(self) if scope is not None else None
+        return tx
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run a read: inside the current request transaction if any, else on its own."""
@@ -67,24 +72,46 @@ class Store:
 
     @contextmanager
     def request_transaction(self, origin: str = "") -> Iterator[Tx]:
-        """Hold the store-wide writer lock and one transaction until the block ends."""
-        if self._request_tx() is not None:
+        """Hold the store-wide writer lock and one transaction until the block ends.
+
+        Inside a request scope (bridge.store.request_scope) the transaction outlives the
+        block: the scope commits it if the request's answer is a success, else rolls it
+        back; a second block in the same request joins it.
+        """
+        if getattr(self._local, "tx", None) is not None:
             raise RuntimeError("request transaction already open in this thread")
-        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
-            with conn.begin():
-                # The writer lock: a row lock on the change counter (a no-op read on
-                # SQLite, where BEGIN IMMEDIATE already holds the database lock).
-                conn.execute(
-                    select(counters.c.value)
-                    .where(counters.c.name == "change_seq")
-                    .with_for_update()
-                )
-                tx = Tx(conn, origin=origin)
-                self._local.tx = tx
-                try:
-                    yield tx
-                finally:
-                    self._local.tx = None
+        scope = request_scope.current()
+        held = scope.held_tx(self) if scope is not None else None
+        if held is not None:
+            self._local.tx = held
+            try:
+                yield held
+            finally:
+                self._local.tx = None
+            return
+        conn = self.engine.connect().execution_options(**{WRITE_OPTION: True})
+        try:
+            transaction = conn.begin()
+            # The writer lock: a row lock on the change counter (a no-op read on
+            # SQLite, where BEGIN IMMEDIATE already holds the database lock).
+            conn.execute(
+                select(counters.c.value).where(counters.c.name == "change_seq").with_for_update()
+            )
+            tx = Tx(conn, origin=origin)
+            self._local.tx = tx
+            try:
+                yield tx
+            finally:
+                self._local.tx = None
+            if scope is not None:
+                scope.hold(self, conn, transaction, tx)
+                return
+            transaction.commit()
+        except BaseException:
+            conn.rollback()
+            conn.close()
+            raise
+        conn.close()
 
     # -- maintenance --------------------------------------------------------------
 

@@ -193,6 +193,24 @@ def all_in(conn: Connection, collection_id: int) -> list[Row]:
     return list(conn.execute(_select().where(items.c.collection_id == collection_id)))
 
 
+def hrefs_in(conn: Connection, collection_id: int) -> list[str]:
+    query = select(items.c.href).where(items.c.collection_id == collection_id)
+    return [row.href for row in conn.execute(query)]
+
+
+def meeting_ids_in(conn: Connection, collection_id: int, meeting_ids: Iterable[int]) -> set[int]:
+    """Which of ``meeting_ids`` have an entry in the collection."""
+    wanted = sorted(set(meeting_ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(items.c.meeting_id).where(
+            items.c.collection_id == collection_id,
+            items.c.meeting_id.in_(wanted[start : start + 500]),
+        )
+        found.update(row.meeting_id for row in conn.execute(query))
+    return found
+
+
 def has_uid(conn: Connection, collection_id: int, uid: str) -> bool:
     query = select(items.c.id).where(items.c.collection_id == collection_id, items.c.uid == uid)
     return conn.execute(query.limit(1)).first() is not None

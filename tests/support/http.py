@@ -21,7 +21,7 @@ def request(
     path: str,
     body: str | bytes = b"",
     *,
-    user: str = "alice",
+    user: str | None = "alice",
     password: str | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 30,
@@ -29,8 +29,10 @@ def request(
     parts = urlsplit(base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     data = body.encode() if isinstance(body, str) else body
-    token = base64.b64encode(f"{user}:{password or user}".encode()).decode()
-    all_headers = {"Authorization": f"Basic {token}", **(headers or {})}
+    all_headers = dict(headers or {})
+    if user is not None:  # None: no credentials at all (anonymous)
+        token = base64.b64encode(f"{user}:{password or user}".encode()).decode()
+        all_headers.setdefault("Authorization", f"Basic {token}")
     if data and "Content-Type" not in all_headers:
         all_headers["Content-Type"] = "text/calendar; charset=utf-8"
     try:

@@ -5,11 +5,14 @@ import time
 import pytest
 
 from bridge.ical import (
+    BUSY_ONLY_PROPS,
     ICalError,
     busy_only,
     canonical_hash,
     check_recurrence,
     check_time_zones,
+    is_private,
+    meeting_from_ical,
     parse_calendar,
     validate_meeting_calendar,
 )
@@ -261,6 +264,52 @@ def test_busy_only_keeps_times_and_drops_everything_else():
     assert str(override.recurrence_id.value) == "2026-01-19 10:00:00+01:00"
     assert override.dtstart.value.hour == 14
     check_time_zones(again)
+
+
+PUBLIC_MASTER = PRIVATE.replace("CLASS:PRIVATE", "CLASS:PUBLIC")
+
+
+@pytest.mark.parametrize("klass", ["PRIVATE", "CONFIDENTIAL", "private", "Confidential "])
+def test_busy_only_hides_a_private_occurrence_of_a_public_series(klass):
+    text = busy_only(parse_calendar(cal(PUBLIC_MASTER, f"{OVERRIDE}\nCLASS:{klass}")))
+    master, override = parse_calendar(text).vevent_list
+    # The public series shows whole, alarms and attendees included.
+    assert master.summary.value == "Salary talk" and "valarm" in master.contents
+    assert master.location.value == "Room 1" and "attendee" in master.contents
+    # Its private occurrence is busy time at its moved time.
+    assert override.summary.value == "Busy" and "Moved" not in text and "Room 2" not in text
+    assert override.dtstart.value.hour == 14
+    assert set(override.contents) <= {*BUSY_ONLY_PROPS, "summary", "class"}
+
+
+def test_busy_only_keeps_a_calendar_without_private_parts_whole():
+    text = busy_only(parse_calendar(cal(PUBLIC_MASTER, OVERRIDE)))
+    master, override = parse_calendar(text).vevent_list
+    assert override.summary.value == "Moved salary talk" and override.location.value == "Room 2"
+    assert master.description.value == "Secret"
+
+
+def test_a_private_series_hides_occurrences_that_say_public():
+    text = busy_only(parse_calendar(cal(PRIVATE, f"{OVERRIDE}\nCLASS:PUBLIC")))
+    assert "Moved" not in text and "Room" not in text
+    assert text.count("SUMMARY:Busy") == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "private"),
+    [
+        ("CLASS:PRIVATE", True),
+        ("CLASS:confidential", True),
+        ("CLASS:PUBLIC", False),
+        ("CLASS:X-SOMETHING", False),
+        ("", False),
+    ],
+)
+def test_one_definition_of_private(line, private):
+    vcal = parse_calendar(cal(f"DTSTART:20260105T100000Z\n{line}".strip()))
+    assert is_private(vcal.vevent) is private
+    meeting = meeting_from_ical(vcal, login_by_email={}, owner="alice")
+    assert meeting.private is private
 
 
 def test_canonical_hash_ignores_bookkeeping_and_order():
