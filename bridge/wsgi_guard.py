@@ -69,10 +69,14 @@ def check_destination(environ: dict) -> None:
     if environ.get("REQUEST_METHOD", "").upper() not in ("MOVE", "COPY"):
         return
     destination = environ.get("HTTP_DESTINATION", "")
-    parts = urlsplit(destination)
+    try:
+        parts = urlsplit(destination)
+        port = parts.port
+    except ValueError as exc:  # a port that is no number, an unclosed IPv6 bracket ...
+        raise Refusal(400, f"Destination {destination[:200]!r} is not a valid URL: {exc}") from None
     if not parts.netloc:
         return
-    wanted = parts.netloc if parts.port else f"{parts.netloc}:{_default_port(parts.scheme)}"
+    wanted = parts.netloc if port else f"{parts.netloc}:{_default_port(parts.scheme)}"
     here = radicale_utils.get_server_netloc(environ, force_port=True)
     if wanted.lower() != here.lower():
         raise Refusal(

@@ -312,3 +312,26 @@ def test_move_to_another_host_is_refused_with_a_reason(bridge_server):
         "/alice/meetings/",
         "/alice/meetings/m.ics",
     ]
+
+
+@pytest.mark.parametrize(
+    "destination",
+    ["http://127.0.0.1:5232-moved/alice/meetings/n.ics", "http://[::1/alice/meetings/n.ics"],
+)
+def test_move_to_a_malformed_destination_is_a_400(bridge_server, destination):
+    # Found by the authorisation matrix: Radicale's MOVE fails on a port that is no number.
+    assert request(bridge_server.url, "PUT", "/alice/meetings/m.ics", vevent("m")).status == 201
+    for user in ("alice", None):
+        answer = request(
+            bridge_server.url,
+            "MOVE",
+            "/alice/meetings/m.ics",
+            user=user,
+            headers={"Destination": destination},
+        )
+        assert answer.status == 400, answer
+        assert "not a valid URL" in answer.body
+    assert listing(bridge_server, "/alice/meetings/") == [
+        "/alice/meetings/",
+        "/alice/meetings/m.ics",
+    ]
