@@ -53,11 +53,14 @@ def test_campaign_checks_report_damage_leaks_and_refusals(db_url, tmp_path):
         campaign.run(read)
         assert {"seed damaged", "store changed"} <= set(checks(campaign)), campaign.report()
 
-        # Redaction broken (the private flag lost): alice's view shows bob's markers.
+        # Redaction broken (the rendering for non-participants holds the full text):
+        # alice's view shows bob's markers.
         campaign.failures.clear()
         campaign.store.write(
             lambda tx: tx.conn.execute(
-                update(meetings).where(meetings.c.uid == "private-seed").values(private=False)
+                update(meetings)
+                .where(meetings.c.uid == "private-seed")
+                .values(busy_ical=meetings.c.ical, busy_etag=meetings.c.etag)
             )
         )
         view = "/alice/meetings-bob/private-seed.ics"
