@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-# Failure classes known and being fixed on other branches (docs/architecture.md, Testing).
+# Failure classes the campaign found and issue 6 fixed: a case of one that fails again is a
+# regression, reported with its class (docs/architecture.md, Testing).
 KNOWN = {
     "two-rrules": "two RRULEs in one event hang the server",
     "secondly": "FREQ=SECONDLY rules hang the server",

@@ -22,7 +22,7 @@ def checks(campaign) -> list[str]:
 
 
 def unknown(campaign) -> list:
-    """Failures outside the known classes being fixed elsewhere (outcome.KNOWN)."""
+    """Failures outside the classes found and fixed before (outcome.KNOWN)."""
     return [failure for failure in campaign.failures if not failure.known]
 
 
