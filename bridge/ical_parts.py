@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -213,6 +214,49 @@ def with_answers(stored_text: str, sent: vobject.base.Component, attendee: str) 
         else:
             mine.params.pop("PARTSTAT", None)
     return str(vcal.serialize())
+
+
+_TIMING = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE")
+
+
+def _timing(event: vobject.base.Component) -> list:
+    """When a component happens, comparably: what rescheduling it changes."""
+    return sorted(
+        repr(entry)
+        for line in event.lines()
+        if line.name.upper() in _TIMING
+        for entry in _entries(line)
+    )
+
+
+def _answer(line: vobject.base.ContentLine) -> str:
+    values = line.params.get("PARTSTAT")
+    return str(values[0]).upper() if values else "NEEDS-ACTION"
+
+
+def keep_answers(new_text: str, stored_text: str, attendees: Iterable[str]) -> str:
+    """The organiser's ``new_text`` with each of ``attendees``' answers (PARTSTAT) kept
+    from the stored meeting, per component: an answer is the attendee's, and an
+    organiser's client that still holds an old copy must not undo it. Where the organiser
+    rescheduled a component (its times or recurrence changed), what the organiser sent
+    stands: a moved meeting is asked again, as RFC 6638 servers do."""
+    wanted = {a.lower() for a in attendees if a}
+    if not wanted:
+        return new_text
+    vcal = vobject.readOne(new_text)
+    before = _by_key(vobject.readOne(stored_text))
+    changed = False
+    for key, event in _by_key(vcal).items():
+        old = before.get(key)
+        if old is None or _timing(old) != _timing(event):
+            continue
+        for who in wanted:
+            mine, theirs = _own_line(event, who), _own_line(old, who)
+            if mine is None or theirs is None or _answer(mine) == _answer(theirs):
+                continue
+            mine.params["PARTSTAT"] = [_answer(theirs)]
+            changed = True
+    return str(vcal.serialize()) if changed else new_text
 
 
 def with_partstat(stored_text: str, attendee: str, answer: str) -> str:

@@ -113,6 +113,12 @@ def save_from_caldav(
             raise meeting_rights.unknown_uid(uid)
         if role is Role.ATTENDEE:
             return _save_answer(tx, writer, stored, previous, vcal, collection_id, href, index)
+    if stored is not None and previous is not None:  # attendees' answers are theirs
+        emails = user_store.email_by_login(conn)
+        others = [emails.get(login, "") for login in previous.internal_users if login != writer]
+        kept = ical_parts.keep_answers(text, stored.ical, others)
+        if kept is not text:
+            text, vcal = kept, ical.parse_calendar(kept)
     owner = previous.organiser if previous is not None and previous.organiser else writer
     meeting = ical.meeting_from_ical(vcal, login_by_email=logins, owner=owner)
     if stored is not None:

@@ -402,3 +402,46 @@ def test_a_booker_who_loses_the_right_loses_the_meeting(bridge_server, db_url, t
         assert put(again, "carol", "/carol/meetings/behalf-3.ics", other).status == 403
     finally:
         again.stop()
+
+
+def _answer_of(server, login: str, who: str) -> str:
+    body = get(server, login, "/alice/meetings/team-1.ics").body.replace("\r\n ", "")
+    match = re.search(rf"ATTENDEE;[^\r\n]*?PARTSTAT=([A-Z-]+)[^\r\n]*:mailto:{who}@", body)
+    return match.group(1) if match else "NEEDS-ACTION"
+
+
+def test_an_organisers_stale_copy_keeps_attendees_answers(bridge_server):
+    stale = alice_makes(bridge_server)  # bob has not answered in this copy
+    bobs = get(bridge_server, "bob", "/bob/meetings/team-1.ics").body
+    accepted = bobs.replace(BOB, "ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@example.com")
+    assert put(bridge_server, "bob", "/bob/meetings/team-1.ics", accepted).status == 204
+    assert request(
+        bridge_server.url, "DELETE", "/carol/meetings/team-1.ics", user="carol"
+    ).status in (
+        200,
+        204,
+    )
+
+    # Alice's phone still holds the copy from before both answers and edits the title.
+    assert (
+        put(
+            bridge_server,
+            "alice",
+            "/alice/meetings/team-1.ics",
+            stale.replace("Planning", "Planning v2"),
+        ).status
+        == 204
+    )
+    assert "Planning v2" in get(bridge_server, "alice", "/alice/meetings/team-1.ics").body
+    assert _answer_of(bridge_server, "alice", "bob") == "ACCEPTED"
+    assert _answer_of(bridge_server, "alice", "carol") == "DECLINED"
+    assert "team-1" not in hrefs(bridge_server, "carol")  # her decline still stands
+
+    # Rescheduling asks again: the answers the organiser's client sends then stand.
+    moved = stale.replace("DTSTART:20261201T100000Z", "DTSTART:20261201T080000Z").replace(
+        "PARTSTAT=TENTATIVE:mailto:carol", "PARTSTAT=NEEDS-ACTION:mailto:carol"
+    )
+    assert put(bridge_server, "alice", "/alice/meetings/team-1.ics", moved).status == 204
+    assert _answer_of(bridge_server, "alice", "bob") == "NEEDS-ACTION"
+    assert _answer_of(bridge_server, "alice", "carol") == "NEEDS-ACTION"
+    assert "team-1" in hrefs(bridge_server, "carol")
