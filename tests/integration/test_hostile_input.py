@@ -147,6 +147,7 @@ def _store_as_before_the_fix(db_url: str, login: str, href: str, text: str) -> N
     from bridge import ical
     from bridge.meeting_service import save_from_caldav
     from bridge.store import Store
+    from bridge.store import collections as collection_store
     from bridge.store.items import event_index
 
     store = Store(db_url, migrate=False)
@@ -157,7 +158,7 @@ def _store_as_before_the_fix(db_url: str, login: str, href: str, text: str) -> N
             lambda tx: save_from_caldav(
                 tx,
                 writer=login,
-                visible_in_writer_calendar=False,
+                collection_id=collection_store.by_path(tx.conn, f"{login}/meetings").id,
                 href=href,
                 vcal=vcal,
                 text=text,
