@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 StartResponse = Callable[..., Any]
@@ -33,6 +34,31 @@ class _Collector(logging.Handler):
             text = record.getMessage().strip()
             if text and text not in messages:
                 messages.append(text)
+
+
+@dataclass
+class Answer:
+    """A WSGI application's whole answer, held back so a middleware can change it."""
+
+    status: str
+    headers: list
+    body: bytes
+    exc_info: Any = None
+
+    @classmethod
+    def of(cls, app: WSGIApp, environ: dict) -> Answer:
+        seen: dict[str, Any] = {}
+
+        def remember(status: str, headers: list, exc_info: Any = None) -> Callable:
+            seen.update(status=status, headers=headers, exc_info=exc_info)
+            return lambda data: None  # Radicale returns its body, it never writes
+
+        body = b"".join(app(environ, remember))
+        return cls(seen["status"], seen["headers"], body, seen.get("exc_info"))
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split(" ", 1)[0])
 
 
 def utf8_paths(app: WSGIApp) -> WSGIApp:
@@ -66,18 +92,12 @@ class ErrorDetails:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         self._collector.local.messages = []
-        answer: dict[str, Any] = {}
-
-        def remember(status: str, headers: list, exc_info: Any = None) -> Callable:
-            answer.update(status=status, headers=headers, exc_info=exc_info)
-            return lambda data: None  # Radicale returns its body, it never writes
-
         try:
-            body = b"".join(self.app(environ, remember))
+            answer = Answer.of(self.app, environ)
             messages = self._collector.local.messages
         finally:
             self._collector.local.messages = None
-        status, headers = answer["status"], answer["headers"]
+        status, headers, body = answer.status, answer.headers, answer.body
         code = int(status.split(" ", 1)[0])
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         if 400 <= code < 500 and not messages and self.explain is not None:
@@ -88,5 +108,5 @@ class ErrorDetails:
             dropped = ("content-length", "content-encoding")
             headers = [(k, v) for k, v in headers if k.lower() not in dropped]
             headers.append(("Content-Length", str(len(body))))
-        start_response(status, headers, answer.get("exc_info"))
+        start_response(status, headers, answer.exc_info)
         return [body]

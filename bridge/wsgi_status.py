@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any
 
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict, StartResponse], Iterable[bytes]]
+from bridge.wsgi import Answer, StartResponse, WSGIApp
 
 
 class _Watcher(logging.Handler):
@@ -46,19 +44,13 @@ class RefusalStatus:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         self._watcher.local.status = None
-        answer: dict[str, Any] = {}
-
-        def remember(status: str, headers: list, exc_info: Any = None) -> Callable:
-            answer.update(status=status, headers=headers, exc_info=exc_info)
-            return lambda data: None  # Radicale returns its body, it never writes
-
         try:
-            body = b"".join(self.app(environ, remember))
+            answer = Answer.of(self.app, environ)
             wanted = self._watcher.local.status
         finally:
             self._watcher.local.status = 0
-        status = answer["status"]
-        if wanted is not None and int(status.split(" ", 1)[0]) >= 400:
+        status = answer.status
+        if wanted is not None and answer.code >= 400:
             status = f"{wanted} {HTTPStatus(wanted).phrase}"
-        start_response(status, answer["headers"], answer.get("exc_info"))
-        return [body]
+        start_response(status, answer.headers, answer.exc_info)
+        return [answer.body]

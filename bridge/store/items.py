@@ -135,13 +135,17 @@ def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
     tx.record(collection_id, data.href, "put", data.meeting_id, data.uid)
 
 
-def remove(tx: Tx, collection_id: int, href: str) -> bool:
-    """Delete the object at ``href``; log it. False if there was none."""
-    row = tx.conn.execute(
+def _entry_at(tx: Tx, collection_id: int, href: str) -> Row | None:
+    return tx.conn.execute(
         select(items.c.id, items.c.meeting_id, items.c.uid).where(
             items.c.collection_id == collection_id, items.c.href == href
         )
     ).first()
+
+
+def remove(tx: Tx, collection_id: int, href: str) -> bool:
+    """Delete the object at ``href``; log it. False if there was none."""
+    row = _entry_at(tx, collection_id, href)
     if row is None:
         return False
     tx.conn.execute(delete(items).where(items.c.id == row.id))
@@ -153,11 +157,7 @@ def remove(tx: Tx, collection_id: int, href: str) -> bool:
 def rename(tx: Tx, collection_id: int, href: str, new_href: str) -> bool:
     """Give the object at ``href`` the name ``new_href``, keeping the row (and so its time
     index); logged as ``href`` deleted and ``new_href`` put. False if there was none."""
-    row = tx.conn.execute(
-        select(items.c.id, items.c.meeting_id, items.c.uid).where(
-            items.c.collection_id == collection_id, items.c.href == href
-        )
-    ).first()
+    row = _entry_at(tx, collection_id, href)
     if row is None:
         return False
     tx.conn.execute(
