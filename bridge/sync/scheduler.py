@@ -73,7 +73,7 @@ class Scheduler:
         Raises ``lease.LeaseLost`` if the lease expired during the round and another
         worker took it (no failure is recorded: the binding is in other hands).
         """
-        if not self._take(binding_id):
+        if not self.acquire(binding_id):
             return None
         row = None
         heartbeat = lease.Heartbeat(
@@ -113,7 +113,7 @@ class Scheduler:
         finally:
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
 
-    def _take(self, binding_id: int) -> bool:
+    def acquire(self, binding_id: int) -> bool:
         """Take the binding's lease: one conditional UPDATE, which also takes over the
         lease of a holder seen dead here (its pid no longer runs in our pid space)."""
         row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
