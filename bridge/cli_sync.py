@@ -39,11 +39,23 @@ def _open(args: argparse.Namespace) -> tuple[Settings, Store]:
     return settings, open_store(settings)
 
 
+def scheduler_timing(settings: Settings) -> Any:
+    """The scheduler's lease timing from ``[sync]``."""
+    from bridge.sync.scheduler import Timing
+
+    return Timing(
+        heartbeat_seconds=settings.sync.heartbeat_seconds,
+        lease_seconds=settings.sync.lease_seconds,
+    )
+
+
 def _scheduler(settings: Settings, store: Store) -> Any:
     from bridge.server import backend_factory
     from bridge.sync.scheduler import Scheduler
 
-    return Scheduler(store, backend_factory(settings), rules_lookup(settings))
+    return Scheduler(
+        store, backend_factory(settings), rules_lookup(settings), timing=scheduler_timing(settings)
+    )
 
 
 def _when(epoch: float | None) -> str:
@@ -58,15 +70,28 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     now = time.time()
     for row in rows:
-        running = row.lease_until is not None and row.lease_until > now
         print(f"{row.login}/{row.name} ({row.kind})")
         print(f"  last success: {_when(row.last_success_at)}")
-        print(f"  running:      {'yes, by ' + str(row.lease_owner) if running else 'no'}")
+        print(f"  running:      {_running(row, now)}")
         if row.last_error:
             print(f"  last error:   {_when(row.last_error_at)}: {row.last_error}")
         if row.failures:
             print(f"  failures:     {row.failures} in a row, next try {_when(row.next_run_at)}")
     return 0
+
+
+def _running(row: Row, now: float) -> str:
+    """Whether a round runs: only a live lease (fresh heartbeat, holder not seen dead)."""
+    from bridge.sync.lease import state_of
+
+    held = state_of(row)
+    if held is None:
+        return "no"
+    beat = f"heartbeat {max(0, now - held.beat):.0f} s ago" if held.beat else "no heartbeat"
+    if held.live(now):
+        return f"yes, by {held.holder_text()} ({beat})"
+    why = "dead" if held.dead else beat
+    return f"no; stale lease of {held.holder_text()} ({why}), the next round takes it over"
 
 
 def _selected(store: Store, login: str, name: str | None) -> list[Row]:
@@ -77,20 +102,57 @@ def _selected(store: Store, login: str, name: str | None) -> list[Row]:
     return rows
 
 
+class Busy(Exception):
+    """Another live worker kept the binding for longer than we were to wait."""
+
+
+def _run_waiting(scheduler: Any, store: Store, row: Row, wait: float) -> Any:
+    """Run one round of the binding, waiting up to ``wait`` seconds for its lease."""
+    from bridge.sync.lease import state_of
+
+    label = f"{row.login}/{row.name}"
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        report = scheduler.run_binding(row.id)
+        if report is not None:
+            return report
+        now_row = store.read(lambda conn: binding_store.get(conn, row.id))
+        if now_row is None:
+            raise LookupError(f"binding {label} was removed")
+        held = state_of(now_row)
+        if held is None:
+            continue  # released meanwhile: try again at once
+        busy = f"binding {label} is being synced by {held.holder_text()}"
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Busy(f"{busy}; gave up after waiting {wait:g} s")
+        if not told:
+            print(f"{busy}; waiting up to {wait:g} s", file=sys.stderr, flush=True)
+            told = True
+        time.sleep(min(0.25, left))
+
+
+#: Exit status when a binding stayed busy for the whole wait (EX_TEMPFAIL: try later).
+EXIT_BUSY = 75
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
+    """One round per selected binding; never exits 0 without having run them all."""
     settings, store = _open(args)
     scheduler = _scheduler(settings, store)
     status = 0
     for row in _selected(store, args.login, args.binding):
         label = f"{row.login}/{row.name}"
         try:
-            report = scheduler.run_binding(row.id)
+            report = _run_waiting(scheduler, store, row, args.wait)
+        except Busy as busy:
+            print(f"bridge: {busy}", file=sys.stderr)
+            status = status or EXIT_BUSY
+            continue
         except Exception as error:  # noqa: BLE001 - reported per binding
             print(f"{label}: failed: {error}", file=sys.stderr)
             status = 1
-            continue
-        if report is None:
-            print(f"{label}: another worker is running it now")
             continue
         print(
             f"{label}: pulled {report.pulled}, pushed {report.pushed}"
@@ -190,12 +252,34 @@ def cmd_google_authorize(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How long `bridge sync` waits for another worker's round by default.
+DEFAULT_WAIT = 60
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 to 86400 seconds")
+    return value
+
+
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     status = commands.add_parser("status", parents=[common], help="sync status per binding")
     status.set_defaults(func=cmd_status)
     sync = commands.add_parser("sync", parents=[common], help="run a sync round for a user now")
     sync.add_argument("login")
     sync.add_argument("--binding", help="only this binding of the user")
+    sync.add_argument(
+        "--wait",
+        type=_seconds,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help="how long to wait for a binding another worker is syncing "
+        f"(default {DEFAULT_WAIT}); then exit {EXIT_BUSY}",
+    )
     sync.set_defaults(func=cmd_sync)
     worker = commands.add_parser("worker", parents=[common], help="run sync rounds until stopped")
     worker.add_argument("--tick", type=float, default=1.0, help="seconds between passes")

@@ -6,6 +6,7 @@ The file has three parts::
     [store]             # where meetings live (SQLAlchemy URL) and index limits
     [api]               # the bridge's HTTP API: webhooks, health (bridge.config_api)
     [secrets]           # keys that encrypt stored credentials (bridge.config_secrets)
+    [sync]              # sync workers' leases and heartbeats (bridge.config_sync)
     [[users]]           # one table per CRM user (array of tables)
 
 Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
@@ -35,6 +36,7 @@ from typing import Any
 from bridge.config_api import ApiSettings, parse_api
 from bridge.config_bindings import BindingSettings, bindings
 from bridge.config_secrets import SecretsSettings, parse_secrets
+from bridge.config_sync import SyncSettings, parse_sync
 from bridge.config_validators import (
     Validator,
     _array_of,
@@ -56,6 +58,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StoreSettings",
+    "SyncSettings",
     "UserSettings",
     "load_config",
     "parse_config",
@@ -123,6 +126,7 @@ class Settings:
     users: tuple[UserSettings, ...]
     api: ApiSettings = field(default_factory=ApiSettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -169,7 +173,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "api", "secrets", "users")
+_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -296,11 +300,18 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         )
         api = parse_api(data.get("api", {}))
         secrets = parse_secrets(data.get("secrets", {}), Path(base_dir), store.url)
+        sync = parse_sync(data.get("sync", {}))
         users = _parse_users(data.get("users", []))
     except _Problem as problem:
         raise ConfigError(file, problem.key, problem.reason) from None
     return Settings(
-        path=Path(file), server=server, store=store, users=users, api=api, secrets=secrets
+        path=Path(file),
+        server=server,
+        store=store,
+        users=users,
+        api=api,
+        secrets=secrets,
+        sync=sync,
     )
 
 

@@ -122,11 +122,13 @@ def start_sync_worker(settings: Settings, backend_for: BackendFactory) -> thread
     """Run the sync scheduler beside the CalDAV server when bindings are configured."""
     if not any(user.bindings for user in settings.users):
         return None
-    from bridge.cli_sync import rules_lookup
+    from bridge.cli_sync import rules_lookup, scheduler_timing
     from bridge.sync.scheduler import Scheduler
 
     store = open_store(settings)
-    scheduler = Scheduler(store, backend_for, rules_lookup(settings))
+    scheduler = Scheduler(
+        store, backend_for, rules_lookup(settings), timing=scheduler_timing(settings)
+    )
     thread = threading.Thread(
         target=scheduler.run_forever, args=(threading.Event(),), name="sync", daemon=True
     )

@@ -1,7 +1,9 @@
 """Bindings: a user's connection to one calendar backend, its cursors, status and lease.
 
-A lease is a row-level claim (owner, until) taken with one conditional UPDATE, so two
-worker processes never run the same binding; an expired lease can be taken over.
+A lease is a row-level claim taken with one conditional UPDATE, so two worker processes
+never run the same binding. It names its holder (host, pid, pid space) and is kept alive
+by heartbeats (``beat``); a lease whose heartbeat stopped, or whose holder the caller saw
+dead, can be taken over. Whether a holder is alive is decided by bridge.sync.lease.
 """
 
 from __future__ import annotations
@@ -82,33 +84,83 @@ def all_bindings(conn: Connection) -> list[Row]:
     return list(conn.execute(_select().order_by(users.c.login, bindings.c.name)))
 
 
-def due(conn: Connection, now: float) -> list[Row]:
-    """Bindings whose next run is due and whose lease is free or expired."""
-    free = or_(bindings.c.lease_until.is_(None), bindings.c.lease_until < now)
-    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, free)))
+def due(conn: Connection, now: float, space: str | None = None) -> list[Row]:
+    """Bindings whose next run is due and whose lease is free or expired.
+
+    With ``space``, also those leased by a holder in that pid space: the caller can see
+    whether that holder still lives.
+    """
+    free = [bindings.c.lease_until.is_(None), bindings.c.lease_until < now]
+    if space is not None:
+        free.append(bindings.c.lease_space == space)
+    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, or_(*free))))
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who takes a lease: a token unique to one scheduler, and where it runs."""
+
+    owner: str
+    host: str = ""
+    pid: int | None = None
+    space: str | None = None
 
 
 def take_lease(
-    tx: Tx, binding_id: int, owner: str, seconds: float, *, next_run_at: float | None = None
+    tx: Tx,
+    binding_id: int,
+    holder: Holder | str,
+    seconds: float,
+    *,
+    next_run_at: float | None = None,
+    dead_owner: str | None = None,
 ) -> bool:
-    """Claim the binding for ``owner`` until now + seconds; False if someone else holds it.
+    """Claim the binding for ``holder`` for ``seconds`` (renewed by ``beat``); False if
+    someone else holds it.
+
+    One conditional UPDATE: it succeeds when the lease is free, expired (no heartbeat for
+    its length), already this holder's, or held by ``dead_owner`` - a holder the caller
+    found dead - so of several processes racing for it, exactly one wins.
 
     ``next_run_at`` schedules the following round already now, so a push notification that
     arrives during this round (it sets next_run_at to 0) is not overwritten when it ends.
     """
+    if isinstance(holder, str):
+        holder = Holder(holder)
     now = time.time()
+    takeable = [
+        bindings.c.lease_until.is_(None),
+        bindings.c.lease_until < now,
+        bindings.c.lease_owner == holder.owner,
+    ]
+    if dead_owner is not None:
+        takeable.append(bindings.c.lease_owner == dead_owner)
     extra = {} if next_run_at is None else {"next_run_at": next_run_at}
     result = tx.conn.execute(
         update(bindings)
-        .where(
-            bindings.c.id == binding_id,
-            or_(
-                bindings.c.lease_until.is_(None),
-                bindings.c.lease_until < now,
-                bindings.c.lease_owner == owner,
-            ),
+        .where(bindings.c.id == binding_id, or_(*takeable))
+        .values(
+            lease_owner=holder.owner,
+            lease_until=now + seconds,
+            lease_host=holder.host[:255] or None,
+            lease_pid=holder.pid,
+            lease_space=holder.space,
+            lease_since=now,
+            lease_beat=now,
+            **extra,
         )
-        .values(lease_owner=owner, lease_until=now + seconds, **extra)
+    )
+    return result.rowcount == 1
+
+
+def beat(tx: Tx, binding_id: int, owner: str, seconds: float) -> bool:
+    """The holder's heartbeat: its lease now runs ``seconds`` from now. False if the lease
+    is no longer ``owner``'s (it expired and was taken over)."""
+    now = time.time()
+    result = tx.conn.execute(
+        update(bindings)
+        .where(bindings.c.id == binding_id, bindings.c.lease_owner == owner)
+        .values(lease_beat=now, lease_until=now + seconds)
     )
     return result.rowcount == 1
 
@@ -117,7 +169,15 @@ def release_lease(tx: Tx, binding_id: int, owner: str) -> None:
     tx.conn.execute(
         update(bindings)
         .where(and_(bindings.c.id == binding_id, bindings.c.lease_owner == owner))
-        .values(lease_owner=None, lease_until=None)
+        .values(
+            lease_owner=None,
+            lease_until=None,
+            lease_host=None,
+            lease_pid=None,
+            lease_space=None,
+            lease_since=None,
+            lease_beat=None,
+        )
     )
 
 

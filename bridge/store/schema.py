@@ -246,8 +246,17 @@ bindings = Table(
     Column("last_error_at", Timestamp, nullable=True),
     Column("failures", Integer, nullable=False, default=0),
     Column("next_run_at", Timestamp, nullable=False, default=0),
+    # The lease: who runs the binding now (owner: a token unique per scheduler), where
+    # (host name, pid, and the pid space: host + boot + pid namespace, so a pid is only
+    # judged by a process that can see it), since when, its last heartbeat, and until
+    # when it holds without another heartbeat.
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until", Timestamp, nullable=True),
+    Column("lease_host", String(255), nullable=True),
+    Column("lease_pid", Integer, nullable=True),
+    Column("lease_space", String(64), nullable=True),
+    Column("lease_since", Timestamp, nullable=True),
+    Column("lease_beat", Timestamp, nullable=True),
     UniqueConstraint("user_id", "name"),
 )
 

@@ -6,15 +6,15 @@
   making one round), and later and later after failures.
 - Before a round the scheduler takes the binding's lease in the database, so two
   processes (``bridge serve`` and ``bridge worker``, or two workers) never run the same
-  binding at once; an expired lease (a crashed worker) is taken over.
+  binding at once. The lease is kept alive by heartbeats while the round runs
+  (bridge.sync.lease); a dead holder's lease is taken over: at once when the holder's
+  pid no longer runs on this host, else when its heartbeat stopped for the lease's length.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +27,7 @@ from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store.schema import bindings, changes, collections
+from bridge.sync import lease
 from bridge.sync.engine import Engine, RoundReport, origin_of
 from bridge.sync.rules import SyncRules
 
@@ -39,12 +40,11 @@ RulesLookup = Callable[[Row], SyncRules]
 @dataclass(frozen=True)
 class Timing:
     poll_seconds: float = 60.0
-    lease_seconds: float = 300.0
+    #: How often the holder of a lease renews it while its round runs.
+    heartbeat_seconds: float = 5.0
+    #: How long a lease holds without a heartbeat (a few heartbeats).
+    lease_seconds: float = 15.0
     max_backoff_seconds: float = 3600.0
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 class Scheduler:
@@ -61,27 +61,36 @@ class Scheduler:
         self.backend_for = backend_for
         self.rules_for = rules_for
         self.timing = timing
-        self.owner = owner or default_owner()
+        self.holder = lease.this_process(owner)
+        self.owner = self.holder.owner
         self._seen_seq = store.read(change_log.max_seq)
 
     # -- one binding ------------------------------------------------------------------------
 
     def run_binding(self, binding_id: int) -> RoundReport | None:
-        """One round under the lease; None if another worker holds it."""
-        lease = self.timing.lease_seconds
-        next_run = time.time() + self.timing.poll_seconds
-        if not self.store.write(
-            lambda tx: binding_store.take_lease(
-                tx, binding_id, self.owner, lease, next_run_at=next_run
-            )
-        ):
+        """One round under the lease; None if another live worker holds it.
+
+        Raises ``lease.LeaseLost`` if the lease expired during the round and another
+        worker took it (no failure is recorded: the binding is in other hands).
+        """
+        if not self.acquire(binding_id):
             return None
         row = None
+        heartbeat = lease.Heartbeat(
+            self.store,
+            binding_id,
+            self.owner,
+            every=self.timing.heartbeat_seconds,
+            seconds=self.timing.lease_seconds,
+        )
         try:
-            row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
-            report = Engine(
-                self.store, binding_id, self.backend_for(row), self.rules_for(row)
-            ).run()
+            with heartbeat:
+                row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
+                backend = lease.Fenced(self.backend_for(row), heartbeat.check)
+                report = Engine(self.store, binding_id, backend, self.rules_for(row)).run()
+        except lease.LeaseLost:
+            log.warning("binding %s: lost its lease mid-round; left to its new holder", binding_id)
+            raise
         except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
             failures = (row.failures if row is not None else 0) + 1
             delay = min(
@@ -103,6 +112,32 @@ class Scheduler:
             return report
         finally:
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
+
+    def acquire(self, binding_id: int) -> bool:
+        """Take the binding's lease: one conditional UPDATE, which also takes over the
+        lease of a holder seen dead here (its pid no longer runs in our pid space)."""
+        row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
+        if row is None:
+            return False
+        held = lease.state_of(row)
+        dead_owner = held.owner if held is not None and held.dead else None
+        next_run = time.time() + self.timing.poll_seconds
+        taken = self.store.write(
+            lambda tx: binding_store.take_lease(
+                tx,
+                binding_id,
+                self.holder,
+                self.timing.lease_seconds,
+                next_run_at=next_run,
+                dead_owner=dead_owner,
+            )
+        )
+        if taken and held is not None and held.owner != self.owner:
+            why = "dead" if held.dead else "no heartbeat"
+            log.warning(
+                "binding %s: took over the lease of %s (%s)", binding_id, held.holder_text(), why
+            )
+        return taken
 
     # -- all bindings -----------------------------------------------------------------------
 
@@ -138,9 +173,12 @@ class Scheduler:
     def run_due(self) -> dict[int, RoundReport | Exception | None]:
         """One pass: every due binding once. Returns what happened to each."""
         self.trigger_local_changes()
-        due = self.store.read(lambda conn: binding_store.due(conn, time.time()))
+        now = time.time()
+        due = self.store.read(lambda conn: binding_store.due(conn, now, self.holder.space))
         results: dict[int, RoundReport | Exception | None] = {}
         for row in due:
+            if not lease.takeable(row, now):
+                continue  # a live worker of this host runs it
             try:
                 results[row.id] = self.run_binding(row.id)
             except Exception as error:  # noqa: BLE001 - already recorded on the binding

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 import time
 
 import pytest
 
 from bridge.store import bindings as binding_store
+from bridge.sync.lease import LeaseLost, this_process
 from bridge.sync.scheduler import Scheduler, Timing
 from tests.support.sync_world import make_world
 
@@ -111,3 +115,82 @@ def test_a_push_during_a_round_is_not_lost(world):
     assert worker.run_binding(world.binding_id) is not None
     assert binding(world).next_run_at == 0  # due again at once
     assert world.binding_id in worker.run_due()
+
+
+class Paused:
+    """The real backend; list_changes first runs ``during`` (the round is under way)."""
+
+    def __init__(self, backend, during):
+        self.backend, self.during = backend, during
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def list_changes(self, cursor):
+        self.during()
+        return self.backend.list_changes(cursor)
+
+
+def test_heartbeats_keep_a_round_longer_than_its_lease_leased(world):
+    """A 0.3 s lease, a round of 1.5 s: the heartbeat keeps others out all along."""
+    worker = scheduler(world, "w", heartbeat_seconds=0.1, lease_seconds=0.3)
+    other = scheduler(world, "other")
+    world.crm_meeting("hb-1", "Long round")
+    seen = {}
+
+    def during():
+        first = binding(world)
+        time.sleep(1.5)
+        seen["other"] = other.run_binding(world.binding_id)
+        seen["rows"] = (first, binding(world))
+
+    worker.backend_for = lambda row: Paused(world.backend_for(row), during)
+    report = worker.run_binding(world.binding_id)
+    assert report is not None and report.pushed == 1
+    assert seen["other"] is None  # kept out, though the lease is 5 times shorter
+    first, later = seen["rows"]
+    assert later.lease_owner == "w" and later.lease_beat > first.lease_beat + 1
+    assert later.lease_until > time.time() - 0.5
+    assert binding(world).lease_owner is None  # released after the round
+
+
+def test_a_lost_lease_stops_the_round_before_its_next_remote_write(world):
+    """Frozen past its lease, the worker finds another holder: it writes nothing more."""
+    worker = scheduler(world, "w", heartbeat_seconds=0.1, lease_seconds=0.3)
+    world.crm_meeting("lost-1", "Not pushed by the loser")
+
+    def during():
+        def take_over(tx):
+            binding_store.release_lease(tx, world.binding_id, "w")
+            binding_store.take_lease(tx, world.binding_id, "thief", 60)
+
+        world.store.write(take_over)
+        time.sleep(0.5)  # the next heartbeats find the lease gone
+
+    worker.backend_for = lambda row: Paused(world.backend_for(row), during)
+    with pytest.raises(LeaseLost):
+        worker.run_binding(world.binding_id)
+    assert world.google_events() == []  # the push never happened
+    row = binding(world)
+    assert row.lease_owner == "thief"  # not released by the loser
+    assert row.failures == 0 and row.last_error is None  # not the binding's failure
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(world):
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    dead = dataclasses.replace(this_process("dead"), pid=process.pid)
+    world.store.write(lambda tx: binding_store.take_lease(tx, world.binding_id, dead, 600))
+    worker = scheduler(world, "w")
+    results = worker.run_due()  # due, though its lease runs for ten more minutes
+    assert world.binding_id in results and results[world.binding_id] is not None
+    assert binding(world).lease_owner is None
+
+
+def test_a_live_holder_on_this_host_keeps_its_lease(world):
+    alive = this_process("alive")  # this very process: it runs
+    world.store.write(lambda tx: binding_store.take_lease(tx, world.binding_id, alive, 600))
+    worker = scheduler(world, "w")
+    assert worker.run_due() == {}
+    assert worker.run_binding(world.binding_id) is None
+    assert binding(world).lease_owner == "alive"

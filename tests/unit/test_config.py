@@ -542,3 +542,28 @@ def test_api_push_coalesce_seconds(tmp_path):
     assert load_config(write(tmp_path, body)).api.push_coalesce_seconds == 0
     body = server_block() + "[api]\npush_coalesce_seconds = 301\n"
     expect_error(write(tmp_path, body), "api.push_coalesce_seconds", "between 0 and 300")
+
+
+# --------------------------------------------------------------------------- [sync]
+
+
+def test_sync_leases_default_to_five_second_heartbeats(tmp_path):
+    sync = load_config(write(tmp_path, server_block() + USERS)).sync
+    assert (sync.heartbeat_seconds, sync.lease_seconds) == (5, 15)
+    body = server_block() + "[sync]\nheartbeat_seconds = 2\nlease_seconds = 4\n"
+    sync = load_config(write(tmp_path, body)).sync
+    assert (sync.heartbeat_seconds, sync.lease_seconds) == (2, 4)
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "reason"),
+    [
+        ("lease_second = 9", "sync.lease_second", "(did you mean 'lease_seconds'?)"),
+        ("heartbeat_seconds = 0", "sync.heartbeat_seconds", "between 1 and 300"),
+        ("lease_seconds = 1.5", "sync.lease_seconds", "expected an integer"),
+        ("lease_seconds = 9", "sync.lease_seconds", "at least twice sync.heartbeat_seconds (5)"),
+        ("heartbeat_seconds = 10", "sync.lease_seconds", "got 15"),
+    ],
+)
+def test_sync_errors_name_key_and_reason(tmp_path, table, key, reason):
+    expect_error(write(tmp_path, server_block() + "[sync]\n" + table + "\n"), key, reason)
