@@ -6,61 +6,17 @@ worker processes never run the same binding; an expired lease can be taken over.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
-from bridge.secret_box import Keyring
-from bridge.store.binding_secrets import seal_settings
+from bridge.store.binding_config import BindingRecord, sync
 from bridge.store.changes import Tx
 from bridge.store.schema import bindings, users
 
-
-@dataclass(frozen=True)
-class BindingRecord:
-    """A binding as the config file declares it."""
-
-    login: str
-    name: str
-    kind: str
-    settings: Mapping[str, Any]
-
-
-def sync(tx: Tx, records: Iterable[BindingRecord], keyring: Keyring) -> None:
-    """Create or update the configured bindings (cursors, links and secrets are kept).
-
-    Credentials among the settings (a client secret) are stored encrypted.
-    """
-    ids = {row.login: row.id for row in tx.conn.execute(select(users.c.login, users.c.id))}
-    for rec in records:
-        user_id = ids[rec.login]
-        settings = json.dumps(seal_settings(rec.settings, keyring), sort_keys=True, default=str)
-        row = tx.conn.execute(
-            select(bindings.c.id, bindings.c.kind).where(
-                bindings.c.user_id == user_id, bindings.c.name == rec.name
-            )
-        ).first()
-        if row is None:
-            tx.conn.execute(
-                bindings.insert().values(
-                    user_id=user_id,
-                    name=rec.name,
-                    kind=rec.kind,
-                    settings=settings,
-                    outbound_seq=0,
-                    failures=0,
-                    next_run_at=0,
-                )
-            )
-        else:
-            values: dict[str, Any] = {"settings": settings}
-            if row.kind != rec.kind:  # another account kind: start over
-                values.update(kind=rec.kind, remote_cursor=None, outbound_seq=0)
-            tx.conn.execute(update(bindings).where(bindings.c.id == row.id).values(**values))
+__all__ = ["BindingRecord", "sync"]
 
 
 def _select() -> Any:
@@ -85,7 +41,8 @@ def all_bindings(conn: Connection) -> list[Row]:
 def due(conn: Connection, now: float) -> list[Row]:
     """Bindings whose next run is due and whose lease is free or expired."""
     free = or_(bindings.c.lease_until.is_(None), bindings.c.lease_until < now)
-    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, free)))
+    live = bindings.c.retired_at.is_(None)  # a retired binding never runs
+    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, free, live)))
 
 
 def take_lease(
@@ -102,6 +59,7 @@ def take_lease(
         update(bindings)
         .where(
             bindings.c.id == binding_id,
+            bindings.c.retired_at.is_(None),
             or_(
                 bindings.c.lease_until.is_(None),
                 bindings.c.lease_until < now,

@@ -248,6 +248,10 @@ bindings = Table(
     Column("next_run_at", Timestamp, nullable=False, default=0),
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until", Timestamp, nullable=True),
+    # The sync rules (canonical JSON) of the configuration last adopted (serve, db upgrade).
+    Column("rules", Text, nullable=True),
+    # Set when the binding left the configuration: it no longer syncs; `bindings prune`.
+    Column("retired_at", Timestamp, nullable=True),
     UniqueConstraint("user_id", "name"),
 )
 

@@ -27,6 +27,7 @@ from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store.schema import bindings, changes, collections
+from bridge.sync.adopted import BindingRefused
 from bridge.sync.engine import Engine, RoundReport, origin_of
 from bridge.sync.rules import SyncRules
 
@@ -63,11 +64,21 @@ class Scheduler:
         self.timing = timing
         self.owner = owner or default_owner()
         self._seen_seq = store.read(change_log.max_seq)
+        self._refused: dict[int, str] = {}  # logged once per binding and reason
 
     # -- one binding ------------------------------------------------------------------------
 
     def run_binding(self, binding_id: int) -> RoundReport | None:
-        """One round under the lease; None if another worker holds it."""
+        """One round under the lease; None if another worker holds it.
+
+        ``rules_for`` may refuse the binding (bridge.sync.adopted.BindingRefused: retired,
+        or this process's configuration disagrees with the stored one): that is raised
+        before the lease is taken, so nothing about the binding changes.
+        """
+        found = self.store.read(lambda conn: binding_store.get(conn, binding_id))
+        if found is None:
+            raise LookupError(f"binding {binding_id} does not exist")
+        rules = self.rules_for(found)
         lease = self.timing.lease_seconds
         next_run = time.time() + self.timing.poll_seconds
         if not self.store.write(
@@ -79,9 +90,7 @@ class Scheduler:
         row = None
         try:
             row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
-            report = Engine(
-                self.store, binding_id, self.backend_for(row), self.rules_for(row)
-            ).run()
+            report = Engine(self.store, binding_id, self.backend_for(row), rules).run()
         except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
             failures = (row.failures if row is not None else 0) + 1
             delay = min(
@@ -143,8 +152,15 @@ class Scheduler:
         for row in due:
             try:
                 results[row.id] = self.run_binding(row.id)
+            except BindingRefused as error:  # not recorded: the binding is not ours to run
+                if self._refused.get(row.id) != str(error):
+                    log.error("%s", error)
+                self._refused[row.id] = str(error)
+                results[row.id] = error
             except Exception as error:  # noqa: BLE001 - already recorded on the binding
                 results[row.id] = error
+            else:
+                self._refused.pop(row.id, None)
         return results
 
     def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:

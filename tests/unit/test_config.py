@@ -465,8 +465,8 @@ def test_binding_with_rules_loads(tmp_path):
         ({"kind": "google"}, "users[0].bindings[0].name", "missing required key"),
         ({"name": "g", "kind": "google", "colour": 1}, "users[0].bindings[0].colour", "unknown"),
         (
-            {"name": "g", "kind": "google", "backend": {"scopes": ["a"]}},
-            "users[0].bindings[0].backend.scopes",
+            {"name": "g", "kind": "google", "backend": {"calendar_id": ["a"]}},
+            "users[0].bindings[0].backend.calendar_id",
             "expected",
         ),
     ],
