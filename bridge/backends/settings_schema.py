@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+_VALUE_NAMES = {str: "string", int: "integer", float: "float"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class Setting:
         if isinstance(value, bool) and self.type is not bool:
             return f"expected {_TYPE_NAMES[self.type]}, got boolean {str(value).lower()}"
         if not isinstance(value, wanted):
-            return f"expected {_TYPE_NAMES[self.type]}, got {type(value).__name__} {value!r}"
+            got = _VALUE_NAMES.get(type(value), type(value).__name__)
+            return f"expected {_TYPE_NAMES[self.type]}, got {got} {value!r}"
         return None
 
 
