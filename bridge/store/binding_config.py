@@ -39,8 +39,9 @@ class BindingRecord:
     identity_keys: tuple[str, ...] = ()
 
 
-def rules_json(rules: Mapping[str, Any]) -> str:
-    return json.dumps(rules, sort_keys=True)
+def rules_json(rules: Mapping[str, Any]) -> str | None:
+    """The stored form of the rules; None (not known yet) for a record without any."""
+    return json.dumps(rules, sort_keys=True) if rules else None
 
 
 def _identity(settings: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def sync(
             )
             continue
         if not adopt:
-            if row.rules is None:  # stored before rules were: take this configuration's
+            if row.rules is None and rec.rules:  # none stored yet: take this configuration's
                 conn.execute(
                     update(bindings)
                     .where(bindings.c.id == row.id)
