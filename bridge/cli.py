@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bridge.cli_bindings import add_commands as add_bindings_commands
 from bridge.cli_secrets import add_commands as add_secrets_commands
 from bridge.cli_sync import add_commands as add_sync_commands
 from bridge.config import ConfigError, Settings, load_config
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_db_prune)
     add_sync_commands(commands, common)
     add_secrets_commands(commands, common)
+    add_bindings_commands(commands, common)
     return parser
 
 

@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row
@@ -19,24 +18,27 @@ from sqlalchemy import Row
 from bridge.config import Settings, load_config
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
-from bridge.sync.rules import SyncRules
+from bridge.sync.adopted import BindingRefused, ConfiguredRules
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/calendar"
 DEFAULT_REDIRECT = "http://127.0.0.1:8765/"
 
 
-def rules_lookup(settings: Settings) -> Callable[[Row], SyncRules]:
-    """The configured rules of a stored binding (by user login and binding name)."""
-    rules = {(u.login, b.name): b.rules for u in settings.users for b in u.bindings}
-    return lambda row: rules.get((row.login, row.name), SyncRules())
+def rules_lookup(settings: Settings) -> ConfiguredRules:
+    """The rules a stored binding may sync with in this process (bridge.sync.adopted)."""
+    from bridge.secret_keys import load_keyring
+
+    return ConfiguredRules(settings, load_keyring(settings))
 
 
 def _open(args: argparse.Namespace) -> tuple[Settings, Store]:
+    """The settings and store; the store keeps the configuration it adopted last (only
+    `serve` and `db upgrade` adopt one), new bindings are added."""
     from bridge.server import open_store
 
     settings = load_config(args.config)
-    return settings, open_store(settings)
+    return settings, open_store(settings, adopt=False)
 
 
 def scheduler_timing(settings: Settings) -> Any:
@@ -63,14 +65,23 @@ def _when(epoch: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    settings, store = _open(args)
     rows = store.read(binding_store.all_bindings)
     if not rows:
         print("no bindings configured")
         return 0
     now = time.time()
+    rules = rules_lookup(settings)
     for row in rows:
         print(f"{row.login}/{row.name} ({row.kind})")
+        if row.retired_at is not None:
+            print(f"  not in the configuration since {_when(row.retired_at)}: it does not sync;")
+            print("  `bridge bindings prune --config FILE` deletes it and its links")
+        else:
+            try:
+                rules(row)
+            except BindingRefused as error:
+                print(f"  refused here: {error}")
         print(f"  last success: {_when(row.last_success_at)}")
         print(f"  running:      {_running(row, now)}")
         if row.last_error:
@@ -149,6 +160,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except Busy as busy:
             print(f"bridge: {busy}", file=sys.stderr)
             status = status or EXIT_BUSY
+            continue
+        except BindingRefused as error:
+            print(f"{label}: refused: {error}", file=sys.stderr)
+            status = 1
             continue
         except Exception as error:  # noqa: BLE001 - reported per binding
             print(f"{label}: failed: {error}", file=sys.stderr)

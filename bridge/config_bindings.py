@@ -3,7 +3,7 @@
 ```toml
 [[users.bindings]]
 name = "google"            # unique per user
-kind = "google"            # google | exchange | graph
+kind = "google"            # a registered kind (bridge/backends/kinds.py): google
 [users.bindings.backend]   # backend settings (calendar, endpoints, credentials file ...)
 calendar_id = "primary"
 [users.bindings.rules]     # bridge.sync.rules.SyncRules: both directions, conflict policy
@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.backends import kinds
 from bridge.config_validators import _choice, _Problem, _string, _unknown_message, _wrong_type
 from bridge.sync.rules import SyncRules
 
-KINDS = ("google", "exchange", "graph")
 _KEYS = ("name", "kind", "backend", "rules")
 _SCALARS = (str, int, float, bool)
 
@@ -34,12 +34,17 @@ class BindingSettings:
     rules: SyncRules = field(default_factory=SyncRules)
 
 
-def _backend_table(value: Any, key: str) -> dict[str, Any]:
+def _backend_table(value: Any, key: str, kind: str) -> dict[str, Any]:
+    """The backend settings, each key checked against the kind's declared schema."""
     if not isinstance(value, dict):
         raise _wrong_type("a table", value, key)
+    schema = kinds.schema_for(kind)
     for name, item in value.items():
         if not isinstance(item, _SCALARS):
             raise _wrong_type("a string, number or boolean", item, f"{key}.{name}")
+        problem = schema.problem(name, item)
+        if problem:
+            raise _Problem(f"{key}.{name}", problem)
     return dict(value)
 
 
@@ -73,11 +78,12 @@ def bindings(value: Any, key: str) -> tuple[BindingSettings, ...]:
         )
         if any(b.name == name for b in found):
             raise _Problem(f"{where}.name", f"duplicate binding name {name!r}")
+        kind = _choice(*kinds.kinds())(entry["kind"], f"{where}.kind")
         found.append(
             BindingSettings(
                 name=name,
-                kind=_choice(*KINDS)(entry["kind"], f"{where}.kind"),
-                backend=_backend_table(entry.get("backend", {}), f"{where}.backend"),
+                kind=kind,
+                backend=_backend_table(entry.get("backend", {}), f"{where}.backend", kind),
                 rules=_rules(entry.get("rules", {}), f"{where}.rules"),
             )
         )

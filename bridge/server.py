@@ -10,6 +10,7 @@ import radicale
 from radicale import config as radicale_config
 from radicale import log as radicale_log
 
+from bridge.backends import kinds
 from bridge.backends.factory import BackendFactory
 from bridge.config import Settings
 from bridge.file_checks import permission_problems
@@ -61,8 +62,14 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     return configuration
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, adopt: bool = True) -> Store:
     """The store of ``settings``, migrated, with the configured users in it.
+
+    ``adopt`` (`bridge serve`, `bridge db upgrade`): the store takes this configuration's
+    binding settings and rules, re-pairs bindings whose kind or calendar changed and
+    retires bindings gone from it (bridge.store.binding_config). Other commands only add
+    bindings the store does not know yet, and compare before each round
+    (bridge.sync.adopted).
 
     Binding credentials are stored encrypted with the keys of ``[secrets]``; any still
     in plain text (written before encryption existed) are encrypted now.
@@ -83,17 +90,26 @@ def open_store(settings: Settings) -> Store:
         for u in settings.users
     ]
     links = [
-        binding_store.BindingRecord(u.login, b.name, b.kind, b.backend)
+        binding_store.BindingRecord(
+            u.login,
+            b.name,
+            b.kind,
+            b.backend,
+            b.rules.to_mapping(),
+            tuple(kinds.schema_for(b.kind).identity(b.backend)),
+        )
         for u in settings.users
         for b in u.bindings
     ]
 
-    def write(tx: Tx) -> int:
+    def write(tx: Tx) -> tuple[int, list[str]]:
         user_store.sync(tx, records)
-        binding_store.sync(tx, links, keyring)
-        return binding_secrets.seal_plaintext(tx, keyring)
+        events = binding_store.sync(tx, links, keyring, adopt=adopt)
+        return binding_secrets.seal_plaintext(tx, keyring), events
 
-    sealed = store.write(write, origin="config")
+    sealed, events = store.write(write, origin="config")
+    for event in events:
+        log.warning("binding %s", event)
     if sealed:
         log.warning("encrypted the plain-text credentials of %d binding(s)", sealed)
     return store
@@ -122,12 +138,16 @@ def start_sync_worker(settings: Settings, backend_for: BackendFactory) -> thread
     """Run the sync scheduler beside the CalDAV server when bindings are configured."""
     if not any(user.bindings for user in settings.users):
         return None
-    from bridge.cli_sync import rules_lookup, scheduler_timing
+    from bridge.cli_sync import scheduler_timing
+    from bridge.sync.adopted import ConfiguredRules
     from bridge.sync.scheduler import Scheduler
 
     store = open_store(settings)
     scheduler = Scheduler(
-        store, backend_for, rules_lookup(settings), timing=scheduler_timing(settings)
+        store,
+        backend_for,
+        ConfiguredRules(settings, load_keyring(settings)),
+        timing=scheduler_timing(settings),
     )
     thread = threading.Thread(
         target=scheduler.run_forever, args=(threading.Event(),), name="sync", daemon=True

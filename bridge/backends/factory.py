@@ -15,28 +15,13 @@ from typing import Any
 from sqlalchemy import Row
 
 from bridge.backends.base import Backend
+from bridge.backends.google_settings import HTTP_OPTIONS
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings, read_secret
 
 
 class BindingConfigError(ValueError):
     """The binding's settings or stored credentials cannot make a backend."""
-
-
-GOOGLE_SETTINGS = {
-    "calendar_id",
-    "api_endpoint",
-    "batch_uri",
-    "token_uri",
-    "requests_per_second",
-    "backoff_base",
-    "backoff_max",
-    "burst",
-    "max_retries",
-    "timeout",
-    "page_size",
-    "batch_size",
-}
 
 
 class BackendFactory:
@@ -74,7 +59,7 @@ class BackendFactory:
         from bridge.backends import google_http
         from bridge.backends.google import GoogleBackend
 
-        options = {k: v for k, v in settings.items() if k in GOOGLE_SETTINGS}
+        options = {k: v for k, v in settings.items() if k in HTTP_OPTIONS}
         google_settings = google_http.GoogleSettings(**options)
         if "service_account_file" in settings:
             path = settings["service_account_file"]

@@ -8,61 +8,18 @@ dead, can be taken over. Whether a holder is alive is decided by bridge.sync.lea
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
-from bridge.secret_box import Keyring
-from bridge.store.binding_secrets import seal_settings
+from bridge.store.binding_config import BindingRecord, sync
 from bridge.store.changes import Tx
 from bridge.store.schema import bindings, users
 
-
-@dataclass(frozen=True)
-class BindingRecord:
-    """A binding as the config file declares it."""
-
-    login: str
-    name: str
-    kind: str
-    settings: Mapping[str, Any]
-
-
-def sync(tx: Tx, records: Iterable[BindingRecord], keyring: Keyring) -> None:
-    """Create or update the configured bindings (cursors, links and secrets are kept).
-
-    Credentials among the settings (a client secret) are stored encrypted.
-    """
-    ids = {row.login: row.id for row in tx.conn.execute(select(users.c.login, users.c.id))}
-    for rec in records:
-        user_id = ids[rec.login]
-        settings = json.dumps(seal_settings(rec.settings, keyring), sort_keys=True, default=str)
-        row = tx.conn.execute(
-            select(bindings.c.id, bindings.c.kind).where(
-                bindings.c.user_id == user_id, bindings.c.name == rec.name
-            )
-        ).first()
-        if row is None:
-            tx.conn.execute(
-                bindings.insert().values(
-                    user_id=user_id,
-                    name=rec.name,
-                    kind=rec.kind,
-                    settings=settings,
-                    outbound_seq=0,
-                    failures=0,
-                    next_run_at=0,
-                )
-            )
-        else:
-            values: dict[str, Any] = {"settings": settings}
-            if row.kind != rec.kind:  # another account kind: start over
-                values.update(kind=rec.kind, remote_cursor=None, outbound_seq=0)
-            tx.conn.execute(update(bindings).where(bindings.c.id == row.id).values(**values))
+__all__ = ["BindingRecord", "sync"]
 
 
 def _select() -> Any:
@@ -85,7 +42,8 @@ def all_bindings(conn: Connection) -> list[Row]:
 
 
 def due(conn: Connection, now: float, space: str | None = None) -> list[Row]:
-    """Bindings whose next run is due and whose lease is free or expired.
+    """Bindings whose next run is due and whose lease is free or expired; a retired
+    binding never runs.
 
     With ``space``, also those leased by a holder in that pid space: the caller can see
     whether that holder still lives.
@@ -93,7 +51,8 @@ def due(conn: Connection, now: float, space: str | None = None) -> list[Row]:
     free = [bindings.c.lease_until.is_(None), bindings.c.lease_until < now]
     if space is not None:
         free.append(bindings.c.lease_space == space)
-    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, or_(*free))))
+    live = bindings.c.retired_at.is_(None)
+    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, or_(*free), live)))
 
 
 @dataclass(frozen=True)
@@ -138,7 +97,7 @@ def take_lease(
     extra = {} if next_run_at is None else {"next_run_at": next_run_at}
     result = tx.conn.execute(
         update(bindings)
-        .where(bindings.c.id == binding_id, or_(*takeable))
+        .where(bindings.c.id == binding_id, bindings.c.retired_at.is_(None), or_(*takeable))
         .values(
             lease_owner=holder.owner,
             lease_until=now + seconds,

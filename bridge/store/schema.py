@@ -257,6 +257,10 @@ bindings = Table(
     Column("lease_space", String(64), nullable=True),
     Column("lease_since", Timestamp, nullable=True),
     Column("lease_beat", Timestamp, nullable=True),
+    # The sync rules (canonical JSON) of the configuration last adopted (serve, db upgrade).
+    Column("rules", Text, nullable=True),
+    # Set when the binding left the configuration: it no longer syncs; `bindings prune`.
+    Column("retired_at", Timestamp, nullable=True),
     UniqueConstraint("user_id", "name"),
 )
 

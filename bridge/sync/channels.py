@@ -172,7 +172,7 @@ def renew_channels(
     rows = store.read(binding_store.all_bindings)
     opened = 0
     for row in rows:
-        if row.kind not in PUSH_KINDS:
+        if row.kind not in PUSH_KINDS or row.retired_at is not None:
             continue
         current = store.read(lambda conn, b=row.id: channel_store.for_binding(conn, b))
         if not _needs_channel(current, now, renew_before):

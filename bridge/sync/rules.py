@@ -155,6 +155,18 @@ class SyncRules:
                 return "private events are not synced (calendar_to_crm.private_policy = skip)"
         return None
 
+    def to_mapping(self) -> dict[str, Any]:
+        """The canonical plain mapping (sorted type lists): ``from_mapping`` reads it back,
+        and two equal rule sets give equal mappings however the file spelt them."""
+        out: dict[str, Any] = {"conflict_policy": self.conflict_policy}
+        for name in ("crm_to_calendar", "calendar_to_crm"):
+            direction = getattr(self, name)
+            out[name] = {
+                key: sorted(value) if isinstance(value, frozenset) else value
+                for key, value in vars(direction).items()
+            }
+        return out
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, where: str) -> SyncRules:
         if not isinstance(data, Mapping):

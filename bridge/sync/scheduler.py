@@ -28,6 +28,7 @@ from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store.schema import bindings, changes, collections
 from bridge.sync import lease
+from bridge.sync.adopted import BindingRefused
 from bridge.sync.engine import Engine, RoundReport, origin_of
 from bridge.sync.rules import SyncRules
 
@@ -64,15 +65,23 @@ class Scheduler:
         self.holder = lease.this_process(owner)
         self.owner = self.holder.owner
         self._seen_seq = store.read(change_log.max_seq)
+        self._refused: dict[int, str] = {}  # logged once per binding and reason
 
     # -- one binding ------------------------------------------------------------------------
 
     def run_binding(self, binding_id: int) -> RoundReport | None:
         """One round under the lease; None if another live worker holds it.
 
-        Raises ``lease.LeaseLost`` if the lease expired during the round and another
-        worker took it (no failure is recorded: the binding is in other hands).
+        ``rules_for`` may refuse the binding (bridge.sync.adopted.BindingRefused: retired,
+        or this process's configuration disagrees with the stored one): that is raised
+        before the lease is taken, so nothing about the binding changes. Raises
+        ``lease.LeaseLost`` if the lease expired during the round and another worker took
+        it (no failure is recorded: the binding is in other hands).
         """
+        found = self.store.read(lambda conn: binding_store.get(conn, binding_id))
+        if found is None:
+            raise LookupError(f"binding {binding_id} does not exist")
+        rules = self.rules_for(found)
         if not self.acquire(binding_id):
             return None
         row = None
@@ -87,7 +96,7 @@ class Scheduler:
             with heartbeat:
                 row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
                 backend = lease.Fenced(self.backend_for(row), heartbeat.check)
-                report = Engine(self.store, binding_id, backend, self.rules_for(row)).run()
+                report = Engine(self.store, binding_id, backend, rules).run()
         except lease.LeaseLost:
             log.warning("binding %s: lost its lease mid-round; left to its new holder", binding_id)
             raise
@@ -181,8 +190,15 @@ class Scheduler:
                 continue  # a live worker of this host runs it
             try:
                 results[row.id] = self.run_binding(row.id)
+            except BindingRefused as error:  # not recorded: the binding is not ours to run
+                if self._refused.get(row.id) != str(error):
+                    log.error("%s", error)
+                self._refused[row.id] = str(error)
+                results[row.id] = error
             except Exception as error:  # noqa: BLE001 - already recorded on the binding
                 results[row.id] = error
+            else:
+                self._refused.pop(row.id, None)
         return results
 
     def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:

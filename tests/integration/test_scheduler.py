@@ -194,3 +194,51 @@ def test_a_live_holder_on_this_host_keeps_its_lease(world):
     assert worker.run_due() == {}
     assert worker.run_binding(world.binding_id) is None
     assert binding(world).lease_owner == "alive"
+
+
+def _configured(world, tmp_path, **rules):
+    """A parsed configuration for alice's binding (the world's backend settings)."""
+    from bridge.config import parse_config
+    from bridge.store import binding_secrets
+
+    backend = binding_secrets.open_settings(binding(world), world.keyring)
+    user = {"login": "alice", "email": "alice@example.com"}
+    user["bindings"] = [{"name": "google", "kind": "google", "backend": backend, "rules": rules}]
+    data = {"server": {"auth": "none"}, "users": [user]}
+    return parse_config(data, file="bridge.toml", base_dir=tmp_path)
+
+
+def _adopt(world, settings) -> None:
+    b = settings.users[0].bindings[0]
+    record = binding_store.BindingRecord("alice", b.name, b.kind, b.backend, b.rules.to_mapping())
+    world.store.write(lambda tx: binding_store.sync(tx, [record], world.keyring))
+
+
+def test_a_scheduler_with_another_configuration_leaves_the_binding_alone(world, tmp_path):
+    from bridge.sync.adopted import BindingRefused, ConfiguredRules
+
+    adopted = _configured(world, tmp_path, conflict_policy="newest")
+    other = _configured(world, tmp_path, conflict_policy="crm-wins")
+    _adopt(world, adopted)
+    world.crm_meeting("refused-1")
+    before = binding(world)
+    refusing = Scheduler(world.store, world.backend_for, ConfiguredRules(other, world.keyring))
+    result = refusing.run_due()[world.binding_id]
+    assert isinstance(result, BindingRefused)
+    assert "rules.conflict_policy: stored 'newest', this configuration 'crm-wins'" in str(result)
+    after = binding(world)
+    for column in ("lease_owner", "next_run_at", "failures", "last_error", "last_success_at"):
+        assert getattr(after, column) == getattr(before, column), column
+    assert world.google_events() == []
+
+    agreeing = Scheduler(world.store, world.backend_for, ConfiguredRules(adopted, world.keyring))
+    assert agreeing.run_due()[world.binding_id].pushed == 1
+
+
+def test_a_retired_binding_is_never_due(world, tmp_path):
+    world.store.write(lambda tx: binding_store.sync(tx, [], world.keyring))  # gone from config
+    assert binding(world).retired_at is not None
+    assert world.store.read(lambda c: binding_store.due(c, time.time() + 10**6)) == []
+    assert not world.store.write(
+        lambda tx: binding_store.take_lease(tx, world.binding_id, "one", 60)
+    )

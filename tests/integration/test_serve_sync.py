@@ -106,3 +106,45 @@ public_url = "http://127.0.0.1:{api_port}"
             time.sleep(0.2)
     finally:
         server.stop()
+
+
+def test_serve_stops_syncing_a_binding_adopted_with_other_rules(tmp_path, db_url, google_emulator):
+    """`bridge db upgrade` with another file while serve runs: the store now holds the new
+    rules, so serve (whose file differs) refuses the binding and says why in its log."""
+    import subprocess
+    import sys
+
+    server = start_with_binding(tmp_path, db_url, google_emulator)
+    try:
+        cal = meetings_calendar(server)
+        cal.add_event(vevent("before-1", "Before the new file"))
+        deadline = time.monotonic() + 20
+        while not any(
+            e.get("summary") == "Before the new file" for e in google_emulator.events(CAL)
+        ):
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.2)
+        other = tmp_path / "other.toml"
+        token_line = f'token_uri = "{google_emulator.token_uri}"\n'
+        rules = '[users.bindings.rules]\nconflict_policy = "calendar-wins"\n'
+        other.write_text(server.config.read_text().replace(token_line, token_line + rules, 1))
+        adopted = subprocess.run(
+            [sys.executable, "-m", "bridge.cli", "db", "upgrade", "--config", str(other)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert adopted.returncode == 0, adopted.stderr
+        cal.add_event(vevent("after-1", "After the new file"))
+        deadline = time.monotonic() + 6
+        wanted = "rules.conflict_policy: stored 'calendar-wins', this configuration 'crm-wins'"
+        while wanted not in server.output():
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.2)
+        time.sleep(2)
+        summaries = {e.get("summary") for e in google_emulator.events(CAL)}
+        assert "After the new file" not in summaries
+        assert "binding alice/google" in server.output()
+    finally:
+        server.stop()

@@ -428,3 +428,51 @@ def test_attendee_editing_in_google_does_not_change_the_organisers_meeting(world
     world.crm_meeting("bobs-2", "Bob's plan v2", organiser="bob", internal_users=["alice"])
     world.round()
     assert world.google_events()[0]["summary"] == "Bob's plan v2"
+
+
+def test_a_new_kind_starts_a_clean_pairing_matched_by_tag(world, monkeypatch):
+    """A binding moved to another kind (here one registered by the test) and back drops
+    the old pairing whole (links, cursor, outbound position, credentials); the next round
+    lists everything and finds the tagged copy: no duplicate, no stale link."""
+    from bridge.backends import kinds
+    from bridge.backends.settings_schema import KindSchema, Setting
+    from bridge.store import bindings as binding_store
+
+    monkeypatch.setattr(kinds, "_SCHEMAS", dict(kinds._SCHEMAS))
+    kinds.register(KindSchema("othercal", {"mailbox": Setting(str, identity=True)}))
+    world.crm_meeting("kind-1", "Moves with the mailbox")
+    world.round()
+    copy_ids = {e["id"] for e in world.google_events()}
+    assert len(copy_ids) == 1 and world.link_count() == 1
+    row = world.store.read(lambda c: binding_store.get(c, world.binding_id))
+    settings = binding_secrets.open_settings(row, world.keyring)
+
+    def configure(kind: str, backend: dict, *, adopt: bool) -> None:
+        keys = tuple(kinds.schema_for(kind).identity(backend))
+        record = binding_store.BindingRecord("alice", "google", kind, backend, {}, keys)
+        world.store.write(lambda tx: binding_store.sync(tx, [record], world.keyring, adopt=adopt))
+
+    def stored():
+        return world.store.read(lambda c: binding_store.get(c, world.binding_id))
+
+    configure("othercal", {"mailbox": "alice@example.com"}, adopt=False)  # only compared
+    assert stored().kind == "google" and world.link_count() == 1
+
+    configure("othercal", {"mailbox": "alice@example.com"}, adopt=True)
+    moved = stored()
+    assert moved.kind == "othercal" and world.link_count() == 0
+    assert moved.remote_cursor is None and moved.outbound_seq == 0 and moved.secret is None
+
+    configure("google", settings, adopt=True)
+    assert stored().kind == "google" and stored().remote_cursor is None
+    token = world.google.oauth.grant(CALENDAR)  # authorized again for the new pairing
+    world.store.write(
+        lambda tx: binding_secrets.set_secret(
+            tx, world.binding_id, {"refresh_token": token}, world.keyring
+        )
+    )
+    world.round()
+    assert {e["id"] for e in world.google_events()} == copy_ids  # no duplicate
+    link = world.store.read(lambda c: link_store.by_meeting(c, world.binding_id, "kind-1"))
+    assert link is not None and link.remote_id in copy_ids  # the tagged copy, found again
+    assert world.link_count() == 1 and world.meeting_count() == 1

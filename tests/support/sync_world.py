@@ -26,6 +26,27 @@ USERS = [
 CALENDAR = "alice@example.com"
 
 
+def crm_meeting(store: Store, uid: str, subject: str = "Review", **fields) -> Meeting:
+    """A meeting written into ``store`` as the CRM would write it (origin "crm")."""
+    start = fields.pop("start", datetime.now(UTC).replace(microsecond=0) + timedelta(days=2))
+    meeting = Meeting(
+        uid=uid,
+        start=start,
+        end=fields.pop("end", start + timedelta(hours=1)),
+        organiser=fields.pop("organiser", "alice"),
+        subject=subject,
+        activity_type=fields.pop("activity_type", "meeting"),
+        **fields,
+    )
+    store.write(
+        lambda tx: save_from_sync(
+            tx, meeting, href=f"{uid}.ics", horizon_days=400, max_occurrences=500
+        ),
+        origin="crm",
+    )
+    return meeting
+
+
 @dataclass
 class World:
     store: Store
@@ -49,23 +70,7 @@ class World:
 
     def crm_meeting(self, uid: str, subject: str = "Review", **fields) -> Meeting:
         """A meeting written as the CRM would write it (origin "crm")."""
-        start = fields.pop("start", datetime.now(UTC).replace(microsecond=0) + timedelta(days=2))
-        meeting = Meeting(
-            uid=uid,
-            start=start,
-            end=fields.pop("end", start + timedelta(hours=1)),
-            organiser=fields.pop("organiser", "alice"),
-            subject=subject,
-            activity_type=fields.pop("activity_type", "meeting"),
-            **fields,
-        )
-        self.store.write(
-            lambda tx: save_from_sync(
-                tx, meeting, href=f"{uid}.ics", horizon_days=400, max_occurrences=500
-            ),
-            origin="crm",
-        )
-        return meeting
+        return crm_meeting(self.store, uid, subject, **fields)
 
     def meeting(self, uid: str):
         return self.store.read(lambda c: meeting_store.by_uid(c, uid))
@@ -111,4 +116,4 @@ def make_world(db_url: str, google, rules: SyncRules | None = None) -> World:
     return World(store, google, binding_id, rules or SyncRules(), keyring, BackendFactory(keyring))
 
 
-__all__ = ["World", "make_world", "Participant"]
+__all__ = ["World", "crm_meeting", "make_world", "Participant"]

@@ -465,8 +465,8 @@ def test_binding_with_rules_loads(tmp_path):
         ({"kind": "google"}, "users[0].bindings[0].name", "missing required key"),
         ({"name": "g", "kind": "google", "colour": 1}, "users[0].bindings[0].colour", "unknown"),
         (
-            {"name": "g", "kind": "google", "backend": {"scopes": ["a"]}},
-            "users[0].bindings[0].backend.scopes",
+            {"name": "g", "kind": "google", "backend": {"calendar_id": ["a"]}},
+            "users[0].bindings[0].backend.calendar_id",
             "expected",
         ),
     ],
@@ -567,3 +567,84 @@ def test_sync_leases_default_to_five_second_heartbeats(tmp_path):
 )
 def test_sync_errors_name_key_and_reason(tmp_path, table, key, reason):
     expect_error(write(tmp_path, server_block() + "[sync]\n" + table + "\n"), key, reason)
+
+
+# --------------------------------------------------------------------------- backend settings
+
+
+def test_a_misspelt_backend_key_names_file_binding_key_and_the_likely_one(tmp_path):
+    binding = {"name": "g", "kind": "google", "backend": {"clien_id": "x"}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with_binding(binding), file="config.toml", base_dir=tmp_path)
+    assert str(caught.value) == (
+        "config.toml: users[0].bindings[0].backend.clien_id: "
+        "unknown key for a google binding; did you mean client_id?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("backend", "key", "reason"),
+    [
+        ({"colour": "red"}, "colour", "unknown key for a google binding"),
+        ({"requests_per_second": "fast"}, "requests_per_second", "expected a number"),
+        ({"page_size": 2.5}, "page_size", "expected an integer"),
+        ({"calendar_id": True}, "calendar_id", "expected a string, got boolean true"),
+    ],
+)
+def test_backend_settings_are_checked_against_the_kind(tmp_path, backend, key, reason):
+    binding = {"name": "g", "kind": "google", "backend": backend}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with_binding(binding), file="b.toml", base_dir=tmp_path)
+    assert caught.value.key == f"users[0].bindings[0].backend.{key}"
+    assert caught.value.reason.startswith(reason)
+    assert "did you mean" not in caught.value.reason
+
+
+def test_every_google_setting_the_backend_reads_is_accepted(tmp_path):
+    from bridge.backends.google_settings import GOOGLE
+
+    backend = {
+        key: {str: "x", int: 1, float: 1.5, bool: True}[setting.type]
+        for key, setting in GOOGLE.settings.items()
+    }
+    settings = parse_config(
+        _with_binding({"name": "g", "kind": "google", "backend": backend}),
+        file="b.toml",
+        base_dir=tmp_path,
+    )
+    assert settings.users[0].bindings[0].backend == backend
+
+
+def test_a_kind_brings_its_own_schema(tmp_path, monkeypatch):
+    from bridge.backends import kinds
+    from bridge.backends.settings_schema import KindSchema, Setting
+
+    monkeypatch.setattr(kinds, "_SCHEMAS", dict(kinds._SCHEMAS))
+    kinds.register(KindSchema("othercal", {"mailbox": Setting(str, identity=True)}))
+    ok = parse_config(
+        _with_binding({"name": "o", "kind": "othercal", "backend": {"mailbox": "a@x.org"}}),
+        file="b.toml",
+        base_dir=tmp_path,
+    )
+    assert ok.users[0].bindings[0].kind == "othercal"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            _with_binding({"name": "o", "kind": "othercal", "backend": {"calendar_id": "p"}}),
+            file="b.toml",
+            base_dir=tmp_path,
+        )
+    assert caught.value.reason == "unknown key for a othercal binding"
+
+
+def test_rules_have_one_canonical_mapping():
+    from bridge.sync.rules import SyncRules
+
+    explicit = {
+        "crm_to_calendar": {"forward_days": 365, "create_types": ["meeting", "appointment"]}
+    }
+    assert SyncRules.from_mapping(explicit, where="r").to_mapping() == SyncRules().to_mapping()
+    spelt = {"crm_to_calendar": {"create_types": ["b", "a"]}, "conflict_policy": "newest"}
+    rules = SyncRules.from_mapping(spelt, where="rules")
+    assert rules.to_mapping()["crm_to_calendar"]["create_types"] == ["a", "b"]
+    assert rules.to_mapping() != SyncRules().to_mapping()
+    assert SyncRules.from_mapping(rules.to_mapping(), where="rules") == rules

@@ -1,0 +1,63 @@
+"""The vocabulary of a backend kind's settings schema: which keys ``[users.bindings.backend]``
+may hold for that kind, their types, and which of them name the remote calendar.
+
+Each kind declares its schema next to its backend (``google_settings.py`` for Google) and
+registers it in ``bridge/backends/kinds.py``; the config loader asks the kind's schema, so a
+misspelt key is refused when the file loads instead of being dropped when a round runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+_VALUE_NAMES = {str: "string", int: "integer", float: "float"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key: its type (an int is accepted where a float is asked), whether it names the
+    remote calendar or account (``identity``: changing it starts a new pairing), and
+    whether it is secret (encrypted at rest, never shown in a message)."""
+
+    type: type = str
+    identity: bool = False
+    secret: bool = False
+
+    def check(self, value: Any) -> str | None:
+        """Why ``value`` does not fit, or None."""
+        wanted = (int, float) if self.type is float else (self.type,)
+        if isinstance(value, bool) and self.type is not bool:
+            return f"expected {_TYPE_NAMES[self.type]}, got boolean {str(value).lower()}"
+        if not isinstance(value, wanted):
+            got = _VALUE_NAMES.get(type(value), type(value).__name__)
+            return f"expected {_TYPE_NAMES[self.type]}, got {got} {value!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class KindSchema:
+    """The settings a kind of binding accepts."""
+
+    kind: str
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+
+    def problem(self, key: str, value: Any) -> str | None:
+        """Why ``key = value`` is not a setting of this kind, or None."""
+        setting = self.settings.get(key)
+        if setting is None:
+            close = difflib.get_close_matches(key, list(self.settings), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"unknown key for a {self.kind} binding{hint}"
+        return setting.check(value)
+
+    def identity(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings that name the remote calendar (a change means a new pairing)."""
+        return {k: settings.get(k) for k, s in sorted(self.settings.items()) if s.identity}
+
+    def is_secret(self, key: str) -> bool:
+        setting = self.settings.get(key)
+        return setting is not None and setting.secret
