@@ -65,6 +65,7 @@ def create(
     kind: str = GENERIC,
     owner_id: int | None = None,
 ) -> int:
+    limits.check_props(props)
     now = time.time()
     values = {
         "path": path,
@@ -82,6 +83,7 @@ def create(
 
 
 def set_props(tx: Tx, collection_id: int, props: Mapping[str, str]) -> None:
+    limits.check_props(props)
     text = json.dumps(dict(props), sort_keys=True)
     limits.check(collections, {"props": text})
     tx.conn.execute(

@@ -29,6 +29,11 @@ NAME = 255
 ACTIVITY_TYPE = 64
 TIMEZONE = 64
 ETAG = 80
+# A WebDAV property (PROPPATCH, MKCALENDAR): Radicale sends D:displayname back in HTTP
+# headers (Content-Disposition of a collection GET), where clients refuse lines past 64 KiB.
+DISPLAYNAME = 1_024
+PROPERTY_NAME = 1_024
+PROPERTY_VALUE = 16_384  # a VTIMEZONE in C:calendar-timezone fits many times over
 TEXT_BYTES = 65_535  # MySQL TEXT
 LONG_TEXT_BYTES = 16_777_215  # MySQL MEDIUMTEXT
 
@@ -92,3 +97,18 @@ def check(table: Table, values: Mapping[str, object]) -> None:
 def check_all(table: Table, rows: Iterable[Mapping[str, object]]) -> None:
     for row in rows:
         check(table, row)
+
+
+def check_props(props: Mapping[str, str]) -> None:
+    """Refuse a collection property too long to store or to send back (characters)."""
+    for name, value in props.items():
+        if len(name) > PROPERTY_NAME:
+            raise TooLong(
+                f"property name {name[:40]!r}... is too long: {len(name)} characters, "
+                f"the limit is {PROPERTY_NAME}"
+            )
+        limit = DISPLAYNAME if name == "D:displayname" else PROPERTY_VALUE
+        if isinstance(value, str) and len(value) > limit:
+            raise TooLong(
+                f"property {name} is too long: {len(value)} characters, the limit is {limit}"
+            )

@@ -16,6 +16,7 @@ Failures are collected, not raised, so one run lists them all.
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -102,6 +103,10 @@ class Campaign:
         except OSError as error:  # a time-out, a dropped connection, a dead server
             self.stats.took(time.monotonic() - started, case.describe(200))
             self._fail("no answer", case, self._lost(error, started))
+            return None
+        except http.client.HTTPException as error:  # an answer no HTTP client can read
+            self.stats.took(time.monotonic() - started, case.describe(200))
+            self._fail("unreadable answer", case, f"{type(error).__name__}: {error}")
             return None
         elapsed = time.monotonic() - started
         self.stats.took(elapsed, case.describe(200))

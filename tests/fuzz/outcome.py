@@ -21,6 +21,7 @@ KNOWN = {
     "private-override-leak": "private overridden occurrences leak to colleagues",
     "proppatch-resourcetype": "PROPPATCH of resourcetype committed despite a 400",
     "attendee-edit": "attendees can change or delete the organiser's meetings",
+    "long-property": "a collection property too long to send back in a header (displayname)",
 }
 
 

@@ -52,6 +52,18 @@ REGRESSIONS = [
     _case("dot segment", "bob", "HEAD", "/dave/work/.", known={"dotdot"}),
     _case("double slash", "dave", "MOVE", "/dave//meetings//x.ics", known={"dotdot"}),
     _case("delete root", "alice", "DELETE", "/", known={"delete-root"}),
+    # A display name too long for the Content-Disposition header of a collection GET.
+    _case(
+        "displayname too long to send back",
+        "carol",
+        "PROPPATCH",
+        "/carol/meetings/",
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>'
+        f"<D:displayname>{'n' * 70_000}</D:displayname></D:prop></D:set></D:propertyupdate>",
+        XML,
+        {"long-property"},
+    ),
+    _case("GET after a long displayname", "carol", "GET", "/carol/meetings/"),
     _case(
         "move to another host",
         "alice",

@@ -87,6 +87,44 @@ def test_collection_path_longer_than_its_column_is_a_4xx(bridge_server):
     assert hrefs(bridge_server, "/alice/") == before
 
 
+def _proppatch_name(name: str) -> str:
+    return (
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>'
+        f"<D:displayname>{name}</D:displayname></D:prop></D:set></D:propertyupdate>"
+    )
+
+
+@pytest.mark.parametrize("where", ["meetings", "generic"])
+def test_property_too_long_to_send_back_is_a_4xx(bridge_server, calendars, where):
+    # Found by the long fuzz run: Radicale sends D:displayname in the Content-Disposition
+    # header of a collection GET; a 70,000-character name made every GET of the calendar
+    # unreadable for clients (header lines over 64 KiB).
+    path = calendars[where]
+    xml = {"Content-Type": "application/xml"}
+    ok = request(bridge_server.url, "PROPPATCH", path, _proppatch_name("Team"), headers=xml)
+    assert ok.status == 207, ok
+    answer = request(
+        bridge_server.url, "PROPPATCH", path, _proppatch_name("n" * 70_000), headers=xml
+    )
+    assert 400 <= answer.status < 500, answer
+    assert "D:displayname is too long" in answer.body and "1024" in answer.body, answer.body
+    got = request(bridge_server.url, "GET", path)
+    assert got.status == 200, got
+    assert "Team" in got.headers.get("content-disposition", ""), got.headers
+
+    made = request(
+        bridge_server.url,
+        "MKCALENDAR",
+        "/alice/named/",
+        '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
+        'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+        f"<D:displayname>{'n' * 2000}</D:displayname></D:prop></D:set></C:mkcalendar>",
+        headers=xml,
+    )
+    assert 400 <= made.status < 500, made
+    assert "/alice/named/" not in hrefs(bridge_server, "/alice/")
+
+
 def test_texts_over_64_kib_fit(bridge_server):
     """5,000 EXDATEs and a 70 KB SUMMARY: legal, and longer than MySQL's TEXT."""
     exdates = ",".join(f"{day:%Y%m%d}T100000Z" for day in _days(5000))
