@@ -56,6 +56,7 @@ def put(
     *,
     remote_id: str | None,
     reason: str,
+    held: str,
     attempts: int,
     now: float,
     next_try_at: float,
@@ -63,6 +64,7 @@ def put(
     """Create or update the entry of (kind, key) after a failed attempt."""
     values = {
         "reason": reason[:REASON_CHARS],
+        "held": held,
         "attempts": attempts,
         "last_failed_at": now,
         "next_try_at": next_try_at,

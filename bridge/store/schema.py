@@ -301,6 +301,7 @@ quarantine = Table(
     Column("item_key", exact_string(512), nullable=False),
     Column("remote_id", exact_string(512), nullable=True),  # the remote event, when known
     Column("reason", Text, nullable=False),
+    Column("held", String(8), nullable=False),  # whose change waits: crm | calendar
     Column("attempts", Integer, nullable=False, default=1),
     Column("first_failed_at", Timestamp, nullable=False),
     Column("last_failed_at", Timestamp, nullable=False),

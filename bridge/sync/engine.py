@@ -100,7 +100,7 @@ class Engine:
         self.collection_id = self.store.read(lambda c: collection_store.by_path(c, path)).id
         self.sides = SideReader(self.binding_id, self.collection_id)
         self.applier = PullApplier(self.store, self.binding_id, binding.login, self.rules)
-        self.book = QuarantineBook(self.store, self.binding_id, self.clock().timestamp())
+        self.book = QuarantineBook(self.store, self.binding_id, lambda: self.clock().timestamp())
         self.report = RoundReport()
         try:
             self._pull(binding.remote_cursor)
@@ -131,11 +131,15 @@ class Engine:
 
     def _pull_one(self, event: RemoteEvent) -> bool:
         link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
+        item = item_of_event(link, event)
+        if self.book.defer(item, local, event):
+            self.report.skipped += 1
+            return True
+        local = self.book.held(item, local)
         state = State.DELETED if event.deleted else State.CHANGED
         remote = RemoteSide(state, event)
         return self.book.attempt(
-            item_of_event(link, event),
-            lambda: self._run(self._plan(link, local, remote), pulled=event),
+            item, lambda: self._run(self._plan(link, local, remote), pulled=event)
         )
 
     # -- push -----------------------------------------------------------------------------
@@ -155,9 +159,11 @@ class Engine:
                 continue  # our own pull coming back (invariant 2)
             link, local = self.store.read(lambda conn, c=change: self.sides.for_push(conn, c))
             actions = self._plan(link, local, RemoteSide(State.UNCHANGED if link else State.ABSENT))
+            item = item_of_meeting(change.uid or change.href, link)
+            if self.book.spent(item):
+                continue  # quarantined by this round's pull; tried again later
             creates += [(change.seq, a) for a in actions if isinstance(a, PushCreate)]
             others = [a for a in actions if not isinstance(a, PushCreate)]
-            item = item_of_meeting(change.uid or change.href, link)
             if not self.book.attempt(item, lambda a=others: self._run(a)):
                 failed.append(change.seq)
                 break  # retried next round, after the next pull
@@ -237,6 +243,7 @@ class Engine:
             event = self.backend.get(item.key)
             return True if event is None else self._run_pulled(event)
         link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, item.key))
+        local = self.book.held(item, local)
         remote_id = link.remote_id if link is not None else item.remote_id
         event = self.backend.get(remote_id) if remote_id else None
         if event is None:
@@ -248,6 +255,7 @@ class Engine:
 
     def _run_pulled(self, event: RemoteEvent) -> bool:
         link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
+        local = self.book.held(item_of_event(link, event), local)
         state = State.DELETED if event.deleted else State.CHANGED
         return self._run(self._plan(link, local, RemoteSide(state, event)), pulled=event)
 

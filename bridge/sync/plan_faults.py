@@ -23,8 +23,11 @@ whole binding, which then repeats the same work.
                gone                                      deleted (plan decides)
 
 A quarantined event is retried at the next round, then after RETRY_BASE_SECONDS, doubling
-up to RETRY_MAX_SECONDS; a new change on either side retries it at once. An exception that
-is none of these (a bug) is not classified: it fails the round like a transient error.
+up to RETRY_MAX_SECONDS; a new change on either side retries it at once (``retry_now``),
+while the echo of our own failed write waits for the next try. While the remote refuses
+our write, the meeting counts as changed (``held`` "crm"), so no agreement is assumed.
+An exception that is none of these (a bug) is not classified: it fails the round like a
+transient error.
 """
 
 from __future__ import annotations
@@ -57,11 +60,16 @@ class BackOff:
 
 @dataclass(frozen=True)
 class Quarantine:
-    """Set this one event aside after its ``attempts``-th failure; retry in ``retry_in`` s."""
+    """Set this one event aside after its ``attempts``-th failure; retry in ``retry_in`` s.
+
+    ``held``: whose change is held back, "crm" (the remote refused our write: the meeting
+    counts as changed until it goes through) or "calendar" (the store refused the pull:
+    the remote event differs from its link anyway)."""
 
     reason: str
     attempts: int
     retry_in: float
+    held: str
 
 
 @dataclass(frozen=True)
@@ -97,11 +105,18 @@ def retry_in(attempts: int) -> float:
     return min(RETRY_BASE_SECONDS * 2.0 ** min(attempts - 2, 64), RETRY_MAX_SECONDS)
 
 
+def retry_now(due: bool, local_changed: bool, remote_is_echo: bool) -> bool:
+    """Whether a quarantined event met again in a round is tried now: when its try is
+    due, or either side brings a change of its own (not the echo of our failed write)."""
+    return due or local_changed or not remote_is_echo
+
+
 def on_failure(failure: Failure, attempts_before: int, reason: str) -> FailureDecision:
     """What to do after one event's failure; ``attempts_before`` failed tries came before."""
     if failure in (Failure.REJECTED, Failure.REFUSED):
         attempts = attempts_before + 1
-        return Quarantine(f"{failure}: {reason}", attempts, retry_in(attempts))
+        held = "crm" if failure is Failure.REJECTED else "calendar"
+        return Quarantine(f"{failure}: {reason}", attempts, retry_in(attempts), held)
     if failure in (Failure.RACE, Failure.GONE):
         return Replan(f"{failure}: {reason}")
     return BackOff(f"{failure}: {reason}")

@@ -9,6 +9,7 @@ clears the event's quarantine.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from bridge.store import Store
 from bridge.store import quarantine as quarantine_store
 from bridge.store.changes import Tx
 from bridge.store.quarantine import MEETING, REMOTE
-from bridge.sync import Link
+from bridge.sync import Link, LocalSide, State
 from bridge.sync.plan_faults import (
     BackOff,
     Failure,
@@ -26,6 +27,7 @@ from bridge.sync.plan_faults import (
     Quarantine,
     failure_of,
     on_failure,
+    retry_now,
 )
 
 log = logging.getLogger("bridge.sync")
@@ -57,15 +59,17 @@ def item_of_meeting(uid: str, link: Link | None = None) -> Item:
 
 
 class QuarantineBook:
-    """One round's view of a binding's quarantine. ``now``: the round's clock, epoch s."""
+    """One round's view of a binding's quarantine. ``clock``: the round's, epoch seconds."""
 
-    def __init__(self, store: Store, binding_id: int, now: float) -> None:
+    def __init__(self, store: Store, binding_id: int, clock: Callable[[], float]) -> None:
         self.store = store
         self.binding_id = binding_id
-        self.now = now
+        self.clock = clock
+        self.now = clock()  # the round's start: what is due in this round
         rows = store.read(lambda conn: quarantine_store.for_binding(conn, binding_id))
         self.entries = {(r.kind, r.item_key): r for r in rows}
         self.touched: set[tuple[str, str]] = set()
+        self.failed_now: set[tuple[str, str]] = set()
         self.quarantined: list[str] = []
         self.replanned: list[str] = []
 
@@ -73,6 +77,8 @@ class QuarantineBook:
         """Run ``work`` for one event. True: done, or quarantined (the round goes on past
         it); False: to be planned again next round. Transient failures and unexpected
         exceptions propagate (the round fails)."""
+        if self.spent(item):
+            return True  # it failed once in this round already: its next try is recorded
         self.touched.add(item.ident)
         try:
             done = work()
@@ -94,11 +100,16 @@ class QuarantineBook:
         entry = self.entries.get(item.ident)
         decision = on_failure(failure, entry.attempts if entry is not None else 0, str(error))
         if isinstance(decision, Quarantine):
+            self.failed_now.add(item.ident)
             self._record(item, decision)
         elif not isinstance(decision, BackOff):
             what = "changed remotely" if failure is Failure.RACE else "gone remotely"
             self.replanned.append(f"{item.key}: {what} ({error})")
         return decision
+
+    def spent(self, item: Item) -> bool:
+        """Whether the event was quarantined in this round (it is not tried twice)."""
+        return item.ident in self.failed_now
 
     def succeeded(self, item: Item) -> None:
         if item.ident in self.entries:
@@ -107,6 +118,27 @@ class QuarantineBook:
             )
             del self.entries[item.ident]
             log.info("binding %s: %s %s synced again", self.binding_id, item.kind, item.key)
+
+    def defer(self, item: Item, local: LocalSide, event: RemoteEvent | None) -> bool:
+        """Whether a quarantined event met in this round waits for its next try: it is not
+        due, the meeting has not changed since the last failure, and the remote event was
+        not modified since then either (what it shows is our own failed write)."""
+        entry = self.entries.get(item.ident)
+        if entry is None:
+            return False
+        self.touched.add(item.ident)
+        since = entry.last_failed_at
+        local_changed = local.modified_at is not None and local.modified_at.timestamp() > since
+        echo = event is None or (event.updated is not None and event.updated.timestamp() <= since)
+        return not retry_now(entry.next_try_at <= self.now, local_changed, echo)
+
+    def held(self, item: Item, local: LocalSide) -> LocalSide:
+        """The local side as plan() must see it: a meeting whose change the remote refused
+        counts as changed until that change goes through."""
+        entry = self.entries.get(item.ident)
+        if entry is not None and entry.held == "crm" and local.state is State.UNCHANGED:
+            return dataclasses.replace(local, state=State.CHANGED)
+        return local
 
     def due(self) -> list[Item]:
         """Quarantined events whose next try has come and that this round did not touch."""
@@ -119,6 +151,7 @@ class QuarantineBook:
     def _record(self, item: Item, decision: Quarantine) -> None:
         entry = self.entries.get(item.ident)
         remote_id = item.remote_id or (entry.remote_id if entry is not None else None)
+        now = self.clock()  # after the failed write: its echo is older
 
         def put(tx: Tx) -> None:
             quarantine_store.put(
@@ -128,9 +161,10 @@ class QuarantineBook:
                 item.key,
                 remote_id=remote_id,
                 reason=decision.reason,
+                held=decision.held,
                 attempts=decision.attempts,
-                now=self.now,
-                next_try_at=self.now + decision.retry_in,
+                now=now,
+                next_try_at=now + decision.retry_in,
             )
 
         self.store.write(put)

@@ -51,6 +51,7 @@ from bridge.sync.plan_faults import (
     failure_of,
     on_failure,
     retry_in,
+    retry_now,
 )
 from bridge.sync.rules import DirectionRules, SyncRules
 
@@ -795,7 +796,8 @@ def test_the_decision_per_kind():
     assert isinstance(on_failure(Failure.RACE, 3, "412"), Replan)
     assert isinstance(on_failure(Failure.GONE, 0, "404"), Replan)
     first = on_failure(Failure.REJECTED, 0, "HTTP 403")
-    assert first == Quarantine("rejected: HTTP 403", 1, 0.0)  # retried at the next round
+    assert first == Quarantine("rejected: HTTP 403", 1, 0.0, "crm")  # tried next round
+    assert on_failure(Failure.REFUSED, 0, "x").held == "calendar"  # the pull waits
     second = on_failure(Failure.REFUSED, 1, "bad override")
     assert isinstance(second, Quarantine) and second.attempts == 2
     assert second.retry_in == RETRY_BASE_SECONDS
@@ -826,3 +828,16 @@ def test_retries_double_up_to_the_cap(attempts):
         assert delay == 0.0
     else:
         assert delay == min(RETRY_BASE_SECONDS * 2 ** (attempts - 2), RETRY_MAX_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("due", "local_changed", "echo", "now"),
+    [
+        (True, False, True, True),  # its time has come
+        (False, True, True, True),  # the CRM changed the meeting since
+        (False, False, False, True),  # the calendar changed the event since
+        (False, False, True, False),  # only our own failed write shows: wait
+    ],
+)
+def test_a_quarantined_event_is_tried_early_only_for_a_new_change(due, local_changed, echo, now):
+    assert retry_now(due, local_changed, echo) is now

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("item_key", _exact(512), nullable=False),
         sa.Column("remote_id", _exact(512), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("held", sa.String(length=8), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         # 8-byte doubles: MySQL's FLOAT would round an epoch to whole minutes (see 0003).
         sa.Column("first_failed_at", sa.Double(), nullable=False),
