@@ -117,6 +117,7 @@ class Engine:
     # -- pull -----------------------------------------------------------------------------
 
     def _pull(self, cursor: str | None) -> None:
+        self.listed_at = self.clock()
         try:
             events, new_cursor = self.backend.list_changes(cursor)
         except ResyncRequired:
@@ -137,7 +138,7 @@ class Engine:
             return True
         local = self.book.held(item, local)
         state = State.DELETED if event.deleted else State.CHANGED
-        remote = RemoteSide(state, event)
+        remote = RemoteSide(state, event, seen_at=self.listed_at)
         return self.book.attempt(
             item, lambda: self._run(self._plan(link, local, remote), pulled=event)
         )

@@ -38,7 +38,8 @@ deletion deletes the calendar copy and a CRM modification re-creates a deleted c
 under newest a later modification beats an earlier deletion and vice versa. A deletion's
 time is the local side's ``modified_at`` (the engine gives the change log's time of the
 delete) and the remote event's ``updated``; a remote deletion that carries no time (Google
-guarantees only the id of a deleted event) is dated ``now``, when the pull saw it.
+guarantees only the id of a deleted event) is dated when the pull saw it: the remote side's
+``seen_at`` (the list call), else ``now``.
 
 What a failure means (quarantine one event or back off the binding) is decided, as purely,
 in the sibling bridge.sync.plan_faults.
@@ -123,6 +124,7 @@ class _Planner:
         self.link, self.local, self.rules, self.now = link, local, rules, now
         self.meeting = local.meeting
         self.event = remote.event
+        self.seen_at = remote.seen_at or now
         self.notes: list[str] = []
         self.pre: list[Action] = []
         self.r = self._remote_state(remote)
@@ -280,7 +282,7 @@ class _Planner:
         return [DropLink(link.meeting_uid, link.remote_id, why)]
 
     def _changed_vs_deleted(self, link: Link, m: Meeting, ev: RemoteEvent | None) -> list[Action]:
-        deleted_at = ev.updated if ev is not None and ev.updated is not None else self.now
+        deleted_at = ev.updated if ev is not None and ev.updated is not None else self.seen_at
         out, inb = self._out("sync", m, None), self._in("delete", m, None)
         side, why = self._winner(out, inb, deleted_at)
         drop = DropLink(link.meeting_uid, link.remote_id, f"deleted in the calendar: {why}")
