@@ -227,6 +227,7 @@ changes = Table(
     Column("at", Timestamp, nullable=False),
     Index("ix_changes_collection_seq", "collection_id", "seq"),
     Index("ix_changes_at", "at"),
+    Index("ix_changes_collection_uid", "collection_id", "uid"),  # when was it deleted (sync)
 )
 
 # One user's connection to one calendar backend account, with its cursors, status and lease.

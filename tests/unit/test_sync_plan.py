@@ -765,6 +765,31 @@ def test_conflict_policy_decides_when_both_sides_changed(case):
         assert not any(isinstance(a, PULLS) for a in actions)
 
 
+@PROPERTY
+@given(
+    st.sampled_from([NOW - 2 * HOUR, NOW - HOUR, NOW, NOW + HOUR]),
+    st.sampled_from([None, NOW - 2 * HOUR, NOW - HOUR, NOW]),
+    st.sampled_from([None, NOW - HOUR, NOW, NOW + HOUR]),
+    st.booleans(),
+)
+def test_newest_dates_a_remote_deletion_by_its_time_else_when_it_was_seen(
+    edited_at, updated, seen_at, with_event
+):
+    """A CRM edit against a remote deletion under newest: the deletion's time is the
+    event's ``updated``, else when the pull saw it (``seen_at``, else now); the later side
+    wins, a tie goes to the CRM."""
+    local = LocalSide(State.CHANGED, make_meeting(subject="Edited"), modified_at=edited_at)
+    event = make_event(deleted=True, updated=updated) if with_event else None
+    remote = RemoteSide(State.DELETED, event, seen_at=seen_at)
+    actions = run(link_for(make_meeting()), local, remote, rules("newest"))
+    deleted_at = (updated if with_event else None) or seen_at or NOW
+    if deleted_at > edited_at:
+        assert kinds(actions) == [PullDelete, DropLink]
+    else:
+        assert kinds(actions) == [DropLink, PushCreate]
+        assert actions[1].idempotency_key != "m1"
+
+
 # -- failures: one event or the whole binding (bridge.sync.plan_faults) --------------------
 
 FAILURE_EXAMPLES = [

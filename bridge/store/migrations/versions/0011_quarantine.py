@@ -1,4 +1,7 @@
-"""quarantine: events one binding could not sync, retried with back-off
+"""quarantine: events one binding could not sync, retried with back-off; changes by uid
+
+The index on changes (collection_id, uid) finds when a meeting left a calendar: sync dates
+a CRM deletion by it.
 
 Revision ID: 0011
 Revises: 0008
@@ -49,6 +52,9 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_index("ix_changes_collection_uid", "changes", ["collection_id", "uid"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_changes_collection_uid", table_name="changes")
     op.drop_table("quarantine")
