@@ -233,7 +233,7 @@ class GoogleBackend:
             raise BackendError(f"Google Calendar events.insert: id {event_id} taken but unreadable")
         current = self._to_event(*series)
         if not current.deleted and current.crm_meeting_id != event.crm_meeting_id:
-            raise BackendError(
+            raise Rejected(  # the id is taken for good: no retry frees it
                 f"Google Calendar events.insert: id {event_id} holds another event "
                 f"(tagged {current.crm_meeting_id!r}, wanted {event.crm_meeting_id!r})"
             )
