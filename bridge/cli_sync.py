@@ -18,6 +18,7 @@ from sqlalchemy import Row
 from bridge.config import Settings, load_config
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
+from bridge.store import quarantine as quarantine_store
 from bridge.sync.adopted import BindingRefused, ConfiguredRules
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
@@ -70,6 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not rows:
         print("no bindings configured")
         return 0
+    held = store.read(quarantine_store.summaries)
     now = time.time()
     rules = rules_lookup(settings)
     for row in rows:
@@ -88,6 +90,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  last error:   {_when(row.last_error_at)}: {row.last_error}")
         if row.failures:
             print(f"  failures:     {row.failures} in a row, next try {_when(row.next_run_at)}")
+        if row.id in held:
+            found = held[row.id]
+            print(f"  quarantined:  {found.count} event(s); latest {_when(found.latest_at)}:")
+            print(f"                {found.latest_reason}")
     return 0
 
 

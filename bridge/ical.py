@@ -4,12 +4,10 @@ Split by concern: ical_check (parse, validate), ical_time (time index), ical_mee
 (Meeting <-> iCalendar), ical_redact (busy-only view, canonical hash).
 """
 
-from bridge.ical_check import (
-    check_recurrence,
-    check_time_zones,
-    parse_calendar,
-    validate_meeting_calendar,
-)
+import vobject
+
+from bridge.ical_check import check_recurrence, check_time_zones, parse_calendar
+from bridge.ical_check import validate_meeting_calendar as _validate_shape
 from bridge.ical_errors import END_OF_TIME, ICalError
 from bridge.ical_meeting import PRODID, meeting_from_ical, meeting_to_ical
 from bridge.ical_redact import (
@@ -20,7 +18,15 @@ from bridge.ical_redact import (
     canonical_hash,
     is_private,
 )
-from bridge.ical_time import TimeIndex, index_times
+from bridge.ical_time import TimeIndex, check_overrides, index_times
+
+
+def validate_meeting_calendar(vcal: vobject.base.Component, *, max_occurrences: int) -> None:
+    """What the CRM meetings calendar accepts: one event series (ical_check) whose
+    overridden instances are occurrences of it (ical_time.check_overrides)."""
+    _validate_shape(vcal, max_occurrences=max_occurrences)
+    check_overrides(vcal)
+
 
 __all__ = [
     "BUSY_ONLY_PROPS",
@@ -32,6 +38,7 @@ __all__ = [
     "TimeIndex",
     "busy_only",
     "canonical_hash",
+    "check_overrides",
     "check_recurrence",
     "check_time_zones",
     "index_times",

@@ -104,7 +104,7 @@ def _like(value: date, ref: datetime, ref_is_date: bool) -> datetime:
     return value
 
 
-def _ruleset(master: vobject.base.Component) -> du_rrule.rruleset:
+def _ruleset(master: vobject.base.Component, *, exdates: bool = True) -> du_rrule.rruleset:
     raw = master.dtstart.value
     is_date = not isinstance(raw, datetime)
     dtstart = naive_start(master)
@@ -125,6 +125,8 @@ def _ruleset(master: vobject.base.Component) -> du_rrule.rruleset:
             rule = rule.replace(count=count - 1)
         rules.rrule(rule)
     for name, add in (("rdate", rules.rdate), ("exdate", rules.exdate)):
+        if name == "exdate" and not exdates:
+            continue
         for line in lines(master, name):
             for value in line.value:
                 add(_like(value, dtstart, is_date))
@@ -217,3 +219,44 @@ def index_times(
     start = min(starts) if starts else -END_OF_TIME
     end = max(ends) if ends else END_OF_TIME
     return TimeIndex(start, end, found, expanded_until, recurring)
+
+
+# How many instances of a series check_overrides walks at most; beyond, it does not judge.
+OVERRIDE_SCAN = 100_000
+
+
+def _rid_text(value: date) -> str:
+    if isinstance(value, datetime):
+        return as_utc(fix_tz(value)).strftime("%Y%m%dT%H%M%SZ")
+    return value.strftime("%Y%m%d")
+
+
+def check_overrides(vcal: vobject.base.Component) -> None:
+    """Refuse an overridden instance whose RECURRENCE-ID the series does not produce.
+
+    An instance is an occurrence of DTSTART, the RRULE or an RDATE; an excluded date
+    (EXDATE) still counts, so a cancelled and excluded instance is no error. Calendar
+    services refuse to write such an instance (Google answers 404 for its id), so the store
+    refuses it too. The series is walked once, in order, at most OVERRIDE_SCAN instances.
+    """
+    vevents = events(vcal)
+    masters = [e for e in vevents if "recurrence-id" not in e.contents]
+    wanted = {
+        _key(e.recurrence_id.value): e.recurrence_id.value
+        for e in vevents
+        if "recurrence-id" in e.contents
+    }
+    if not wanted or len(masters) != 1 or "dtstart" not in masters[0].contents:
+        return
+    missing = dict(wanted)
+    last = max(missing)
+    for walked, occurrence in enumerate(_ruleset(masters[0], exdates=False)):
+        key = _key(occurrence)
+        missing.pop(key, None)
+        if not missing or key > last:
+            break
+        if walked >= OVERRIDE_SCAN:
+            return  # too far into the series to judge cheaply
+    if missing:
+        first = missing[min(missing)]
+        raise ICalError(f"RECURRENCE-ID {_rid_text(first)} is not an occurrence of the rule")

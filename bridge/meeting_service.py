@@ -246,6 +246,7 @@ def save_from_sync(
     if stored is not None:  # keep alarms, categories, other clients' properties ...
         text = carry_unmodelled(stored.ical, text)
     vcal = ical.parse_calendar(text)
+    ical.check_overrides(vcal)  # a calendar's stray instance is refused, as over CalDAV
     index = event_index(vcal, horizon_days=horizon_days, max_occurrences=max_occurrences)
     assert index is not None  # meeting_to_ical always writes one VEVENT
     _store(tx, meeting, href, vcal, text, index)

@@ -48,6 +48,14 @@ class NotFound(BackendError):
     """The remote event does not exist (any more)."""
 
 
+class Rejected(BackendError):
+    """The remote refuses this one event, and would refuse the same write again: it is
+    invalid there (HTTP 400), the user may not change it (403 for an event they only
+    attend), or it names an instance the series does not have. Sync quarantines that one
+    event; every other BackendError is about the service or the account and backs off the
+    whole binding (bridge.sync.plan_faults)."""
+
+
 @dataclass(frozen=True)
 class RemoteAttendee:
     email: str
@@ -161,6 +169,11 @@ class Backend(Protocol):
 
     def find_by_meeting_id(self, meeting_id: str) -> RemoteEvent | None:
         """The sync copy tagged with ``meeting_id``; never the Invite action's copy."""
+        ...
+
+    def get(self, remote_id: str) -> RemoteEvent | None:
+        """The event as it is now (``deleted`` when deleted), None when unknown. Used to
+        retry a quarantined event whose delta has already gone by."""
         ...
 
 

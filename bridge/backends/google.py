@@ -29,6 +29,7 @@ from bridge.backends import google_wire as wire
 from bridge.backends.base import (
     BackendError,
     NotFound,
+    Rejected,
     RemoteEvent,
     ResyncRequired,
     normalise_recurrence,
@@ -193,6 +194,10 @@ class GoogleBackend:
                     out.append(self._to_event(*series))
         return out
 
+    def get(self, remote_id: str) -> RemoteEvent | None:
+        series = self._series(remote_id)
+        return None if series is None else self._to_event(*series)
+
     def find_by_meeting_id(self, meeting_id: str) -> RemoteEvent | None:
         items, _ = self._list(
             privateExtendedProperty=f"{wire.MEETING_ID_KEY}={meeting_id}",
@@ -228,7 +233,7 @@ class GoogleBackend:
             raise BackendError(f"Google Calendar events.insert: id {event_id} taken but unreadable")
         current = self._to_event(*series)
         if not current.deleted and current.crm_meeting_id != event.crm_meeting_id:
-            raise BackendError(
+            raise Rejected(  # the id is taken for good: no retry frees it
                 f"Google Calendar events.insert: id {event_id} holds another event "
                 f"(tagged {current.crm_meeting_id!r}, wanted {event.crm_meeting_id!r})"
             )
@@ -277,7 +282,7 @@ class GoogleBackend:
                 if wire.override_from_google(have, tz) == override:
                     continue
             body = wire.override_body(event, override)
-            current[rec_id] = self._patch(wire.instance_id(master_id, rec_id), body)
+            current[rec_id] = self._patch_instance(master_id, rec_id, body)
         for rec_id, have in list(current.items()):
             if rec_id in wanted:
                 continue
@@ -290,8 +295,19 @@ class GoogleBackend:
             plain = wire.plain_occurrence(event, rec_id)
             if wire.is_deleted(have) or wire.override_from_google(have, tz) != plain:
                 body = wire.override_body(event, plain)
-                current[rec_id] = self._patch(wire.instance_id(master_id, rec_id), body)
+                current[rec_id] = self._patch_instance(master_id, rec_id, body)
         return self._to_event(master, list(current.values()))
+
+    def _patch_instance(self, master_id: str, rec_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Patch one instance of a series; the series exists, so a 404 means the series has
+        no such instance: the event is refused as it stands (Rejected), not gone."""
+        try:
+            return self._patch(wire.instance_id(master_id, rec_id), body)
+        except NotFound as exc:
+            raise Rejected(
+                f"Google Calendar events.patch: {rec_id} is not an occurrence of the series"
+                f" {master_id} ({exc})"
+            ) from exc
 
     def delete(self, remote_id: str, *, etag: str) -> None:
         request = self.events.delete(

@@ -22,10 +22,18 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from bridge.backends.base import BackendError, NotFound, PreconditionFailed, ResyncRequired
+from bridge.backends.base import (
+    BackendError,
+    NotFound,
+    PreconditionFailed,
+    Rejected,
+    ResyncRequired,
+)
 
 SCOPES = ("https://www.googleapis.com/auth/calendar",)
 RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded")
+# 403s about the account's quota, not about one event: the binding backs off.
+QUOTA_REASONS = (*RATE_LIMIT_REASONS, "quotaExceeded", "dailyLimitExceeded", "usageLimits")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 T = TypeVar("T")
 
@@ -224,6 +232,8 @@ def to_backend_error(exc: BaseException, what: str) -> BackendError:
             return GoogleAuthError(text)
         if status == 409:
             return Duplicate(text)
+        if status == 400 or (status == 403 and reason not in QUOTA_REASONS):
+            return Rejected(text)
         return BackendError(text)
     if isinstance(exc, RefreshError):
         return GoogleAuthError(f"Google Calendar {what}: {auth_problem(exc)}")

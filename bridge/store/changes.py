@@ -122,6 +122,7 @@ class Change:
     meeting_id: int | None
     uid: str | None
     origin: str
+    at: float = 0.0  # when it was committed (epoch seconds)
 
 
 def latest_changes(conn: Connection, collection_id: int, since: int) -> list[Change]:
@@ -134,6 +135,7 @@ def latest_changes(conn: Connection, collection_id: int, since: int) -> list[Cha
             changes.c.meeting_id,
             changes.c.uid,
             changes.c.origin,
+            changes.c.at,
         )
         .where(changes.c.collection_id == collection_id, changes.c.seq > since)
         .order_by(changes.c.seq, changes.c.id)
@@ -141,8 +143,22 @@ def latest_changes(conn: Connection, collection_id: int, since: int) -> list[Cha
     last: dict[str, Change] = {}
     for row in rows:
         last.pop(row.href, None)
-        last[row.href] = Change(row.seq, row.href, row.op, row.meeting_id, row.uid, row.origin)
+        last[row.href] = Change(
+            row.seq, row.href, row.op, row.meeting_id, row.uid, row.origin, row.at
+        )
     return list(last.values())
+
+
+def deleted_at(conn: Connection, collection_id: int, uid: str) -> float | None:
+    """When the object ``uid`` last left the collection (a delete row), if the log still
+    holds it: sync dates a CRM deletion by it."""
+    return conn.execute(
+        select(func.max(changes.c.at)).where(
+            changes.c.collection_id == collection_id,
+            changes.c.uid == uid,
+            changes.c.op == "delete",
+        )
+    ).scalar()
 
 
 def prune(conn: Connection, older_than: float) -> int:

@@ -227,6 +227,7 @@ changes = Table(
     Column("at", Timestamp, nullable=False),
     Index("ix_changes_collection_seq", "collection_id", "seq"),
     Index("ix_changes_at", "at"),
+    Index("ix_changes_collection_uid", "collection_id", "uid"),  # when was it deleted (sync)
 )
 
 # One user's connection to one calendar backend account, with its cursors, status and lease.
@@ -299,4 +300,25 @@ channels = Table(
     Column("expiration", Timestamp, nullable=False),  # epoch seconds
     Column("last_message", BigInteger, nullable=False, default=0),
     Column("created_at", Timestamp, nullable=False),
+)
+
+# Events a binding could not sync because the remote or the store refused that one event
+# (bridge.sync.plan_faults): set aside so the rest of the binding keeps syncing, and
+# retried with back-off. One row per meeting (kind "meeting", key = its UID) or, for an
+# event no meeting stands for yet, per remote event (kind "remote", key = its id).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("binding_id", Integer, ForeignKey("bindings.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # meeting | remote
+    Column("item_key", exact_string(512), nullable=False),
+    Column("remote_id", exact_string(512), nullable=True),  # the remote event, when known
+    Column("reason", Text, nullable=False),
+    Column("held", String(8), nullable=False),  # whose change waits: crm | calendar
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("first_failed_at", Timestamp, nullable=False),
+    Column("last_failed_at", Timestamp, nullable=False),
+    Column("next_try_at", Timestamp, nullable=False),
+    UniqueConstraint("binding_id", "kind", "item_key"),
 )

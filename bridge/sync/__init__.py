@@ -54,11 +54,13 @@ class LocalSide:
 
 @dataclass(frozen=True)
 class RemoteSide:
-    """The remote event. ``known_invite``: the engine found its id among the invites."""
+    """The remote event. ``known_invite``: the engine found its id among the invites.
+    ``seen_at``: when it was read (the list call), which dates a deletion without a time."""
 
     state: State
     event: RemoteEvent | None = None
     known_invite: bool = False
+    seen_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.state in (State.CREATED, State.CHANGED) and self.event is None:

@@ -1,74 +1,57 @@
-"""One sync round for one binding: pull the remote delta, then push local changes.
+"""One sync round for one binding: pull the remote delta, push local changes, retry the
+quarantined events that are due.
 
-Effects happen here and only here; decisions come from bridge.sync.plan. The order of
-effects is what makes a crash at any point lose nothing and duplicate nothing:
+Effects happen here and only here; decisions come from bridge.sync.plan (what to do) and
+bridge.sync.plan_faults (what a failure means). The order of effects is what makes a
+crash at any point lose nothing and duplicate nothing:
 
 - Pull: the backend's delta is listed first; each event's decision is applied in one store
-  transaction (meeting and link together); the new remote cursor is stored only after every
-  event of the delta was applied. A crash re-lists the same delta, and what was applied
-  already comes back as an echo (its hash equals the link's synced hash).
+  transaction (meeting and link together, bridge.sync.engine_apply); the new remote cursor
+  is stored only after every event of the delta was applied or quarantined. A crash
+  re-lists the same delta, and what was applied already comes back as an echo.
 - Push: local changes are read from the change log after the binding's outbound position;
   remote writes happen outside any store transaction; each link is recorded right after
-  its remote write, and the outbound position advances only past changes fully pushed.
-  A crash between a remote create and its link re-runs the create with the same
-  idempotency key, which the backend turns into the existing copy (invariant 1).
+  its remote write, and the outbound position advances only past changes pushed or
+  quarantined. A crash between a remote create and its link re-runs the create with the
+  same idempotency key, which the backend turns into the existing copy (invariant 1).
+- One event the remote or the store refuses is quarantined (bridge.sync.quarantine) and
+  the round goes on; a transient failure fails the round, and the scheduler backs off.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Row, select
-
-from bridge import meeting_rights
-from bridge.backends.base import (
-    Backend,
-    BackendError,
-    NotFound,
-    PreconditionFailed,
-    RemoteEvent,
-    ResyncRequired,
-    redact,
-)
-from bridge.meeting_service import (
-    load_meeting,
-    remove_from_calendar,
-    save_from_sync,
-    stored_overrides,
-)
-from bridge.model import Meeting, Override, Participant
+from bridge.backends.base import Backend, NotFound, RemoteEvent, ResyncRequired
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store import collections as collection_store
 from bridge.store import links as link_store
-from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
-from bridge.store.schema import items
+from bridge.store.quarantine import REMOTE
 from bridge.sync import (
+    PUSHES,
     Action,
-    DropLink,
     Link,
     LocalSide,
-    PullCreate,
-    PullDelete,
-    PullUpdate,
     PushCreate,
     PushDelete,
     PushUpdate,
-    RecordLink,
     RemoteSide,
     Skip,
     State,
 )
+from bridge.sync.engine_apply import PullApplier
+from bridge.sync.engine_sides import SideReader
 from bridge.sync.plan import plan
+from bridge.sync.plan_faults import BackOff, Failure, Quarantine, failure_of
+from bridge.sync.quarantine import Item, QuarantineBook, item_of_event, item_of_meeting
 from bridge.sync.rules import SyncRules
 
 log = logging.getLogger("bridge.sync")
@@ -79,15 +62,12 @@ def origin_of(binding_id: int) -> str:
     return f"binding:{binding_id}"
 
 
-def _when(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
-
-
 @dataclass
 class RoundReport:
     pulled: int = 0
     pushed: int = 0
     skipped: int = 0
+    quarantined: int = 0
     resync: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -116,76 +96,60 @@ class Engine:
         binding = self.store.read(lambda conn: binding_store.get(conn, self.binding_id))
         if binding is None:
             raise LookupError(f"binding {self.binding_id} does not exist")
-        self.login = binding.login
         path = user_store.meetings_path(binding.login)
         self.collection_id = self.store.read(lambda c: collection_store.by_path(c, path)).id
+        self.sides = SideReader(self.binding_id, self.collection_id)
+        self.applier = PullApplier(self.store, self.binding_id, binding.login, self.rules)
+        self.book = QuarantineBook(self.store, self.binding_id, lambda: self.clock().timestamp())
         self.report = RoundReport()
-        self._pull(binding.remote_cursor)
-        self._push(binding.outbound_seq)
+        try:
+            self._pull(binding.remote_cursor)
+            self._push(binding.outbound_seq)
+            self._retry_due()
+        finally:
+            self.report.quarantined = len(self.book.quarantined)
+            self.report.errors += self.book.quarantined + self.book.replanned
         return self.report
+
+    def _plan(self, link: Link | None, local: LocalSide, remote: RemoteSide) -> list[Action]:
+        return plan(link, local, remote, self.rules, self.clock(), origin=self.origin)
 
     # -- pull -----------------------------------------------------------------------------
 
     def _pull(self, cursor: str | None) -> None:
+        self.listed_at = self.clock()
         try:
             events, new_cursor = self.backend.list_changes(cursor)
         except ResyncRequired:
             self.report.resync = True
             events, new_cursor = self.backend.list_changes(None)
         for event in events:
-            link, local = self.store.read(lambda conn, ev=event: self._sides_for_remote(conn, ev))
-            state = State.DELETED if event.deleted else State.CHANGED
-            remote = RemoteSide(state, event)
-            actions = plan(link, local, remote, self.rules, self.clock(), origin=self.origin)
-            self._run(actions, pulled=event)
+            self._pull_one(event)
         self.store.write(
             lambda tx: binding_store.set_remote_cursor(tx, self.binding_id, new_cursor),
             origin=self.origin,
         )
 
-    def _sides_for_remote(self, conn: Connection, event: RemoteEvent) -> tuple[Link | None, Any]:
-        row = link_store.by_remote(conn, self.binding_id, event.remote_id)
-        if row is None and event.crm_meeting_id:
-            row = link_store.by_meeting(conn, self.binding_id, event.crm_meeting_id)
-        link = _link(row)
-        uid = link.meeting_uid if link is not None else event.crm_meeting_id
-        return link, self._local(conn, uid, link)
-
-    def _local(self, conn: Connection, uid: str | None, link: Link | None) -> LocalSide:
-        row = self._my_meeting(conn, uid)
-        if row is None:
-            return LocalSide(State.DELETED if link is not None else State.ABSENT)
-        meeting = load_meeting(conn, row)
-        synced = link.synced_at.timestamp() if link and link.synced_at else None
-        changed = synced is None or row.modified_at > synced
-        return LocalSide(
-            State.CHANGED if changed else State.UNCHANGED,
-            meeting,
-            modified_at=_when(row.modified_at),
-            origin=row.origin,
-            overrides=tuple(stored_overrides(row)),
+    def _pull_one(self, event: RemoteEvent) -> bool:
+        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
+        item = item_of_event(link, event)
+        if self.book.defer(item, local, event):
+            self.report.skipped += 1
+            return True
+        local = self.book.held(item, local)
+        state = State.DELETED if event.deleted else State.CHANGED
+        remote = RemoteSide(state, event, seen_at=self.listed_at)
+        return self.book.attempt(
+            item, lambda: self._run(self._plan(link, local, remote), pulled=event)
         )
-
-    def _my_meeting(self, conn: Connection, uid: str | None) -> Row | None:
-        """The meeting if it is in this binding's user's calendar."""
-        if not uid:
-            return None
-        row = meeting_store.by_uid(conn, uid)
-        if row is None:
-            return None
-        mine = conn.execute(
-            select(items.c.id).where(
-                items.c.collection_id == self.collection_id, items.c.meeting_id == row.id
-            )
-        ).first()
-        return row if mine is not None else None
 
     # -- push -----------------------------------------------------------------------------
 
     def _push(self, since: int) -> None:
         """Push every change after ``since``. New copies are created together at the end, in
         batches where the backend has them (an initial push of N meetings is N/50 requests).
-        The outbound position advances past a change only when all of it was pushed."""
+        The outbound position advances past a change only when all of it was pushed (or
+        quarantined); a transient failure of a create fails the round after that."""
         pending = self.store.read(
             lambda conn: change_log.latest_changes(conn, self.collection_id, since)
         )
@@ -194,12 +158,18 @@ class Engine:
         for change in pending:
             if change.origin == self.origin:
                 continue  # our own pull coming back (invariant 2)
-            actions = self._plan_push(change)
+            link, local = self.store.read(lambda conn, c=change: self.sides.for_push(conn, c))
+            actions = self._plan(link, local, RemoteSide(State.UNCHANGED if link else State.ABSENT))
+            item = item_of_meeting(change.uid or change.href, link)
+            if self.book.spent(item):
+                continue  # quarantined by this round's pull; tried again later
             creates += [(change.seq, a) for a in actions if isinstance(a, PushCreate)]
-            if not self._run([a for a in actions if not isinstance(a, PushCreate)]):
+            others = [a for a in actions if not isinstance(a, PushCreate)]
+            if not self.book.attempt(item, lambda a=others: self._run(a)):
                 failed.append(change.seq)
                 break  # retried next round, after the next pull
-        failed += self._create_all(creates)
+        create_failed, transient = self._create_all(creates)
+        failed += create_failed
         if failed:
             done = max((c.seq for c in pending if c.seq < min(failed)), default=since)
         else:
@@ -209,28 +179,19 @@ class Engine:
                 lambda tx: binding_store.set_outbound_seq(tx, self.binding_id, done),
                 origin=self.origin,
             )
+        if transient is not None:
+            raise transient
 
-    def _plan_push(self, change: change_log.Change) -> list[Action]:
-        def sides(conn: Connection) -> tuple[Link | None, LocalSide]:
-            link = _link(link_store.by_meeting(conn, self.binding_id, change.uid or ""))
-            if change.op == "delete":
-                return link, LocalSide(State.DELETED if link is not None else State.ABSENT)
-            return link, self._local(conn, change.uid, None)
-
-        link, local = self.store.read(sides)
-        remote = RemoteSide(State.UNCHANGED if link is not None else State.ABSENT)
-        if local.state is State.UNCHANGED:
-            local = dataclasses.replace(local, state=State.CHANGED)
-        return plan(link, local, remote, self.rules, self.clock(), origin=self.origin)
-
-    def _create_all(self, creates: list[tuple[int, PushCreate]]) -> list[int]:
+    def _create_all(
+        self, creates: list[tuple[int, PushCreate]]
+    ) -> tuple[list[int], BaseException | None]:
         """Create the copies (batched when the backend can); link each one created.
-        Returns the change positions whose create failed."""
+        Returns the change positions to push again and the first transient failure."""
         if not creates:
-            return []
+            return [], None
         batch = getattr(self.backend, "create_many", None)
         pairs = [(action.event, action.idempotency_key) for _, action in creates]
-        results: list[Any]
+        results: list[object]
         if batch is not None and len(pairs) > 1:
             results = batch(pairs)
         else:
@@ -238,16 +199,27 @@ class Engine:
             for event, key in pairs:
                 try:
                     results.append(self.backend.create(event, idempotency_key=key))
-                except BackendError as error:
+                except Exception as error:  # noqa: BLE001 - decided below, one by one
                     results.append(error)
         made: list[tuple[str, RemoteEvent]] = []
         failed: list[int] = []
+        transient: BaseException | None = None
+        unexpected: BaseException | None = None
         for (seq, action), result in zip(creates, results, strict=True):
             if isinstance(result, RemoteEvent):
                 made.append((action.meeting_uid, result))
-            else:
-                failed.append(seq)
-                self.report.errors.append(f"{action.meeting_uid}: not created ({result})")
+                continue
+            assert isinstance(result, BaseException)
+            decision = self.book.failed(item_of_meeting(action.meeting_uid), result)
+            if decision is None:  # unexpected (e.g. a lost lease): link what was made first
+                unexpected = unexpected or result
+                continue
+            if isinstance(decision, Quarantine):
+                continue
+            failed.append(seq)
+            self.report.errors.append(f"{action.meeting_uid}: not created ({result})")
+            if isinstance(decision, BackOff) and transient is None:
+                transient = result
 
         def link_all(tx: Tx) -> None:
             for uid, event in made:
@@ -257,19 +229,53 @@ class Engine:
 
         if made:
             self.store.write(link_all, origin=self.origin)
+            for uid, _ in made:
+                self.book.succeeded(item_of_meeting(uid))
         self.report.pushed += len(made)
-        return failed
+        if unexpected is not None:
+            raise unexpected
+        return failed, transient
+
+    # -- quarantined events ---------------------------------------------------------------
+
+    def _retry_due(self) -> None:
+        for item in self.book.due():
+            self.book.attempt(item, lambda i=item: self._retry(i))
+
+    def _retry(self, item: Item) -> bool:
+        """Plan a quarantined event again from both sides as they are now."""
+        if item.kind == REMOTE:
+            event = self.backend.get(item.key)
+            return True if event is None else self._run_pulled(event)
+        link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, item.key))
+        local = self.book.held(item, local)
+        remote_id = link.remote_id if link is not None else item.remote_id
+        event = self.backend.get(remote_id) if remote_id else None
+        if event is None:
+            remote = RemoteSide(State.ABSENT)
+        else:
+            remote = RemoteSide(State.DELETED if event.deleted else State.CHANGED, event)
+        pulled = event if event is not None and not event.deleted else None
+        return self._run(self._plan(link, local, remote), pulled=pulled)
+
+    def _run_pulled(self, event: RemoteEvent) -> bool:
+        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
+        local = self.book.held(item_of_event(link, event), local)
+        state = State.DELETED if event.deleted else State.CHANGED
+        return self._run(self._plan(link, local, RemoteSide(state, event)), pulled=event)
 
     # -- effects --------------------------------------------------------------------------
 
     def _run(self, actions: list[Action], pulled: RemoteEvent | None = None) -> bool:
-        """Store effects in one transaction, then remote writes. False if a write lost a race."""
-        local = [a for a in actions if not isinstance(a, (PushCreate, PushUpdate, PushDelete))]
+        """Store effects in one transaction, then remote writes. Failures raise (the
+        caller's QuarantineBook decides); True when everything was done."""
+        local = [a for a in actions if not isinstance(a, PUSHES)]
         tags: list[str] = []
         if any(not isinstance(a, Skip) for a in local):
-            tags = self.store.write(
-                lambda tx: self._apply_local(tx, local, pulled), origin=self.origin
+            tags, count = self.store.write(
+                lambda tx: self.applier.apply(tx, local, pulled), origin=self.origin
             )
+            self.report.pulled += count
         for action in local:
             if isinstance(action, Skip):
                 self.report.skipped += 1
@@ -278,119 +284,21 @@ class Engine:
             if pulled is not None:
                 self._tag(pulled, uid)
         for action in actions:
-            if isinstance(action, (PushCreate, PushUpdate, PushDelete)):
-                try:
-                    self._push_action(action)
-                except PreconditionFailed as error:
-                    self.report.errors.append(f"{action.meeting_uid}: changed remotely ({error})")
-                    return False
+            if isinstance(action, PUSHES):
+                self._push_action(action)
         return True
-
-    def _apply_local(self, tx: Tx, actions: list[Action], pulled: RemoteEvent | None) -> list[str]:
-        """Apply pulls and link changes; return the UIDs of meetings created by a pull."""
-        created: list[str] = []
-        for action in actions:
-            if isinstance(action, PullCreate):
-                uid = action.uid or str(uuid.uuid4())
-                meeting = self._new_meeting(tx.conn, uid, action.fields)
-                self._save(tx, meeting, f"{uid}.ics", self._overrides_of(pulled))
-                link_store.record(
-                    tx, self.binding_id, uid, action.remote_id, action.etag, action.synced_hash
-                )
-                created.append(uid)
-                self.report.pulled += 1
-            elif isinstance(action, (PullUpdate, RecordLink)):
-                if isinstance(action, PullUpdate):
-                    row = meeting_store.by_uid(tx.conn, action.meeting_uid)
-                    stored = load_meeting(tx.conn, row) if row is not None else None
-                    if stored is not None and self._may_edit(tx.conn, stored):
-                        meeting = dataclasses.replace(stored, **action.fields)
-                        self._save(tx, meeting, row.href, self._overrides_of(pulled))
-                    self.report.pulled += 1
-                link_store.record(
-                    tx,
-                    self.binding_id,
-                    action.meeting_uid,
-                    action.remote_id,
-                    action.etag,
-                    action.synced_hash,
-                )
-            elif isinstance(action, PullDelete):
-                self._delete_for_user(tx, action.meeting_uid)
-                self.report.pulled += 1
-            elif isinstance(action, DropLink):
-                link_store.drop(tx, self.binding_id, action.meeting_uid)
-        return created
-
-    def _may_edit(self, conn: Connection, meeting: Meeting) -> bool:
-        """An edit in the user's own calendar changes the meeting only if the user may
-        (bridge.meeting_rights): an attendee's edit of their copy stays in their copy."""
-        if meeting_rights.may_edit(meeting_rights.role_of(conn, self.login, meeting)):
-            return True
-        log.info("binding %s: %s is not %s's to change", self.binding_id, meeting.uid, self.login)
-        return False
-
-    def _new_meeting(self, conn: Connection, uid: str, fields: dict[str, Any]) -> Meeting:
-        """A meeting made in the user's calendar: the user organises it; attendees who are
-        CRM users become internal participants."""
-        logins = user_store.login_by_email(conn)
-        external: list[Participant] = []
-        internal: list[str] = []
-        for person in fields.get("external", []):
-            login = logins.get(person.email.lower())
-            if login is None:
-                external.append(person)
-            elif login != self.login and login not in internal:
-                internal.append(login)
-        values = {**fields, "external": external}
-        return Meeting(uid=uid, organiser=self.login, internal_users=internal, **values)
-
-    def _overrides_of(self, pulled: RemoteEvent | None) -> list[Override]:
-        """The calendar's moved or changed occurrences, redacted as the policy says."""
-        if pulled is None:
-            return []
-        if pulled.private and self.rules.calendar_to_crm.private_policy == "busy":
-            pulled = redact(pulled)
-        return list(pulled.overrides)
-
-    def _save(
-        self, tx: Tx, meeting: Meeting, href: str, overrides: list[Override] | None = None
-    ) -> None:
-        if overrides is None:  # a change that is not about them keeps the stored ones
-            row = meeting_store.by_uid(tx.conn, meeting.uid)
-            overrides = stored_overrides(row) if row is not None else []
-        save_from_sync(
-            tx,
-            meeting,
-            href=href,
-            horizon_days=self.store.index_horizon_days,
-            max_occurrences=self.store.max_occurrences,
-            overrides=overrides,
-        )
-
-    def _delete_for_user(self, tx: Tx, uid: str) -> None:
-        """Deleted in the user's calendar: the organiser deletes the meeting, an attendee
-        declines it (the others keep it) - as a DELETE over CalDAV does."""
-        row = meeting_store.by_uid(tx.conn, uid)
-        if row is None:
-            return
-        remove_from_calendar(
-            tx,
-            writer=self.login,
-            meeting_id=row.id,
-            horizon_days=self.store.index_horizon_days,
-            max_occurrences=self.store.max_occurrences,
-        )
 
     def _tag(self, event: RemoteEvent, uid: str) -> None:
         """Write the new meeting's id onto the calendar event it came from, so a lost link
         or a re-pairing finds it by tag instead of importing it twice. The tag is not
-        content: the write comes back as an echo."""
+        content: the write comes back as an echo. A refusal leaves the event untagged."""
         try:
             tagged = self.backend.update(
                 event.remote_id, dataclasses.replace(event, crm_meeting_id=uid), etag=event.etag
             )
-        except (PreconditionFailed, NotFound) as error:
+        except Exception as error:
+            if failure_of(error) in (Failure.TRANSIENT, None):
+                raise
             self.report.errors.append(f"{uid}: could not tag the calendar event ({error})")
             return
         self.store.write(
@@ -408,7 +316,8 @@ class Engine:
             try:
                 made = self.backend.update(action.remote_id, action.event, etag=action.etag)
             except NotFound:
-                made = self.backend.create(action.event, idempotency_key=action.meeting_uid)
+                self._replan_gone(action)
+                return
             self._link_after_push(action.meeting_uid, made)
         else:
             try:
@@ -421,6 +330,17 @@ class Engine:
             )
         self.report.pushed += 1
 
+    def _replan_gone(self, action: PushUpdate) -> None:
+        """The copy to update is gone: plan again with the remote side deleted, so the
+        conflict policy decides (re-create under plan's own re-create key, or delete)."""
+        link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, action.meeting_uid))
+        if local.state is State.UNCHANGED:  # we were pushing it: the CRM side has changed
+            local = dataclasses.replace(local, state=State.CHANGED)
+        actions = self._plan(link, local, RemoteSide(State.DELETED))
+        reasons = "; ".join(a.reason for a in actions)
+        log.info("binding %s: %s gone remotely: %s", self.binding_id, action.meeting_uid, reasons)
+        self._run(actions)
+
     def _link_after_push(self, meeting_uid: str, made: RemoteEvent) -> None:
         self.store.write(
             lambda tx: link_store.record(
@@ -428,15 +348,3 @@ class Engine:
             ),
             origin=self.origin,
         )
-
-
-def _link(row: Row | None) -> Link | None:
-    if row is None:
-        return None
-    return Link(
-        meeting_uid=row.meeting_uid,
-        remote_id=row.remote_id,
-        remote_etag=row.remote_etag,
-        synced_hash=row.synced_hash,
-        synced_at=_when(row.synced_at),
-    )

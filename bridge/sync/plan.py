@@ -35,7 +35,14 @@ than the meeting's ``modified_at``; equal or unknown times -> the CRM wins. When
 direction is allowed for the meeting, that direction wins whatever the policy. Delete
 against modify follows the same rule: the side that wins decides, so under crm-wins a CRM
 deletion deletes the calendar copy and a CRM modification re-creates a deleted copy;
-under newest a later modification beats an earlier deletion and vice versa.
+under newest a later modification beats an earlier deletion and vice versa. A deletion's
+time is the local side's ``modified_at`` (the engine gives the change log's time of the
+delete) and the remote event's ``updated``; a remote deletion that carries no time (Google
+guarantees only the id of a deleted event) is dated when the pull saw it: the remote side's
+``seen_at`` (the list call), else ``now``.
+
+What a failure means (quarantine one event or back off the binding) is decided, as purely,
+in the sibling bridge.sync.plan_faults.
 """
 
 from __future__ import annotations
@@ -117,6 +124,7 @@ class _Planner:
         self.link, self.local, self.rules, self.now = link, local, rules, now
         self.meeting = local.meeting
         self.event = remote.event
+        self.seen_at = remote.seen_at or now
         self.notes: list[str] = []
         self.pre: list[Action] = []
         self.r = self._remote_state(remote)
@@ -246,7 +254,7 @@ class _Planner:
             if adopting:
                 return []
             return [RecordLink(m.uid, ev.remote_id, ev.etag, ev.content_hash(), "sides agree")]
-        side, why = self._winner(self._out("sync", m, ev), self._in("sync", m, ev), ev)
+        side, why = self._winner(self._out("sync", m, ev), self._in("sync", m, ev), ev.updated)
         if side == "crm":
             return self._push_update(link, ev.etag or link.remote_etag, m, ev, why)
         if side == "calendar":
@@ -254,7 +262,7 @@ class _Planner:
         return [Skip(why)]
 
     def _deleted_vs_changed(self, link: Link, ev: RemoteEvent, m: Meeting | None) -> list[Action]:
-        side, why = self._winner(self._out("sync", m, ev), self._in("sync", m, ev), ev)
+        side, why = self._winner(self._out("sync", m, ev), self._in("sync", m, ev), ev.updated)
         if side == "crm":
             return self._push_delete(link, ev.etag or link.remote_etag, m, ev, why)
         if side == "calendar":
@@ -274,7 +282,9 @@ class _Planner:
         return [DropLink(link.meeting_uid, link.remote_id, why)]
 
     def _changed_vs_deleted(self, link: Link, m: Meeting, ev: RemoteEvent | None) -> list[Action]:
-        side, why = self._winner(self._out("sync", m, None), self._in("delete", m, None), ev)
+        deleted_at = ev.updated if ev is not None and ev.updated is not None else self.seen_at
+        out, inb = self._out("sync", m, None), self._in("delete", m, None)
+        side, why = self._winner(out, inb, deleted_at)
         drop = DropLink(link.meeting_uid, link.remote_id, f"deleted in the calendar: {why}")
         if side == "crm":
             return [drop, *self._push_create(m, link.remote_id, why)]
@@ -283,7 +293,7 @@ class _Planner:
         return [drop]
 
     def _winner(
-        self, out_reason: str | None, in_reason: str | None, ev: RemoteEvent | None
+        self, out_reason: str | None, in_reason: str | None, remote_at: datetime | None
     ) -> tuple[str, str]:
         if out_reason and in_reason:
             return "none", f"{out_reason}; {in_reason}"
@@ -297,7 +307,6 @@ class _Planner:
         if policy == "calendar-wins":
             return "calendar", "both changed: calendar-wins"
         local_at = self.local.modified_at
-        remote_at = ev.updated if ev is not None else None
         if local_at is not None and remote_at is not None and remote_at > local_at:
             return "calendar", "both changed: newest is the calendar's"
         return "crm", "both changed: newest is the CRM's (ties and unknown times go to the CRM)"

@@ -30,6 +30,12 @@ def put(server, href: str, body: str | bytes, **kw):
     return request(server.url, "PUT", f"/alice/meetings/{href}", body, **kw)
 
 
+STRAY_INSTANCE = (
+    "BEGIN:VEVENT\r\nUID:stray-1\r\nDTSTAMP:20261101T000000Z\r\n"
+    "RECURRENCE-ID:20261110T090000Z\r\nDTSTART:20261110T150000Z\r\n"
+    "DTEND:20261110T160000Z\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n"
+)
+
 CASES = {
     "malformed": (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:2026-13-45\r\n",
@@ -48,6 +54,14 @@ CASES = {
     "recurrence_never_happens": (
         vevent("never-1", extra="RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"),
         "RRULE",
+    ),
+    "override_outside_the_rule": (
+        (
+            vevent("stray-1", start="20261103T100000Z", end="20261103T110000Z")
+            .replace("SUMMARY:Meeting", "SUMMARY:Meeting\r\nRRULE:FREQ=WEEKLY;COUNT=4")
+            .replace("END:VCALENDAR", STRAY_INSTANCE + "END:VCALENDAR")
+        ),
+        "RECURRENCE-ID 20261110T090000Z is not an occurrence of the rule",
     ),
     "todo_in_meetings": (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:todo-1\r\n"
@@ -134,3 +148,21 @@ def test_meetings_calendar_cannot_be_deleted(bridge_server):
 def test_reserved_names_cannot_be_created(bridge_server):
     answer = request(bridge_server.url, "MKCALENDAR", "/alice/meetings-dave/")
     assert 400 <= answer.status < 500
+
+
+def test_a_stray_instance_added_to_a_stored_series_changes_nothing(bridge_server):
+    """Adding an instance the rule does not have to an existing meeting: 400 naming it,
+    and the meeting reads back as it was."""
+    series = vevent(
+        "stray-1", start="20261103T100000Z", end="20261103T110000Z", extra="RRULE:FREQ=WEEKLY"
+    )
+    assert put(bridge_server, "stray-1.ics", series).status in (201, 204)
+    before = request(bridge_server.url, "GET", "/alice/meetings/stray-1.ics")
+    changed = series.replace("END:VCALENDAR", STRAY_INSTANCE + "END:VCALENDAR")
+    answer = put(bridge_server, "stray-1.ics", changed)
+    assert answer.status == 400
+    assert "RECURRENCE-ID 20261110T090000Z is not an occurrence of the rule" in answer.body
+    after = request(bridge_server.url, "GET", "/alice/meetings/stray-1.ics")
+    assert (after.body, after.headers.get("ETag")) == (before.body, before.headers.get("ETag"))
+    moved = changed.replace("RECURRENCE-ID:20261110T090000Z", "RECURRENCE-ID:20261110T100000Z")
+    assert put(bridge_server, "stray-1.ics", moved).status == 204  # an occurrence: accepted

@@ -142,3 +142,56 @@ def test_revoked_token_is_reported_by_check(tmp_path, db, google_emulator):
     result = bridge("check", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1
     assert "refresh token revoked" in result.stdout
+
+
+def test_status_shows_quarantined_events(tmp_path, db, google_emulator):
+    """One meeting Google refuses (400) is quarantined: `sync` succeeds and names it,
+    `status` shows the count and the latest reason."""
+    from datetime import UTC, datetime, timedelta
+
+    from bridge.config import load_config
+    from bridge.meeting_service import save_from_sync
+    from bridge.model import Meeting
+    from bridge.secret_keys import load_keyring
+    from bridge.server import open_store
+    from bridge.store import binding_secrets
+    from bridge.store import bindings as binding_store
+
+    user = google_emulator.add_user("alice@example.com")
+    config = write_config(tmp_path, db, google_emulator)
+    settings = load_config(config)
+    store = open_store(settings)
+    row = store.read(lambda c: binding_store.by_login(c, "alice"))[0]
+    secret = {"refresh_token": user.refresh_token}
+    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, load_keyring(settings)))
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    for uid, subject in (("poison", "Poison"), ("fine", "Fine")):
+        meeting = Meeting(
+            uid=uid,
+            start=start,
+            end=start + timedelta(hours=1),
+            organiser="alice",
+            subject=subject,
+            activity_type="meeting",
+        )
+        store.write(
+            lambda tx, m=meeting: save_from_sync(
+                tx, m, href=f"{m.uid}.ics", horizon_days=400, max_occurrences=500
+            ),
+            origin="crm",
+        )
+    store.dispose()
+    google_emulator.faults.error(
+        400, "invalid", times=10, api="events.insert", when=lambda call: b"Poison" in call.body
+    )
+
+    synced = bridge("sync", "alice", "--config", str(config), cwd=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    assert "alice/google: pulled 0, pushed 1" in synced.stdout
+    assert "poison: quarantined, failure 1" in synced.stderr
+    assert [e["summary"] for e in google_emulator.events("alice@example.com")] == ["Fine"]
+
+    status = bridge("status", "--config", str(config), cwd=tmp_path)
+    assert "quarantined:  1 event(s)" in status.stdout
+    assert "HTTP 400 invalid" in status.stdout
+    assert "last error" not in status.stdout  # the binding itself is fine

@@ -13,6 +13,7 @@ from bridge.backends.base import (
     BackendError,
     NotFound,
     PreconditionFailed,
+    Rejected,
     RemoteAttendee,
     RemoteEvent,
     RemoteOverride,
@@ -155,7 +156,7 @@ def test_create_with_a_key_of_a_foreign_event_fails(google_emulator, backend):
             "extendedProperties": {"private": {"crmMeetingId": "other"}},
         },
     )
-    with pytest.raises(BackendError, match="another event"):
+    with pytest.raises(Rejected, match="another event"):
         backend.create(meeting(), idempotency_key="k")
 
 
@@ -381,7 +382,7 @@ def test_create_many_reports_per_part_errors(google_emulator, backend):
     bad = meeting("bad", end=at(3, 9))  # ends before it starts
     results = backend.create_many([(meeting("ok"), "ok"), (bad, "bad")])
     assert isinstance(results[0], RemoteEvent)
-    assert isinstance(results[1], BackendError) and "400" in str(results[1])
+    assert isinstance(results[1], Rejected) and "400" in str(results[1])
 
 
 @pytest.mark.parametrize(
@@ -473,3 +474,44 @@ def test_service_account_with_domain_wide_delegation(google_emulator, alice):
     assert backend.check() is None
     created = backend.create(meeting(), idempotency_key="sa")
     assert google_emulator.event(ALICE, created.remote_id) is not None
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "rejected"),
+    [
+        (400, "invalid", True),
+        (403, "forbiddenForNonOrganizer", True),
+        (403, "forbidden", True),
+        (403, "quotaExceeded", False),
+        (403, "userRateLimitExceeded", False),
+        (429, "rateLimitExceeded", False),
+        (503, "backendError", False),
+    ],
+)
+def test_a_refusal_of_one_event_is_rejected_a_limit_or_outage_is_not(
+    google_emulator, backend, status, reason, rejected
+):
+    """What the engine quarantines (Rejected) and what backs off the binding (any other
+    BackendError), as the Google backend reports it after its retries."""
+    made = backend.create(meeting(), idempotency_key="k")
+    google_emulator.faults.error(status, reason, times=10, api="events.patch")
+    with pytest.raises(BackendError, match=f"{status} {reason}") as error:
+        backend.update(made.remote_id, replace(made, subject="Moved"), etag=made.etag)
+    assert isinstance(error.value, Rejected) is rejected
+
+
+def test_an_instance_the_series_does_not_have_is_rejected(google_emulator, backend):
+    """Google answers 404 for the id of an instance outside the rule: the series exists,
+    so the event is refused as it stands, not gone."""
+    start = at(2, 9)
+    series = meeting(
+        "s", start=start, end=start + timedelta(hours=1), recurrence=("RRULE:FREQ=WEEKLY;COUNT=3",)
+    )
+    made = backend.create(series, idempotency_key="s")
+    stray = RemoteOverride(
+        "2031-03-03T10:00:00+00:00", start + timedelta(days=1), start + timedelta(days=1, hours=1)
+    )
+    with pytest.raises(Rejected, match="is not an occurrence of the series"):
+        backend.update(made.remote_id, replace(series, overrides=(stray,)), etag=made.etag)
+    assert backend.get(made.remote_id).remote_id == made.remote_id
+    assert backend.get("nosuchevent0123") is None

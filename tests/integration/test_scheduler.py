@@ -242,3 +242,34 @@ def test_a_retired_binding_is_never_due(world, tmp_path):
     assert not world.store.write(
         lambda tx: binding_store.take_lease(tx, world.binding_id, "one", 60)
     )
+
+
+def test_a_refused_event_does_not_back_off_the_binding_but_a_server_error_does(
+    db_url, google_emulator
+):
+    """The scheduler's side of plan_faults: a 400 for one event quarantines it and the
+    round succeeds; 503s (retries spent) fail the round and back the binding off."""
+    world = make_world(db_url, google_emulator, max_retries=1)
+    try:
+        worker = scheduler(world, "w", poll_seconds=10)
+        world.crm_meeting("bad", "Bad")
+        world.crm_meeting("good", "Good")
+        world.google.faults.error(
+            400, "invalid", times=5, api="events.insert", when=lambda c: b"Bad" in c.body
+        )
+        results = worker.run_due()
+        assert results[world.binding_id].quarantined == 1
+        row = binding(world)
+        assert row.failures == 0 and row.last_error is None and row.last_success_at
+        assert [e["summary"] for e in world.google_events()] == ["Good"]
+
+        world.crm_meeting("good", "Good, moved")
+        world.google.faults.server_error(times=10, status=503, api="events.patch")
+        results = worker.run_due()
+        assert isinstance(results[world.binding_id], Exception)
+        row = binding(world)
+        assert row.failures == 1 and "503" in row.last_error
+        assert row.next_run_at > time.time() + 5  # the whole binding backs off
+        assert len(world.quarantine()) == 1  # the server error quarantined nothing
+    finally:
+        world.store.dispose()

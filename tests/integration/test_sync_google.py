@@ -476,3 +476,138 @@ def test_a_new_kind_starts_a_clean_pairing_matched_by_tag(world, monkeypatch):
     link = world.store.read(lambda c: link_store.by_meeting(c, world.binding_id, "kind-1"))
     assert link is not None and link.remote_id in copy_ids  # the tagged copy, found again
     assert world.link_count() == 1 and world.meeting_count() == 1
+
+
+# -- deletions carry their time (policy newest); a copy gone on update goes back to plan --
+# Backend-neutral: to move to tests/contract/ with the backend seam.
+
+
+def _newest_world(db_url, google_emulator):
+    from bridge.sync.rules import SyncRules
+
+    return make_world(db_url, google_emulator, SyncRules(conflict_policy="newest"))
+
+
+def _delete_in_crm(world, uid: str) -> None:
+    from bridge.store import meetings as meeting_store
+
+    meeting_id = world.meeting(uid).id
+    world.store.write(lambda tx: meeting_store.delete_meeting(tx, meeting_id), origin="crm")
+
+
+@pytest.mark.parametrize("later", ["calendar edit", "crm deletion"])
+def test_newest_weighs_a_crm_deletion_by_when_it_happened(db_url, google_emulator, later):
+    """The change log dates the deletion: a later calendar edit restores the meeting, an
+    earlier one loses to it (it used to lose always: the deletion had no time)."""
+    import time
+
+    world = _newest_world(db_url, google_emulator)
+    try:
+        world.crm_meeting("d-1", "Original")
+        world.round()
+        remote_id = world.google_events()[0]["id"]
+        steps = [
+            lambda: _delete_in_crm(world, "d-1"),
+            lambda: world.google.edit(CALENDAR, remote_id, summary="Edited in Google"),
+        ]
+        for step in steps if later == "calendar edit" else steps[::-1]:
+            step()
+            time.sleep(0.05)
+        world.round()
+        world.round()
+        if later == "calendar edit":
+            assert world.meeting("d-1").subject == "Edited in Google"
+            assert [e["summary"] for e in world.google_events()] == ["Edited in Google"]
+        else:
+            assert world.meeting("d-1") is None and world.google_events() == []
+        quiet = world.round()
+        assert quiet.pulled == 0 and quiet.pushed == 0
+    finally:
+        world.store.dispose()
+
+
+class _AfterList:
+    """The backend, doing ``then()`` right after the round listed the remote delta."""
+
+    def __init__(self, backend, then):
+        self.backend, self.then = backend, then
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def list_changes(self, cursor):
+        found = self.backend.list_changes(cursor)
+        self.then()
+        return found
+
+
+@pytest.mark.parametrize("crm_edit", ["before the pull", "after the pull listed"])
+def test_newest_dates_a_google_deletion_when_the_pull_saw_it(db_url, google_emulator, crm_edit):
+    """Google's deleted events carry only their id: the deletion counts as made when the
+    pull listed it. A CRM edit before that loses (the meeting is deleted); one after it
+    wins (the copy is made again, under plan's re-create key)."""
+    import hashlib
+    import time
+
+    from bridge.backends.google import event_id_for
+    from bridge.sync.engine import Engine
+
+    world = _newest_world(db_url, google_emulator)
+    try:
+        world.crm_meeting("g-1", "Original")
+        world.round()
+        old_id = world.google_events()[0]["id"]
+        if crm_edit == "before the pull":
+            world.crm_meeting("g-1", "Edited in the CRM")
+            time.sleep(0.05)
+            world.google.remove(CALENDAR, old_id)
+            world.round()
+        else:
+            world.google.remove(CALENDAR, old_id)
+            then = lambda: world.crm_meeting("g-1", "Edited in the CRM")  # noqa: E731
+            backend = _AfterList(world.backend(), then)
+            Engine(world.store, world.binding_id, backend, world.rules).run()
+        world.round()
+        if crm_edit == "before the pull":
+            assert world.meeting("g-1") is None and world.google_events() == []
+        else:
+            key = f"g-1/{hashlib.sha256(old_id.encode()).hexdigest()[:16]}"
+            (event,) = world.google_events()
+            assert event["id"] == event_id_for(key) and event["summary"] == "Edited in the CRM"
+            assert world.meeting("g-1").subject == "Edited in the CRM"
+        quiet = world.round()
+        assert quiet.pulled == 0 and quiet.pushed == 0
+    finally:
+        world.store.dispose()
+
+
+def test_a_copy_gone_on_update_goes_back_to_plan(world):
+    """Google answers 404 to our update (the copy went after the round listed): plan
+    decides again with the calendar side deleted, and under crm-wins makes the copy anew
+    under its own re-create key - not under the meeting's first key, which would bring
+    the deleted copy back."""
+    import hashlib
+
+    from bridge.backends.google import event_id_for
+    from bridge.sync.engine import Engine
+
+    world.crm_meeting("u-1", "Original")
+    world.round()
+    old_id = world.google_events()[0]["id"]
+    world.crm_meeting("u-1", "Edited in the CRM")
+
+    def vanish():
+        world.google.remove(CALENDAR, old_id)
+        world.google.faults.error(404, "notFound", times=1, api="events.patch", path=old_id)
+
+    Engine(world.store, world.binding_id, _AfterList(world.backend(), vanish), world.rules).run()
+    key = f"u-1/{hashlib.sha256(old_id.encode()).hexdigest()[:16]}"
+    (event,) = world.google_events()
+    assert event["id"] == event_id_for(key) != old_id
+    assert event["summary"] == "Edited in the CRM"
+    assert (
+        world.store.read(lambda c: link_store.by_meeting(c, world.binding_id, "u-1")).remote_id
+        == (event["id"])
+    )
+    quiet = world.round()
+    assert quiet.pulled == 0 and quiet.pushed == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from bridge.secret_box import Keyring
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import meetings as meeting_store
+from bridge.store import quarantine as quarantine_store
 from bridge.store import users as user_store
 from bridge.store.schema import links, meetings
 from bridge.sync.engine import Engine, RoundReport
@@ -65,8 +67,17 @@ class World:
         row = self.store.read(lambda c: binding_store.get(c, self.binding_id))
         return binding_secrets.read_secret(row, self.keyring)
 
-    def round(self) -> RoundReport:
-        return Engine(self.store, self.binding_id, self.backend(), self.rules).run()
+    def round(self, clock: Callable[[], datetime] | None = None) -> RoundReport:
+        """One round; ``clock``: the engine's clock (plan's now, quarantine times)."""
+        extra = {} if clock is None else {"clock": clock}
+        return Engine(self.store, self.binding_id, self.backend(), self.rules, **extra).run()
+
+    def binding(self):
+        return self.store.read(lambda c: binding_store.get(c, self.binding_id))
+
+    def quarantine(self) -> list:
+        """The binding's quarantined events (store rows), oldest first."""
+        return self.store.read(lambda c: quarantine_store.for_binding(c, self.binding_id))
 
     def crm_meeting(self, uid: str, subject: str = "Review", **fields) -> Meeting:
         """A meeting written as the CRM would write it (origin "crm")."""
@@ -89,7 +100,8 @@ class World:
         return self.google.events(CALENDAR)
 
 
-def make_world(db_url: str, google, rules: SyncRules | None = None) -> World:
+def make_world(db_url: str, google, rules: SyncRules | None = None, **backend) -> World:
+    """``backend``: Google settings to change (e.g. max_retries, timeout)."""
     user = google.add_user(CALENDAR)
     store = Store(db_url)
     keyring = Keyring.generate()
@@ -102,6 +114,7 @@ def make_world(db_url: str, google, rules: SyncRules | None = None) -> World:
         "client_secret": "secret",
         "requests_per_second": 1000,
         "backoff_base": 0.01,
+        **backend,
     }
 
     def setup(tx) -> int:

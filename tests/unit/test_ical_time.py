@@ -209,3 +209,59 @@ def test_overall_range_matches_radicale(text):
     else:
         assert (got.start, got.end) == theirs
     assert got.occurrences == sorted(got.occurrences)
+
+
+SERIES = "DTSTART:20261103T090000Z\nDTEND:20261103T100000Z\nRRULE:FREQ=WEEKLY;COUNT=5"
+
+
+def moved(rid: str, series: str = SERIES, extra: str = "") -> str:
+    instance = f"RECURRENCE-ID{rid}\nDTSTART:20261110T140000Z\nDTEND:20261110T150000Z"
+    return cal(series, instance, extra=extra)
+
+
+@pytest.mark.parametrize(
+    "rid",
+    [
+        ":20261110T090000Z",  # the second occurrence
+        ":20261201T090000Z",  # the fifth and last
+        ";TZID=Europe/Berlin:20261110T100000",  # the same instant in another zone
+    ],
+)
+def test_overrides_of_occurrences_are_accepted(rid):
+    from bridge.ical import check_overrides
+
+    check_overrides(parse_calendar(moved(rid, extra=BERLIN_VTZ)))
+
+
+@pytest.mark.parametrize(
+    ("series", "rid", "named"),
+    [
+        (SERIES, ":20261110T100000Z", "20261110T100000Z"),  # right day, wrong time
+        (SERIES, ":20261208T090000Z", "20261208T090000Z"),  # past COUNT
+        ("DTSTART:20261103T090000Z\nDTEND:20261103T100000Z", ":20261110T090000Z", None),
+    ],
+)
+def test_an_override_outside_the_rule_is_refused_naming_it(series, rid, named):
+    from bridge.ical import check_overrides, validate_meeting_calendar
+
+    for check in (
+        check_overrides,
+        lambda v: validate_meeting_calendar(v, max_occurrences=500),
+    ):
+        with pytest.raises(ICalError, match="is not an occurrence of the rule") as error:
+            check(parse_calendar(moved(rid, series)))
+        assert (named or "20261110T090000Z") in str(error.value)
+
+
+def test_excluded_and_rdate_instances_count_as_occurrences():
+    from bridge.ical import check_overrides
+
+    series = SERIES + "\nEXDATE:20261110T090000Z\nRDATE:20261111T090000Z"
+    check_overrides(parse_calendar(moved(":20261110T090000Z", series)))
+    check_overrides(parse_calendar(moved(":20261111T090000Z", series)))
+    all_day = "DTSTART;VALUE=DATE:20261103\nRRULE:FREQ=DAILY;COUNT=10"
+    instance = "RECURRENCE-ID;VALUE=DATE:20261105\nDTSTART;VALUE=DATE:20261106"
+    check_overrides(parse_calendar(cal(all_day, instance)))
+    wrong = instance.replace("20261105", "20261125")
+    with pytest.raises(ICalError, match="RECURRENCE-ID 20261125 is not an occurrence"):
+        check_overrides(parse_calendar(cal(all_day, wrong)))

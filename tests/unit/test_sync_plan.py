@@ -10,13 +10,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.backends.base import (
+    BackendError,
+    NotFound,
+    PreconditionFailed,
+    Rejected,
     RemoteAttendee,
     RemoteEvent,
+    ResyncRequired,
     inbound_fields,
     meeting_to_remote,
     series_span,
 )
+from bridge.ical_errors import ICalError
 from bridge.model import APPOINTMENT, MEETING, BusyStatus, Meeting, Participant, Recurrence
+from bridge.store.errors import StoreError as TooLongLike
 from bridge.sync import PULLS, PUSHES
 from bridge.sync.plan import (
     DropLink,
@@ -33,6 +40,18 @@ from bridge.sync.plan import (
     Skip,
     State,
     plan,
+)
+from bridge.sync.plan_faults import (
+    RETRY_BASE_SECONDS,
+    RETRY_MAX_SECONDS,
+    BackOff,
+    Failure,
+    Quarantine,
+    Replan,
+    failure_of,
+    on_failure,
+    retry_in,
+    retry_now,
 )
 from bridge.sync.rules import DirectionRules, SyncRules
 
@@ -414,6 +433,42 @@ def test_crm_modification_against_calendar_deletion(policy, edited_at, deleted_a
         assert actions[1].idempotency_key not in ("m1", "")  # never the deleted copy's key
 
 
+@pytest.mark.parametrize(
+    ("edited_at", "expected"),
+    [
+        (NOW - HOUR, [PullDelete, DropLink]),  # edited before the pull saw the deletion
+        (NOW + HOUR, [DropLink, PushCreate]),  # edited after it (a later plan of the same)
+        (None, [DropLink, PushCreate]),  # an edit of unknown time: the CRM wins, as ever
+    ],
+)
+def test_a_remote_deletion_without_a_time_is_dated_when_the_pull_saw_it(edited_at, expected):
+    """Google guarantees only the id of a deleted event: under newest, the deletion counts
+    as made at ``now``, the time the pull saw it (plan's ``now``)."""
+    local = LocalSide(State.CHANGED, make_meeting(subject="Edited"), modified_at=edited_at)
+    for remote in (
+        RemoteSide(State.DELETED, make_event(deleted=True, updated=None)),
+        RemoteSide(State.DELETED),
+        RemoteSide(State.ABSENT),
+    ):
+        actions = run(link_for(make_meeting()), local, remote, rules("newest"))
+        assert kinds(actions) == expected, remote
+
+
+@pytest.mark.parametrize(
+    ("deleted_at", "expected"),
+    [
+        (NOW - 2 * HOUR, [PullCreate]),  # the calendar edit (NOW - HOUR) is later: restored
+        (NOW - HOUR, [PushDelete, DropLink]),  # same time: the CRM wins
+        (NOW, [PushDelete, DropLink]),  # the CRM deletion is later
+    ],
+)
+def test_a_crm_deletion_is_decided_by_its_time(deleted_at, expected):
+    """The engine gives plan() the time a meeting was deleted (the change log's ``at``)."""
+    local = LocalSide(State.DELETED, None, modified_at=deleted_at)
+    remote = RemoteSide(State.CHANGED, make_event(subject="Edited", updated=NOW - HOUR))
+    assert kinds(run(link_for(make_meeting()), local, remote, rules("newest"))) == expected
+
+
 def test_deleted_on_both_sides_drops_the_link():
     local = LocalSide(State.DELETED)
     assert kinds(run(link_for(make_meeting()), local, RemoteSide(State.DELETED))) == [DropLink]
@@ -708,3 +763,106 @@ def test_conflict_policy_decides_when_both_sides_changed(case):
         assert not any(isinstance(a, PUSHES) for a in actions)
     if not in_ok:
         assert not any(isinstance(a, PULLS) for a in actions)
+
+
+@PROPERTY
+@given(
+    st.sampled_from([NOW - 2 * HOUR, NOW - HOUR, NOW, NOW + HOUR]),
+    st.sampled_from([None, NOW - 2 * HOUR, NOW - HOUR, NOW]),
+    st.sampled_from([None, NOW - HOUR, NOW, NOW + HOUR]),
+    st.booleans(),
+)
+def test_newest_dates_a_remote_deletion_by_its_time_else_when_it_was_seen(
+    edited_at, updated, seen_at, with_event
+):
+    """A CRM edit against a remote deletion under newest: the deletion's time is the
+    event's ``updated``, else when the pull saw it (``seen_at``, else now); the later side
+    wins, a tie goes to the CRM."""
+    local = LocalSide(State.CHANGED, make_meeting(subject="Edited"), modified_at=edited_at)
+    event = make_event(deleted=True, updated=updated) if with_event else None
+    remote = RemoteSide(State.DELETED, event, seen_at=seen_at)
+    actions = run(link_for(make_meeting()), local, remote, rules("newest"))
+    deleted_at = (updated if with_event else None) or seen_at or NOW
+    if deleted_at > edited_at:
+        assert kinds(actions) == [PullDelete, DropLink]
+    else:
+        assert kinds(actions) == [DropLink, PushCreate]
+        assert actions[1].idempotency_key != "m1"
+
+
+# -- failures: one event or the whole binding (bridge.sync.plan_faults) --------------------
+
+FAILURE_EXAMPLES = [
+    (Rejected("HTTP 400 invalid"), Failure.REJECTED),
+    (Rejected("HTTP 403 forbiddenForNonOrganizer"), Failure.REJECTED),
+    (ICalError("RECURRENCE-ID 20261110T090000Z is not an occurrence of the rule"), Failure.REFUSED),
+    (TooLongLike("subject too long"), Failure.REFUSED),
+    (PreconditionFailed("HTTP 412"), Failure.RACE),
+    (NotFound("HTTP 404"), Failure.GONE),
+    (BackendError("HTTP 503 backendError"), Failure.TRANSIENT),
+    (BackendError("HTTP 429 rateLimitExceeded"), Failure.TRANSIENT),
+    (BackendError("timed out"), Failure.TRANSIENT),
+    (ResyncRequired("HTTP 410"), Failure.TRANSIENT),
+]
+
+
+@pytest.mark.parametrize(("error", "failure"), FAILURE_EXAMPLES)
+def test_each_failure_has_its_kind(error, failure):
+    assert failure_of(error) is failure
+
+
+def test_an_unexpected_exception_is_no_sync_failure():
+    assert failure_of(KeyError("x")) is None
+    assert failure_of(ValueError("a bug, not a refusal")) is None
+
+
+def test_the_decision_per_kind():
+    assert isinstance(on_failure(Failure.TRANSIENT, 0, "503"), BackOff)
+    assert isinstance(on_failure(Failure.RACE, 3, "412"), Replan)
+    assert isinstance(on_failure(Failure.GONE, 0, "404"), Replan)
+    first = on_failure(Failure.REJECTED, 0, "HTTP 403")
+    assert first == Quarantine("rejected: HTTP 403", 1, 0.0, "crm")  # tried next round
+    assert on_failure(Failure.REFUSED, 0, "x").held == "calendar"  # the pull waits
+    second = on_failure(Failure.REFUSED, 1, "bad override")
+    assert isinstance(second, Quarantine) and second.attempts == 2
+    assert second.retry_in == RETRY_BASE_SECONDS
+
+
+@PROPERTY
+@given(st.sampled_from(list(Failure)), st.integers(min_value=0, max_value=10_000))
+def test_only_an_events_own_fault_quarantines_it_and_backoff_grows(failure, before):
+    decision = on_failure(failure, before, "why")
+    assert decision.reason.endswith("why")
+    if failure in (Failure.REJECTED, Failure.REFUSED):
+        assert isinstance(decision, Quarantine)
+        assert decision.attempts == before + 1
+        assert 0 <= decision.retry_in <= RETRY_MAX_SECONDS
+        assert decision.retry_in == retry_in(before + 1)
+        assert retry_in(before + 2) >= decision.retry_in  # never sooner after a failure
+    elif failure is Failure.TRANSIENT:
+        assert isinstance(decision, BackOff)
+    else:
+        assert isinstance(decision, Replan)
+
+
+@PROPERTY
+@given(st.integers(min_value=1, max_value=200))
+def test_retries_double_up_to_the_cap(attempts):
+    delay = retry_in(attempts)
+    if attempts == 1:
+        assert delay == 0.0
+    else:
+        assert delay == min(RETRY_BASE_SECONDS * 2 ** (attempts - 2), RETRY_MAX_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("due", "local_changed", "echo", "now"),
+    [
+        (True, False, True, True),  # its time has come
+        (False, True, True, True),  # the CRM changed the meeting since
+        (False, False, False, True),  # the calendar changed the event since
+        (False, False, True, False),  # only our own failed write shows: wait
+    ],
+)
+def test_a_quarantined_event_is_tried_early_only_for_a_new_change(due, local_changed, echo, now):
+    assert retry_now(due, local_changed, echo) is now

@@ -25,9 +25,11 @@ def new_id() -> str:
 
 
 def public(state: State, resource: dict[str, Any]) -> dict[str, Any]:
-    """The event as the API shows it; deleted ones shrink to the fields Google guarantees."""
+    """The event as the API shows it; deleted ones shrink to the fields Google guarantees
+    ("Deleted events are only guaranteed to have the id field populated": no ``updated``;
+    a cancelled instance keeps what names its occurrence)."""
     if resource.get("status") == "cancelled" and state.minimal_cancelled:
-        keep = ("kind", "etag", "id", "status", "updated", *INSTANCE_FIELDS)
+        keep = ("kind", "etag", "id", "status", *INSTANCE_FIELDS)
         return {k: copy.deepcopy(v) for k, v in resource.items() if k in keep}
     return copy.deepcopy(resource)
 
