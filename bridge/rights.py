@@ -57,7 +57,7 @@ def _destination(environ: dict) -> str:
         path = urlsplit(environ.get("HTTP_DESTINATION", "")).path
     except ValueError:
         return ""
-    return pathutils.strip_path(unquote(path)) if path else ""
+    return pathutils.strip_path(pathutils.sanitize_path(unquote(path))) if path else ""
 
 
 def refusal_reason(environ: dict, status: int) -> str | None:

@@ -101,7 +101,11 @@ class ErrorDetails:
         code = int(status.split(" ", 1)[0])
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         if 400 <= code < 500 and not messages and self.explain is not None:
-            reason = self.explain(environ, code)
+            try:
+                reason = self.explain(environ, code)
+            except Exception:  # an explanation must never turn a refusal into a 500
+                logging.getLogger("bridge").exception("explaining a %d failed", code)
+                reason = None
             messages = [reason] if reason else []
         if 400 <= code < 500 and messages and content_type.startswith("text/plain"):
             body = f"{status}: {' | '.join(messages[-MAX_DETAILS:])}\n".encode()

@@ -51,6 +51,14 @@ REGRESSIONS = [
     _case("dotdot", "alice", "GET", "/alice/../bob/meetings/", known={"dotdot"}),
     _case("dot segment", "bob", "HEAD", "/dave/work/.", known={"dotdot"}),
     _case("double slash", "dave", "MOVE", "/dave//meetings//x.ics", known={"dotdot"}),
+    _case(
+        "refused move to a destination with double slashes",
+        "carol",
+        "MOVE",
+        "/carol/meetings-alice/dave-seed.ics",
+        headers={"Destination": f"{ORIGIN}/carol//meetings//occurrence-seed.ics", "Overwrite": "T"},
+        known={"dotdot"},
+    ),
     _case("delete root", "alice", "DELETE", "/", known={"delete-root"}),
     # A display name too long for the Content-Disposition header of a collection GET.
     _case(

@@ -77,15 +77,16 @@ def write_crm_meeting(store: Store, meeting: Meeting, overrides: list[Override])
 
     def work(tx):  # noqa: ANN202
         # Hrefs belong to calendars: another meeting an earlier case put at this href in any
-        # member's calendar would push the seed's entry to another name there.
-        clashes = tx.conn.execute(
+        # member's calendar would push the seed's entry to another name there, and a case
+        # that renamed the seed (MOVE) left its entries under other names: both go, and the
+        # seed is made again at its own href.
+        doomed = tx.conn.execute(
             select(items.c.meeting_id).where(
-                items.c.href == href,
                 items.c.meeting_id.isnot(None),
-                items.c.uid != meeting.uid,
+                (items.c.href == href) | (items.c.uid == meeting.uid),
             )
         )
-        for meeting_id in {row.meeting_id for row in clashes}:
+        for meeting_id in {row.meeting_id for row in doomed}:
             meeting_store.delete_meeting(tx, meeting_id)
         save_from_sync(
             tx, meeting, href=href, horizon_days=1830, max_occurrences=5000, overrides=overrides

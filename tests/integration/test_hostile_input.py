@@ -336,3 +336,22 @@ def test_move_to_a_malformed_destination_is_a_400(bridge_server, destination):
         "/alice/meetings/",
         "/alice/meetings/m.ics",
     ]
+
+
+def test_refused_move_to_a_destination_with_double_slashes_is_a_403(bridge_server):
+    # Found by the long fuzz run: explaining the refusal stripped an unsanitised
+    # Destination path (an AssertionError, so a 500 instead of the 403).
+    assert request(bridge_server.url, "PUT", "/alice/meetings/m.ics", vevent("m")).status == 201
+    answer = request(
+        bridge_server.url,
+        "MOVE",
+        "/carol/meetings-alice/m.ics",
+        user="carol",
+        headers={
+            "Destination": f"{bridge_server.url}/carol//meetings//n.ics",
+            "Overwrite": "T",
+        },
+    )
+    assert answer.status == 403, answer
+    assert "read-only" in answer.body or "not allowed" in answer.body, answer.body
+    assert request(bridge_server.url, "GET", "/alice/meetings/m.ics").status == 200
