@@ -355,3 +355,39 @@ def test_refused_move_to_a_destination_with_double_slashes_is_a_403(bridge_serve
     assert answer.status == 403, answer
     assert "read-only" in answer.body or "not allowed" in answer.body, answer.body
     assert request(bridge_server.url, "GET", "/alice/meetings/m.ics").status == 200
+
+
+FAKE_BERLIN = (
+    "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0500\r\n"
+    "TZOFFSETTO:+0500\r\nTZNAME:FAKE\r\nDTSTART:19701025T030000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+)
+
+
+def test_one_users_vtimezone_never_moves_another_users_events(bridge_server):
+    # Found by the long fuzz run: vobject kept the first VTIMEZONE it parsed for a TZID for
+    # the whole process, so bob's upload (even a refused one) defined Europe/Berlin for
+    # everyone, and Radicale's expand and free-busy moved alice's meetings by hours.
+    berlin = vevent(
+        "fake-zone",
+        start="20261210T100000",
+        end="20261210T110000",
+        extra="RRULE:FREQ=DAILY;COUNT=2",
+    )
+    berlin = berlin.replace("DTSTART:", "DTSTART;TZID=Europe/Berlin:").replace(
+        "DTEND:", "DTEND;TZID=Europe/Berlin:"
+    )
+    assert request(bridge_server.url, "MKCALENDAR", "/bob/own/", user="bob").status == 201
+    poisoned = berlin.replace("BEGIN:VEVENT", FAKE_BERLIN + "BEGIN:VEVENT", 1)
+    assert request(bridge_server.url, "PUT", "/bob/own/z.ics", poisoned, user="bob").status == 201
+
+    alices = berlin.replace("fake-zone", "alices-meeting")
+    assert request(bridge_server.url, "PUT", "/alice/meetings/a.ics", alices).status == 201
+    expand = EXPAND.replace("20261201T000000Z", "20261210T000000Z").replace(
+        "20261203T000000Z", "20261211T000000Z"
+    )
+    answer, _ = _report(bridge_server, "/alice/meetings/", expand, "alice")
+    assert answer.status == 207, answer
+    assert "DTSTART:20261210T090000Z" in answer.body, answer.body  # 10:00 CET
+    mine, _ = _report(bridge_server, "/bob/own/", expand, "bob")
+    assert "DTSTART:20261210T050000Z" in mine.body, mine.body  # bob's own zone for his own
