@@ -97,13 +97,15 @@ def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> ra
         text, etag = row.text, row.etag
     component = row.component
     limit = _occurrence_limit(collection)
-    bounded = (
-        text is not None
-        and _RECURRENCE_LINE.search(text) is not None
-        and cost_problem(text, limit) is not None
-    )
-    kind: Any = BoundedItem if bounded else radicale_item.Item
-    extra = {"limit": min(limit, READ_CAP)} if bounded else {}
+    recurring = text is not None and _RECURRENCE_LINE.search(text) is not None
+    # Costly objects stored before the write-time bounds: a small cap (READ_CAP).
+    costly = recurring and cost_problem(text, limit) is not None
+    # Series that go on past the time index (no end, or beyond the horizon): Radicale would
+    # walk them up to a report's window, and a window at year 9999 took seconds per object;
+    # they are cut after as many instances as the time index keeps (max_occurrences).
+    endless = recurring and row.open_from is not None
+    kind: Any = BoundedItem if costly or endless else radicale_item.Item
+    extra = {"limit": min(limit, READ_CAP) if costly else limit} if costly or endless else {}
     return kind(
         collection=collection,
         href=row.href,

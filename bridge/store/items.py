@@ -75,6 +75,7 @@ _COLUMNS = (
     items.c.component,
     items.c.start_utc,
     items.c.end_utc,
+    items.c.open_from,
     items.c.last_modified,
     meetings.c.ical.label("meeting_ical"),
     meetings.c.etag.label("meeting_etag"),

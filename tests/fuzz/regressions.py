@@ -60,6 +60,17 @@ REGRESSIONS = [
         known={"dotdot"},
     ),
     _case("delete root", "alice", "DELETE", "/", known={"delete-root"}),
+    _case(
+        "free-busy at the end of time",
+        "bob",
+        "REPORT",
+        "/bob/meetings/",
+        '<?xml version="1.0" encoding="utf-8"?><C:free-busy-query xmlns:D="DAV:" '
+        'xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="99991231T235959Z" '
+        'end="99991231T235959Z"/></C:free-busy-query>',
+        {"Content-Type": "application/xml; charset=utf-8", "Depth": "1"},
+        {"endless-walk"},
+    ),
     # A display name too long for the Content-Disposition header of a collection GET.
     _case(
         "displayname too long to send back",

@@ -391,3 +391,47 @@ def test_one_users_vtimezone_never_moves_another_users_events(bridge_server):
     assert "DTSTART:20261210T090000Z" in answer.body, answer.body  # 10:00 CET
     mine, _ = _report(bridge_server, "/bob/own/", expand, "bob")
     assert "DTSTART:20261210T050000Z" in mine.body, mine.body  # bob's own zone for his own
+
+
+def _free_busy(start: str, end: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><C:free-busy-query xmlns:D="DAV:" '
+        f'xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="{start}" end="{end}"/>'
+        "</C:free-busy-query>"
+    )
+
+
+def test_reports_at_the_end_of_time_stay_fast(bridge_server):
+    # Found by the long fuzz run: a free-busy query at year 9999 made Radicale walk every
+    # endless series up to that year (10 s and more for one allowed rule).
+    hourly = "RRULE:FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24)))  # allowed: 24 a day
+    for uid, rule in (("hourly", hourly), ("weekly", "RRULE:FREQ=WEEKLY")):
+        made = request(
+            bridge_server.url, "PUT", f"/alice/meetings/{uid}.ics", vevent(uid, extra=rule)
+        )
+        assert made.status == 201, made
+    for start, end in (
+        ("99991231T235959Z", "99991231T235959Z"),
+        ("20991231T000000Z", "99991231T235959Z"),
+    ):
+        answer, seconds = _report(
+            bridge_server, "/alice/meetings/", _free_busy(start, end), "alice"
+        )
+        assert answer.status == 200, answer
+        assert seconds < 5, seconds
+    near, _ = _report(
+        bridge_server,
+        "/alice/meetings/",
+        _free_busy("20261208T000000Z", "20261209T000000Z"),
+        "alice",
+    )
+    assert "FBTYPE=BUSY:20261208T000000Z/20261209T000000Z" in near.body, near.body  # hourly
+    # Years on, the weekly series still answers; the 24-a-day one was cut after
+    # max_occurrences (5000) instances, as the time index cuts it.
+    later, _ = _report(
+        bridge_server,
+        "/alice/meetings/",
+        _free_busy("20300101T000000Z", "20300102T000000Z"),
+        "alice",
+    )
+    assert "FBTYPE=BUSY:20300101T100000Z/20300101T110000Z" in later.body, later.body
