@@ -129,7 +129,10 @@ def make_app(settings: Settings) -> WSGIApp:
     radicale_app = commit_on_success(radicale.Application(configuration))
     app = ErrorDetails(RefusalStatus(radicale_app), explain=refusal_reason)
     guarded = RequestGuard(
-        app, configuration=configuration, max_occurrences=settings.store.max_occurrences
+        app,
+        configuration=configuration,
+        max_occurrences=settings.store.max_occurrences,
+        horizon_days=settings.store.index_horizon_days,
     )
     return utf8_paths(guarded)
 

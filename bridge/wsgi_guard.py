@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import defusedxml
@@ -124,6 +125,50 @@ def check_xml(data: bytes) -> None:
         raise Refusal(400, f"malformed XML body: {exc}") from None
 
 
+CALDAV = "{urn:ietf:params:xml:ns:caldav}"
+FREE_BUSY_DAYS = 366  # longest free-busy window answered (Exchange: 62 days)
+
+
+def _utc(value: str, what: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise Refusal(
+            400,
+            f"free-busy-query time-range {what} {value[:40]!r} is not a UTC "
+            "date-time (RFC 4791 9.9)",
+        ) from None
+
+
+def check_free_busy(data: bytes, *, horizon_days: int, now: datetime | None = None) -> None:
+    """A free-busy-query needs one time-range with start and end (RFC 4791 7.10, 9.9), at
+    most FREE_BUSY_DAYS long and within ``horizon_days`` of now: Radicale walks every
+    recurring object from its start up to the window's end, so an open or far window cost
+    seconds per calendar."""
+    root = defused_tree.fromstring(data)
+    if root.tag != f"{CALDAV}free-busy-query":
+        return
+    ranges = root.findall(f"{CALDAV}time-range")
+    if len(ranges) != 1:
+        raise Refusal(400, "free-busy-query needs exactly one time-range (RFC 4791 7.10)")
+    start_text, end_text = ranges[0].get("start"), ranges[0].get("end")
+    if not start_text or not end_text:
+        raise Refusal(400, "free-busy-query time-range needs both start and end")
+    start, end = _utc(start_text, "start"), _utc(end_text, "end")
+    if end - start > timedelta(days=FREE_BUSY_DAYS):
+        raise Refusal(
+            403, f"free-busy windows are limited to {FREE_BUSY_DAYS} days; ask for a shorter range"
+        )
+    now = now or datetime.now(UTC)
+    reach = timedelta(days=horizon_days)
+    if start < now - reach or end > now + reach:
+        raise Refusal(
+            403,
+            f"free-busy is answered from {horizon_days} days before now to "
+            f"{horizon_days} days after (the time index); ask for a nearer range",
+        )
+
+
 def check_calendar_text(text: str, *, max_occurrences: int) -> None:
     """Refuse iCalendar whose recurrences cannot be expanded within the bounds.
 
@@ -155,10 +200,12 @@ class RequestGuard:
         *,
         configuration: object,
         max_occurrences: int,
+        horizon_days: int = 1830,
     ) -> None:
         self.app = app
         self.configuration = configuration
         self.max_occurrences = max_occurrences
+        self.horizon_days = horizon_days
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -184,6 +231,8 @@ class RequestGuard:
             check_calendar_text(text, max_occurrences=self.max_occurrences)
         else:
             check_xml(data)
+            if method == "REPORT":
+                check_free_busy(data, horizon_days=self.horizon_days)
 
     @staticmethod
     def _body(environ: dict) -> bytes:

@@ -22,7 +22,7 @@ KNOWN = {
     "proppatch-resourcetype": "PROPPATCH of resourcetype committed despite a 400",
     "attendee-edit": "attendees can change or delete the organiser's meetings",
     "long-property": "a collection property too long to send back in a header (displayname)",
-    "endless-walk": "a report window at year 9999 walked endless series up to it (seconds each)",
+    "endless-walk": "a free-busy window open or at year 9999 walked every series up to it",
     "shared-zones": "one object's VTIMEZONE defined a TZID for every later object in the process",
 }
 

@@ -410,14 +410,17 @@ def test_reports_at_the_end_of_time_stay_fast(bridge_server):
             bridge_server.url, "PUT", f"/alice/meetings/{uid}.ics", vevent(uid, extra=rule)
         )
         assert made.status == 201, made
-    for start, end in (
-        ("99991231T235959Z", "99991231T235959Z"),
-        ("20991231T000000Z", "99991231T235959Z"),
+    # The bound on stored series keeps a far window cheap (objects reach Radicale cut after
+    # max_occurrences instances); free-busy windows themselves are bounded too.
+    for start, end, status, reason in (
+        ("99991231T235959Z", "99991231T235959Z", 403, "days after (the time index)"),
+        ("20991231T000000Z", "99991231T235959Z", 403, "limited to 366 days"),
+        ("20261201T000000Z", "20271201T000000Z", 200, ""),
     ):
-        answer, seconds = _report(
-            bridge_server, "/alice/meetings/", _free_busy(start, end), "alice"
-        )
-        assert answer.status == 200, answer
+        window = _free_busy(start, end)
+        answer, seconds = _report(bridge_server, "/alice/meetings/", window, "alice")
+        assert answer.status == status, answer
+        assert reason in answer.body, answer.body
         assert seconds < 5, seconds
     near, _ = _report(
         bridge_server,
@@ -435,3 +438,24 @@ def test_reports_at_the_end_of_time_stay_fast(bridge_server):
         "alice",
     )
     assert "FBTYPE=BUSY:20300101T100000Z/20300101T110000Z" in later.body, later.body
+
+
+@pytest.mark.parametrize(
+    "time_range,reason",
+    [
+        ("<C:time-range/>", "needs both start and end"),
+        ('<C:time-range start="20261201T000000Z"/>', "needs both start and end"),
+        ('<C:time-range start="2026-12-01" end="20261202T000000Z"/>', "not a UTC date-time"),
+        ("", "exactly one time-range"),
+    ],
+)
+def test_free_busy_needs_a_bounded_window(bridge_server, time_range, reason):
+    # Found by the long fuzz run: an empty time-range meant all time, and Radicale walked
+    # every recurring object up to year 9999 (7 s and more for a calendar).
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><C:free-busy-query xmlns:D="DAV:" '
+        f'xmlns:C="urn:ietf:params:xml:ns:caldav">{time_range}</C:free-busy-query>'
+    )
+    answer, _ = _report(bridge_server, "/alice/meetings/", body, "alice")
+    assert answer.status == 400, answer
+    assert reason in answer.body, answer.body
