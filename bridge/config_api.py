@@ -23,13 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridge.config_validators import (
-    _integer,
-    _Problem,
-    _string,
-    _unknown_message,
-    _wrong_type,
-)
+from bridge.config_validators import _integer, _Problem, _string, _wrong_type, table_values
 
 GOOGLE_WEBHOOK_PATH = "/webhooks/google"
 
@@ -86,14 +80,7 @@ _KEYS = {
 
 def parse_api(data: Any) -> ApiSettings:
     """Validate the ``[api]`` table (absent: the defaults, API off)."""
-    if not isinstance(data, dict):
-        raise _wrong_type("a table", data, "api")
-    values: dict[str, Any] = {}
-    for name, item in data.items():
-        check = _KEYS.get(name)
-        if check is None:
-            raise _Problem(f"api.{name}", _unknown_message("key", name, list(_KEYS)))
-        values[name] = check(item, f"api.{name}")
+    values = table_values(data, "api", _KEYS)
     settings = ApiSettings(**values)
     if settings.renew_before_seconds >= settings.channel_ttl_seconds:
         raise _Problem(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.config_validators import _Problem, _string, _unknown_message, _wrong_type
+from bridge.config_validators import _Problem, _string, table_values
 
 DEFAULT_KEY_FILE = "secret.key"
 _ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -52,12 +52,7 @@ def default_key_file(store_url: str, base_dir: Path) -> Path:
 
 def parse_secrets(data: Any, base_dir: Path, store_url: str) -> SecretsSettings:
     """Validate the ``[secrets]`` table (absent: the default key file, created if needed)."""
-    if not isinstance(data, dict):
-        raise _wrong_type("a table", data, "secrets")
-    for name in data:
-        if name not in _KEYS:
-            raise _Problem(f"secrets.{name}", _unknown_message("key", name, list(_KEYS)))
-    values = {name: _KEYS[name](item, f"secrets.{name}") for name, item in data.items()}
+    values = table_values(data, "secrets", _KEYS)
     if "key_file" in values and "key_env" in values:
         raise _Problem(
             "secrets.key_env", "set either secrets.key_file or secrets.key_env, not both"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.config_validators import _integer, _Problem, _unknown_message, _wrong_type
+from bridge.config_validators import _integer, _Problem, table_values
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,7 @@ _KEYS = {
 
 def parse_sync(data: Any) -> SyncSettings:
     """Validate the ``[sync]`` table (absent: the defaults)."""
-    if not isinstance(data, dict):
-        raise _wrong_type("a table", data, "sync")
-    values: dict[str, Any] = {}
-    for name, item in data.items():
-        check = _KEYS.get(name)
-        if check is None:
-            raise _Problem(f"sync.{name}", _unknown_message("key", name, list(_KEYS)))
-        values[name] = check(item, f"sync.{name}")
+    values = table_values(data, "sync", _KEYS)
     settings = SyncSettings(**values)
     if settings.lease_seconds < 2 * settings.heartbeat_seconds:
         raise _Problem(

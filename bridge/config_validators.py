@@ -186,3 +186,17 @@ def _unknown_message(kind: str, name: str, known: list[str] | tuple[str, ...]) -
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown {kind} {name!r}{hint}"
+
+
+def table_values(data: Any, section: str, keys: dict[str, Any]) -> dict[str, Any]:
+    """The checked values of the TOML table ``[section]``: every key must be one of
+    ``keys`` (name -> check(value, key path)); an unknown one is named with a hint."""
+    if not isinstance(data, dict):
+        raise _wrong_type("a table", data, section)
+    values: dict[str, Any] = {}
+    for name, item in data.items():
+        check = keys.get(name)
+        if check is None:
+            raise _Problem(f"{section}.{name}", _unknown_message("key", name, list(keys)))
+        values[name] = check(item, f"{section}.{name}")
+    return values
