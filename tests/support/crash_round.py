@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from bridge.backends.factory import BackendFactory
@@ -23,9 +24,15 @@ from bridge.sync.engine import Engine
 from bridge.sync.rules import SyncRules
 
 
-class KillAfter:
-    def __init__(self, backend: Any, method: str, nth: int) -> None:
+class AtCall:
+    """The backend, with ``action`` run at its NTH call of ``method``: ``before`` the call
+    goes out, or after it returned."""
+
+    def __init__(
+        self, backend: Any, method: str, nth: int, action: Callable[[], None], *, before: bool
+    ) -> None:
         self._backend, self._method, self._left = backend, method, nth
+        self._action, self._before = action, before
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._backend, name)
@@ -33,13 +40,21 @@ class KillAfter:
             return real
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            result = real(*args, **kwargs)
             self._left -= 1
-            if self._left == 0:
-                os.kill(os.getpid(), signal.SIGKILL)
+            due = self._left == 0
+            if due and self._before:
+                self._action()
+            result = real(*args, **kwargs)
+            if due and not self._before:
+                self._action()
             return result
 
         return call
+
+
+def kill_after(backend: Any, method: str, nth: int) -> AtCall:
+    """SIGKILL this process right after the NTH call of ``method`` returned."""
+    return AtCall(backend, method, nth, lambda: os.kill(os.getpid(), signal.SIGKILL), before=False)
 
 
 def main() -> None:
@@ -47,7 +62,7 @@ def main() -> None:
     store = Store(url)
     row = store.read(lambda conn: binding_store.get(conn, binding_id))
     backend = BackendFactory(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))(row)
-    Engine(store, binding_id, KillAfter(backend, method, nth), SyncRules()).run()
+    Engine(store, binding_id, kill_after(backend, method, nth), SyncRules()).run()
     sys.exit(3)  # the kill point was never reached
 
 

@@ -20,33 +20,24 @@ from bridge.secret_keys import keys_from_env
 from bridge.store import Store
 from bridge.sync.rules import SyncRules
 from bridge.sync.scheduler import Scheduler, Timing
-from tests.support.crash_round import KillAfter
+from tests.support.crash_round import AtCall, kill_after
 
 
-class HoldAt:
-    def __init__(self, backend: Any, method: str, nth: int) -> None:
-        self._backend, self._method, self._left = backend, method, nth
+def _hold() -> None:
+    print("holding", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
 
-    def __getattr__(self, name: str) -> Any:
-        real = getattr(self._backend, name)
-        if name != self._method:
-            return real
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._left -= 1
-            if self._left == 0:
-                print("holding", flush=True)
-                sys.stdin.read()  # until the test closes our stdin
-            return real(*args, **kwargs)
-
-        return call
+def hold_at(backend: Any, method: str, nth: int) -> AtCall:
+    """Wait before the NTH call of ``method`` until the test closes our stdin."""
+    return AtCall(backend, method, nth, _hold, before=True)
 
 
 def main() -> None:
     url, binding_id, method, nth, mode = sys.argv[1:6]
     store = Store(url)
     factory = BackendFactory(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))
-    wrap = KillAfter if mode == "kill" else HoldAt
+    wrap = kill_after if mode == "kill" else hold_at
 
     def backend_for(row: Any) -> Any:
         return wrap(factory(row), method, int(nth))
