@@ -18,6 +18,7 @@ from bridge.server import open_store
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store.schema import links, meetings
+from tests.support.cli import bridge, google_binding_config
 from tests.support.sync_world import crm_meeting
 
 CAL = "alice@example.com"
@@ -34,43 +35,14 @@ def write_config(
     forward_days: int = 365,
     client_secret: str = "secret",
 ) -> Path:
-    path.write_text(
-        f"""
-[server]
-auth = "none"
-
-[store]
-url = "{db_url}"
-
-[[users]]
-login = "alice"
-email = "alice@example.com"
-
-[[users.bindings]]
-name = "{name}"
-kind = "google"
-[users.bindings.backend]
-calendar_id = "{calendar}"
-client_id = "client-id"
-client_secret = "{client_secret}"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-backoff_base = 0.01
-[users.bindings.rules.crm_to_calendar]
-forward_days = {forward_days}
-"""
-    )
-    return path
-
-
-def bridge(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    return google_binding_config(
+        path,
+        db_url,
+        google,
+        name=name,
+        client_secret=client_secret,
+        backend=f'calendar_id = "{calendar}"\nbackoff_base = 0.01',
+        rules=f"[users.bindings.rules.crm_to_calendar]\nforward_days = {forward_days}",
     )
 
 

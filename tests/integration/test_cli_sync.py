@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import bridge, google_binding_config
 from tests.support.databases import database
 
 
@@ -19,45 +20,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def write_config(tmp_path: Path, db_url: str, google) -> Path:
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        f"""
-[server]
-auth = "none"
-
-[store]
-url = "{db_url}"
-
-[[users]]
-login = "alice"
-email = "alice@example.com"
-
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "secret"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-auth_uri = "{google.url}/o/oauth2/auth"
-redirect_uri = "http://127.0.0.1:9/callback"
-[users.bindings.rules]
-conflict_policy = "newest"
-"""
-    )
-    return config
-
-
-def bridge(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return google_binding_config(
+        tmp_path / "bridge.toml",
+        db_url,
+        google,
+        backend=f'auth_uri = "{google.url}/o/oauth2/auth"\n'
+        'redirect_uri = "http://127.0.0.1:9/callback"',
+        rules='[users.bindings.rules]\nconflict_policy = "newest"',
     )
 
 

@@ -5,8 +5,6 @@ by name with what to do (never a traceback), and migration 0006 on channel token
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import insert, select, update
@@ -20,46 +18,14 @@ from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store import users as user_store
 from bridge.store.schema import bindings
+from tests.support.cli import bridge, google_binding_config
 
 CLIENT_SECRET = "client-s3cret-value"
 
 
 def write_config(tmp_path: Path, db_url: str, google, *, secrets: str = "") -> Path:
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        f"""
-[server]
-auth = "none"
-
-[store]
-url = "{db_url}"
-{secrets}
-
-[[users]]
-login = "alice"
-email = "alice@example.com"
-
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "{CLIENT_SECRET}"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-"""
-    )
-    return config
-
-
-def bridge(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return google_binding_config(
+        tmp_path / "bridge.toml", db_url, google, client_secret=CLIENT_SECRET, top=secrets
     )
 
 
