@@ -5,7 +5,7 @@ RFC 6638's organiser / attendee split, as Exchange and SOGo apply it:
 - The organiser, and a colleague holding the booking right for the organiser
   (``can_book_for`` in the configuration, checked at every write), change the meeting.
 - An internal attendee changes only their own participation status and personal
-  properties (bridge.ical_parts); deleting the meeting from their calendar declines it.
+  properties (bridge.ical.parts); deleting the meeting from their calendar declines it.
 - Making a meeting whose organiser is another CRM user is booking on their behalf and
   needs the booking right; the booker recorded is always the logged-in user.
 - Anyone else learns nothing about a meeting: a UID they cannot see is refused without
@@ -19,7 +19,7 @@ from enum import StrEnum
 import vobject
 from sqlalchemy import Connection
 
-from bridge import ical_parts
+from bridge.ical import parts as ical_parts
 from bridge.model import Meeting
 from bridge.store import users as user_store
 from bridge.store.errors import Conflict, Forbidden

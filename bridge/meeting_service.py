@@ -22,10 +22,11 @@ import vobject
 from radicale import item as radicale_item
 from sqlalchemy import Connection, Row, select
 
-from bridge import ical, ical_parts, meeting_rights
-from bridge.ical_errors import events
-from bridge.ical_merge import carry_unmodelled
-from bridge.ical_overrides import read_overrides, with_overrides
+from bridge import ical, meeting_rights
+from bridge.ical import parts as ical_parts
+from bridge.ical.errors import events
+from bridge.ical.merge import carry_unmodelled
+from bridge.ical.overrides import read_overrides, with_overrides
 from bridge.meeting_rights import Role
 from bridge.model import Meeting, Override
 from bridge.store import items as item_store

@@ -1,4 +1,4 @@
-"""The keyring of a configuration: keys read from ``[secrets]`` (bridge.config_secrets).
+"""The keyring of a configuration: keys read from ``[secrets]`` (bridge.config.secrets).
 
 Problems are ConfigErrors naming the config file, the ``secrets.*`` key and the reason;
 the keys themselves never appear in a message.

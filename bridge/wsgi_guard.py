@@ -9,8 +9,8 @@ by the body size:
 - DELETE of the root collection; MOVE to another host;
 - XML bodies with a DTD or entities (billion laughs, external entities) or nested deeper
   than ``MAX_XML_DEPTH`` (defusedxml, streamed);
-- iCalendar bodies of PUT whose recurrences cost too much (``bridge.ical_bounds``) or
-  cannot be expanded within the store's limits (``bridge.ical_check.check_recurrence``).
+- iCalendar bodies of PUT whose recurrences cost too much (``bridge.ical.bounds``) or
+  cannot be expanded within the store's limits (``bridge.ical.check.check_recurrence``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from radicale import httputils
 from radicale import item as radicale_item
 from radicale import utils as radicale_utils
 
-from bridge.ical_bounds import parsed_cost_problem
-from bridge.ical_check import check_recurrence
-from bridge.ical_errors import ICalError
+from bridge.ical.bounds import parsed_cost_problem
+from bridge.ical.check import check_recurrence
+from bridge.ical.errors import ICalError
 from bridge.wsgi import StartResponse, WSGIApp
 
 MAX_XML_DEPTH = 40

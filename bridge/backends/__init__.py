@@ -1,27 +1,5 @@
-"""Calendar backends: each translates one service's wire to RemoteEvent and back."""
+"""Calendar backends: each translates one service's wire to RemoteEvent and back.
 
-from bridge.backends.base import (
-    Backend,
-    BackendError,
-    NotFound,
-    PreconditionFailed,
-    RemoteAttendee,
-    RemoteEvent,
-    RemoteOverride,
-    ResyncRequired,
-    inbound_fields,
-    meeting_to_remote,
-)
-
-__all__ = [
-    "Backend",
-    "BackendError",
-    "NotFound",
-    "PreconditionFailed",
-    "RemoteAttendee",
-    "RemoteEvent",
-    "RemoteOverride",
-    "ResyncRequired",
-    "inbound_fields",
-    "meeting_to_remote",
-]
+bridge.backends.base is the seam's vocabulary; bridge.backends.kinds the registry of kinds;
+one package per kind (google/, caldav/).
+"""

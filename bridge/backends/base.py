@@ -1,8 +1,15 @@
-"""RemoteEvent, the one shape every calendar backend speaks, and the Backend protocol.
+"""The seam between sync and calendar backends: the vocabulary every backend speaks.
 
-Backends (google, exchange, graph) translate their wire to RemoteEvent and back; they hold
-no sync rules. The mapping helpers at the bottom are the only place a Meeting becomes a
-RemoteEvent (outbound) or RemoteEvent fields become Meeting fields (inbound).
+A backend translates one service's wire to these types and back and holds no sync rule:
+which meeting becomes which event, and what "private" means, is bridge.sync.mapping's.
+
+- ``RemoteEvent``: a live event (a whole series: master plus overrides) as every backend
+  reports and accepts it. ``Deleted``: an event gone from the calendar, by id alone.
+- ``Backend``: everything the engine calls. ``BaseBackend`` gives the parts with a
+  sensible default (one-by-one ``create_many``, no push, nothing to close).
+- ``PushChannel``: the optional push capability of a backend (``Backend.push()``), and
+  ``PushReceiver``: how a kind's webhook request names the channel it is about.
+- One exception family: ``BackendError`` and its kinds, ``AuthError`` for every backend.
 
 Conventions every backend follows when it builds a RemoteEvent:
 
@@ -10,26 +17,27 @@ Conventions every backend follows when it builds a RemoteEvent:
   the end exclusive (as bridge.model.Meeting); ``timezone`` is an IANA name.
 - ``recurrence`` holds iCalendar lines of the series master: ``RRULE:...``, ``EXDATE:...``,
   ``RDATE:...``; EXDATE/RDATE values in UTC (``20260105T090000Z``) or, for all-day series,
-  ``EXDATE;VALUE=DATE:20260105``. Cancelled occurrences are folded into EXDATE lines, so a
-  cancelled instance and an excluded date are one thing.
+  ``EXDATE;VALUE=DATE:20260105`` (bridge.backends.recurrence). Cancelled occurrences are
+  folded into EXDATE lines, so a cancelled instance and an excluded date are one thing.
 - ``overrides`` holds each moved or changed occurrence, keyed by its RECURRENCE-ID in the
   format of bridge.model.Recurrence.overrides.
 - ``crm_meeting_id`` is the tag every copy we create carries (Google
-  extendedProperties.private, EWS/Graph extended property). ``is_invite_copy`` marks the
-  external copy the Invite action made: inbound sync never takes it (invariant 4).
+  extendedProperties.private, a CalDAV X- property, an EWS/Graph named extended property).
+  ``is_invite_copy`` marks the external copy the Invite action made: inbound sync never
+  takes it (invariant 4).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from bridge.model import BusyStatus, Meeting, Override, Participant, Recurrence
-
-BUSY_SUBJECT = "Busy"
+from bridge.backends.recurrence import normalise_recurrence, text_of, utc_text
+from bridge.model import BusyStatus, Override
 
 
 class BackendError(Exception):
@@ -46,6 +54,12 @@ class PreconditionFailed(BackendError):
 
 class NotFound(BackendError):
     """The remote event does not exist (any more)."""
+
+
+class AuthError(BackendError):
+    """The service refused the binding's credentials (expired or revoked token, wrong
+    password, missing permission). Every backend raises this one type; ``check()`` says
+    which of these it is, in words."""
 
 
 class Rejected(BackendError):
@@ -93,7 +107,7 @@ class RemoteEvent:
     busy: BusyStatus = BusyStatus.BUSY
     attendees: tuple[RemoteAttendee, ...] = ()
     updated: datetime | None = None
-    deleted: bool = False
+    deleted: bool = False  # transitional: backends move to Deleted (issue 7)
 
     @property
     def has_attendees(self) -> bool:
@@ -115,22 +129,22 @@ class RemoteEvent:
         event we pull, which is what makes echo suppression (invariant 2) exact.
         """
         content = {
-            "subject": _text(self.subject),
-            "location": _text(self.location),
-            "description": _text(self.description),
-            "start": _utc(self.start),
-            "end": _utc(self.end),
+            "subject": text_of(self.subject),
+            "location": text_of(self.location),
+            "description": text_of(self.description),
+            "start": utc_text(self.start),
+            "end": utc_text(self.end),
             "all_day": self.all_day,
             "timezone": "" if self.all_day else self.timezone,
             "recurrence": normalise_recurrence(self.recurrence),
             "overrides": sorted(
                 [
                     o.recurrence_id,
-                    _utc(o.start),
-                    _utc(o.end),
-                    _text(o.subject),
-                    _text(o.location),
-                    _text(o.description),
+                    utc_text(o.start),
+                    utc_text(o.end),
+                    text_of(o.subject),
+                    text_of(o.location),
+                    text_of(o.description),
                     str(o.busy),
                 ]
                 for o in self.overrides
@@ -142,253 +156,197 @@ class RemoteEvent:
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """An event deleted from the calendar: only its id, and when it was deleted if the
+    wire says so (Google does not; sync then dates it when the pull saw it)."""
+
+    remote_id: str
+    deleted_at: datetime | None = None
+
+
+#: What a pull reports for one event.
+Change = RemoteEvent | Deleted
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range a binding's rules sync: [start, end). Graph's calendarView delta
+    needs it; a backend that can list everything may ignore it (sync filters anyway)."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page of a pull. ``cursor`` is set on the last page only: the position to list
+    from next time, stored by the engine after every page was applied."""
+
+    changes: Sequence[Change]
+    cursor: str | None = None
+
+
 class Backend(Protocol):
-    """What the engine needs of a calendar backend. Every write is silent (invariant 3):
-    Google sendUpdates=none, EWS SendToNone, never attendees on a Graph event."""
+    """What the engine needs of a calendar backend: this and nothing else.
 
-    def list_changes(self, cursor: str | None) -> tuple[list[RemoteEvent], str]:
-        """Events changed since ``cursor`` (None: every event) and the new cursor.
+    Every write is silent (invariant 3): Google sendUpdates=none, EWS SendToNone, no
+    attendees on any event we write. One Backend serves one binding for as long as its
+    process keeps the binding (tokens, connections and pacing carry across rounds).
+    """
 
-        Deleted events come back with ``deleted=True``. Raises ResyncRequired when the
-        cursor has expired; the engine then lists from None and matches by tag.
+    #: The binding kind, as in the config file ("google", "caldav", ...).
+    kind: str
+
+    def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
+        """The events changed since ``cursor`` (None: every event), page by page.
+
+        The last page carries the new cursor. Raises ResyncRequired (from the first page)
+        when the cursor has expired; the engine then lists from None and matches by link
+        and by tag.
         """
         ...
 
-    def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
-        """Create ``event`` tagged with its crm_meeting_id; the same key never makes two
-        events (Google client-chosen id, Graph transactionId, EWS lookup by tag first)."""
-        ...
-
-    def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
-        """Replace the synced fields (never attendees); PreconditionFailed on etag mismatch."""
-        ...
-
-    def delete(self, remote_id: str, *, etag: str) -> None:
-        """Delete the event; PreconditionFailed on etag mismatch, NotFound if already gone."""
+    def get(self, remote_id: str) -> Change | None:
+        """The event as it is now, Deleted when deleted, None when unknown."""
         ...
 
     def find_by_meeting_id(self, meeting_id: str) -> RemoteEvent | None:
         """The sync copy tagged with ``meeting_id``; never the Invite action's copy."""
         ...
 
-    def get(self, remote_id: str) -> RemoteEvent | None:
-        """The event as it is now (``deleted`` when deleted), None when unknown. Used to
-        retry a quarantined event whose delta has already gone by."""
+    def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
+        """Create ``event`` tagged with its crm_meeting_id; the same key never makes two
+        events (Google client-chosen id, Graph transactionId, CalDAV and EWS: the key
+        names the resource or is looked up first)."""
+        ...
+
+    def create_many(
+        self, events: Sequence[tuple[RemoteEvent, str]]
+    ) -> list[RemoteEvent | BackendError]:
+        """Create (event, idempotency_key) pairs: one result per pair, the created event
+        or the BackendError of that one alone."""
+        ...
+
+    def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
+        """Replace the synced fields (never attendees); PreconditionFailed on an etag
+        mismatch, NotFound when the event is gone."""
+        ...
+
+    def set_tag(self, remote_id: str, meeting_id: str, *, etag: str) -> RemoteEvent:
+        """Write the CRM id onto an event and nothing else (no content, no attendees: on
+        Graph a full update of an organiser's meeting mails its attendees)."""
+        ...
+
+    def delete(self, remote_id: str, *, etag: str) -> None:
+        """Delete the event; PreconditionFailed on etag mismatch, NotFound if already gone."""
+        ...
+
+    def check(self) -> str | None:
+        """None when the credentials and the calendar work, else what is wrong, in words
+        an admin can act on (bad password, unknown calendar, missing permission, ...)."""
+        ...
+
+    def push(self) -> PushChannel | None:
+        """The push capability, or None when this backend (or its server) has none."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the backend is not used again."""
         ...
 
 
-# --- recurrence and time helpers ---------------------------------------------------------
+class BaseBackend:
+    """Defaults for the optional parts of Backend. Subclasses set ``kind``."""
 
+    kind: str = ""
 
-def _text(value: str) -> str:
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
+        raise NotImplementedError
 
+    def create_many(
+        self, events: Sequence[tuple[RemoteEvent, str]]
+    ) -> list[RemoteEvent | BackendError]:
+        """One create after the other; an error other than BackendError propagates."""
+        results: list[RemoteEvent | BackendError] = []
+        for event, key in events:
+            try:
+                results.append(self.create(event, idempotency_key=key))
+            except BackendError as error:
+                results.append(error)
+        return results
 
-def _utc(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
-
-
-def normalise_recurrence(lines: tuple[str, ...] | list[str]) -> list[str]:
-    """Recurrence lines in one canonical form, so equal series hash equally."""
-    out: list[str] = []
-    for raw in lines:
-        head, _, value = raw.strip().partition(":")
-        name, *params = head.upper().split(";")
-        params_text = "".join(f";{p}" for p in sorted(params))
-        if name == "RRULE":
-            parts = sorted(p.upper() for p in value.split(";") if p)
-            out.append(f"RRULE{params_text}:{';'.join(parts)}")
-        else:
-            out.extend(f"{name}{params_text}:{v.strip().upper()}" for v in value.split(",") if v)
-    return sorted(set(out))
-
-
-def _format_date(value: datetime, all_day: bool) -> str:
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y%m%d") if all_day else utc.strftime("%Y%m%dT%H%M%SZ")
-
-
-def _parse_date(value: str) -> datetime:
-    text = value.strip().upper().rstrip("Z")
-    fmt = "%Y%m%d" if len(text) == 8 else "%Y%m%dT%H%M%S"
-    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-
-
-def recurrence_lines(rec: Recurrence | None, all_day: bool) -> tuple[str, ...]:
-    """Meeting recurrence as the lines RemoteEvent carries."""
-    if rec is None:
-        return ()
-    param = ";VALUE=DATE" if all_day else ""
-    lines = [f"RRULE:{rec.rrule}"] if rec.rrule else []
-    lines += [f"EXDATE{param}:{_format_date(d, all_day)}" for d in rec.exdates]
-    lines += [f"RDATE{param}:{_format_date(d, all_day)}" for d in rec.rdates]
-    return tuple(normalise_recurrence(lines))
-
-
-def recurrence_from_lines(
-    lines: tuple[str, ...], overrides: tuple[RemoteOverride, ...] = ()
-) -> Recurrence | None:
-    """RemoteEvent recurrence lines (and override ids) as a Meeting's Recurrence."""
-    rec = Recurrence(overrides=sorted(o.recurrence_id for o in overrides))
-    for line in normalise_recurrence(lines):
-        head, _, value = line.partition(":")
-        name = head.split(";")[0]
-        if name == "RRULE":
-            rec.rrule = value
-        elif name == "EXDATE":
-            rec.exdates.append(_parse_date(value))
-        elif name == "RDATE":
-            rec.rdates.append(_parse_date(value))
-    if not (rec.rrule or rec.exdates or rec.rdates or rec.overrides):
+    def push(self) -> PushChannel | None:
         return None
-    return rec
 
-
-_MAX_EXPANSION = 5000
-
-
-def series_span(
-    start: datetime, end: datetime, lines: tuple[str, ...] = ()
-) -> tuple[datetime, datetime | None]:
-    """The range a series covers: (first start, last end) — end None when open-ended.
-
-    A rule with UNTIL ends at UNTIL plus one instance's length; a rule with COUNT is
-    expanded (beyond 5,000 instances, or on an unreadable rule, the series counts as
-    open-ended, which errs towards syncing). RDATEs extend the range both ways.
-    """
-    length = max(end - start, timedelta(0))
-    first, last = start, end
-    open_ended = False
-    for line in normalise_recurrence(lines):
-        head, _, value = line.partition(":")
-        name = head.split(";")[0]
-        if name == "RDATE":
-            when = _parse_date(value)
-            first, last = min(first, when), max(last, when + length)
-        elif name == "RRULE":
-            rule_end = _rule_end(start, value)
-            if rule_end is None:
-                open_ended = True
-            else:
-                last = max(last, rule_end + length)
-    return first, (None if open_ended else last)
-
-
-def _rule_end(start: datetime, rule: str) -> datetime | None:
-    parts = dict(p.split("=", 1) for p in rule.split(";") if "=" in p)
-    try:
-        if "UNTIL" in parts:
-            until = _parse_date(parts["UNTIL"])
-            return until + timedelta(days=1) if len(parts["UNTIL"]) == 8 else until
-        if "COUNT" in parts:
-            from dateutil.rrule import rrulestr
-
-            naive = start.astimezone(UTC).replace(tzinfo=None)
-            last = None
-            for index, when in enumerate(rrulestr(rule, dtstart=naive)):
-                if index >= _MAX_EXPANSION:
-                    return None
-                last = when
-            return None if last is None else last.replace(tzinfo=UTC)
-    except (ValueError, TypeError):
+    def close(self) -> None:
         return None
-    return None
 
 
-# --- mapping ----------------------------------------------------------------------------
-
-PRIVATE_POLICIES = ("full", "busy", "skip")
+# --- push ---------------------------------------------------------------------------------
 
 
-def is_redacted(subject: str, location: str, description: str) -> bool:
-    """True for the busy-only rendering: subject "Busy", no location, no description."""
-    return _text(subject) == BUSY_SUBJECT and not _text(location) and not _text(description)
+@dataclass(frozen=True)
+class Subscription:
+    """A push subscription as the service confirmed it. ``id`` is the id the notification
+    will name: ours (Google channel id) or the service's (Graph subscription id);
+    ``resource_id`` the service's name for what is watched, when it has one."""
+
+    id: str
+    expires_at: datetime | None
+    resource_id: str = ""
 
 
-def meeting_to_remote(
-    meeting: Meeting,
-    *,
-    private_policy: str,
-    overrides: tuple[RemoteOverride, ...] = (),
-) -> RemoteEvent | None:
-    """The event outbound sync writes for ``meeting``; None when the policy skips it.
+class PushChannel(Protocol):
+    """A backend's push capability: the service calls ``address`` when the calendar
+    changes, and the bridge makes the binding due (it never syncs in the webhook)."""
 
-    Never carries attendees (invariant 3), internal notes, internal users, CRM persons or
-    organisations, custom fields or the activity type (invariant 5). A private meeting under
-    the "busy" policy keeps only its times, recurrence and busy status, with subject "Busy".
-    ``overrides`` are the overridden instances' contents (the engine reads them from the
-    stored iCalendar).
-    """
-    if private_policy not in PRIVATE_POLICIES:
-        raise ValueError(f"unknown private policy {private_policy!r}")
-    if meeting.private and private_policy == "skip":
-        return None
-    event = RemoteEvent(
-        remote_id="",
-        start=meeting.start,
-        end=meeting.end,
-        crm_meeting_id=meeting.uid,
-        subject=meeting.subject,
-        location=meeting.location,
-        description=meeting.description,
-        all_day=meeting.all_day,
-        timezone=meeting.timezone,
-        recurrence=recurrence_lines(meeting.recurrence, meeting.all_day),
-        overrides=tuple(sorted(overrides, key=lambda o: o.recurrence_id)),
-        private=meeting.private,
-        busy=meeting.busy,
-    )
-    if meeting.private and private_policy == "busy":
-        event = redact(event)
-    return event
+    #: The longest lifetime the service grants a subscription (Google ~7 days for
+    #: events.watch; Graph 7 days less a minute for events).
+    max_lifetime: timedelta
+
+    def open(self, address: str, channel_id: str, token: str, lifetime: timedelta) -> Subscription:
+        """Open a subscription whose notifications carry ``channel_id`` (or the
+        service's own id, returned) and ``token``."""
+        ...
+
+    def renew(self, subscription: Subscription, lifetime: timedelta) -> Subscription | None:
+        """Extend ``subscription`` in place; None when the service cannot (Google): the
+        caller opens a new one and stops the old."""
+        ...
+
+    def stop(self, subscription: Subscription) -> None:
+        """End ``subscription``; NotFound when it is unknown or already gone."""
+        ...
 
 
-def redact(event: RemoteEvent) -> RemoteEvent:
-    """The busy-only view of an event: times, recurrence and busy status only."""
-    return replace(
-        event,
-        subject=BUSY_SUBJECT,
-        location="",
-        description="",
-        attendees=(),
-        overrides=tuple(
-            replace(o, subject=BUSY_SUBJECT, location="", description="") for o in event.overrides
-        ),
-    )
+@dataclass(frozen=True)
+class PushNotice:
+    """What one notification says, before it is trusted: the channel it names, the secret
+    it carries, the watched resource, its order and whether it means "changed"."""
+
+    channel_id: str
+    token: str
+    resource_id: str = ""
+    message_number: int | None = None
+    changed: bool = True
 
 
-TEXT_FIELDS = ("subject", "location", "description")
+@dataclass(frozen=True)
+class PushReply:
+    """An answer the service expects before any notice (Graph's validation handshake)."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain"
 
 
-def inbound_fields(
-    event: RemoteEvent, *, private_policy: str, create: bool
-) -> dict[str, Any] | None:
-    """The Meeting fields an inbound event sets; None when the policy skips it.
+class PushReceiver(Protocol):
+    """How a kind's webhook request is read (one per kind, no binding known yet)."""
 
-    Updates set the content fields only. A create also sets ``external`` from the event's
-    attendees (the engine moves CRM users' addresses to internal users); an update never
-    touches participants, because sync never writes them to the calendar (invariant 3), so
-    the calendar's attendee list is no authority on the CRM's. The activity type is the
-    plan's choice, not this function's.
-    """
-    if private_policy not in PRIVATE_POLICIES:
-        raise ValueError(f"unknown private policy {private_policy!r}")
-    if event.private and private_policy == "skip":
-        return None
-    if event.private and private_policy == "busy":
-        event = redact(event)
-    fields: dict[str, Any] = {
-        "subject": event.subject,
-        "location": event.location,
-        "description": event.description,
-        "start": event.start,
-        "end": event.end,
-        "all_day": event.all_day,
-        "timezone": event.timezone,
-        "recurrence": recurrence_from_lines(event.recurrence, event.overrides),
-        "private": event.private,
-        "busy": event.busy,
-    }
-    if create:
-        fields["external"] = [Participant(a.email, a.name, a.partstat) for a in event.attendees]
-    return fields
+    def read(
+        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> list[PushNotice] | PushReply:
+        """The notices in the request, or the reply it asks for; ValueError naming the
+        problem when the request is malformed (answered 400)."""
+        ...

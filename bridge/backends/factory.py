@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from bridge.backends.base import Backend
-from bridge.backends.google_settings import HTTP_OPTIONS
+from bridge.backends.google.settings import HTTP_OPTIONS
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings, read_secret
 
@@ -56,8 +56,8 @@ class BackendFactory:
     def _google(
         self, binding_id: int, settings: dict[str, Any], secret: dict[str, Any], login: str
     ) -> Backend:
-        from bridge.backends import google_http
-        from bridge.backends.google import GoogleBackend
+        from bridge.backends.google import http as google_http
+        from bridge.backends.google.backend import GoogleBackend
 
         options = {k: v for k, v in settings.items() if k in HTTP_OPTIONS}
         google_settings = google_http.GoogleSettings(**options)

@@ -6,7 +6,7 @@ A kind joins by adding its schema here (exchange, graph and caldav will). Tests 
 
 from __future__ import annotations
 
-from bridge.backends.google_settings import GOOGLE
+from bridge.backends.google.settings import GOOGLE
 from bridge.backends.settings_schema import KindSchema
 
 _SCHEMAS: dict[str, KindSchema] = {GOOGLE.kind: GOOGLE}

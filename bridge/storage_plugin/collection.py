@@ -289,7 +289,7 @@ class ColleagueView(StoreCollection):
     def _items(self, conn: Connection, rows: Iterable[Row]) -> list[radicale_item.Item]:
         # A meeting the viewer takes part in (it is in their own calendar) shows in full;
         # any other shows as its stored rendering for non-participants, in which every
-        # private component is busy time only (bridge.ical_redact.busy_only).
+        # private component is busy time only (bridge.ical.redact.busy_only).
         rows = list(rows)
         shared: set[int] = set()
         if self._viewer_collection_id is not None:

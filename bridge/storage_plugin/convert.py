@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from radicale import item as radicale_item
 from sqlalchemy import Row
 
-from bridge.ical_bounds import READ_CAP, capped, cost_problem, parsed_cost_problem
-from bridge.ical_check import check_recurrence
-from bridge.ical_errors import ICalError
+from bridge.ical.bounds import READ_CAP, capped, cost_problem, parsed_cost_problem
+from bridge.ical.check import check_recurrence
+from bridge.ical.errors import ICalError
 from bridge.storage_plugin.paths import http_date
 from bridge.store.items import ItemData, ObjectIndex, event_index
 
@@ -27,7 +27,7 @@ _RECURRENCE_LINE = re.compile(
 class BoundedItem(radicale_item.Item):
     """An item whose recurrences Radicale sees cut after ``limit`` instances.
 
-    For objects stored before the write-time bounds (bridge.ical_bounds): GET still
+    For objects stored before the write-time bounds (bridge.ical.bounds): GET still
     serves their text unchanged, but free-busy, expand and time-range filters, which
     expand the parsed object, stop after a bounded number of instances.
     """
@@ -48,8 +48,8 @@ def object_index(
 ) -> ObjectIndex:
     """Exact occurrences for events; the overall range for anything else.
 
-    Refuses (ICalError, a 4xx) recurrences beyond the bounds of bridge.ical_bounds and
-    bridge.ical_check, for every calendar: bridge serve's guard refused them before the
+    Refuses (ICalError, a 4xx) recurrences beyond the bounds of bridge.ical.bounds and
+    bridge.ical.check, for every calendar: bridge serve's guard refused them before the
     lock already; this keeps plain Radicale and MOVE from storing them.
     """
     if item.name == "VCALENDAR":

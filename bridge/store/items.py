@@ -60,7 +60,7 @@ class ItemData:
     text: str | None = None
     etag: str | None = None
     meeting_id: int | None = None
-    #: A meeting entry's attendee-only part (bridge.ical_parts); text is then its rendering.
+    #: A meeting entry's attendee-only part (bridge.ical.parts); text is then its rendering.
     personal: str | None = None
 
 

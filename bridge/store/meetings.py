@@ -4,7 +4,7 @@ Members are the organiser and the internal users who have not declined
 (``Meeting.members``); a colleague who booked the meeting on the organiser's behalf is not
 a member. Each entry has its own href in its calendar (hrefs belong to calendars, not to
 the store), and an attendee's entry shows the meeting with that attendee's personal part
-(bridge.ical_parts). Every entry added, changed or removed is logged in the change log
+(bridge.ical.parts). Every entry added, changed or removed is logged in the change log
 within the same transaction as the meeting row.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from radicale import item as radicale_item
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from bridge.ical_parts import render_for_attendee
+from bridge.ical.parts import render_for_attendee
 from bridge.model import Meeting
 from bridge.store import items as item_store
 from bridge.store import limits

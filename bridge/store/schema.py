@@ -182,7 +182,7 @@ items = Table(
     Column("text", long_text(), nullable=True),
     Column("etag", String(80), nullable=True),
     # A meeting entry in an attendee's calendar: the attendee's own alarms, TRANSP and
-    # X- properties (bridge.ical_parts); text/etag then hold that attendee's rendering.
+    # X- properties (bridge.ical.parts); text/etag then hold that attendee's rendering.
     Column("personal", long_text(), nullable=True),
     Column("component", String(16), nullable=False),
     # Overall time range (Radicale's item.time_range), epoch seconds.

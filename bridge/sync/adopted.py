@@ -18,7 +18,7 @@ from sqlalchemy import Row
 
 from bridge.backends import kinds
 from bridge.config import Settings
-from bridge.config_bindings import BindingSettings
+from bridge.config.bindings import BindingSettings
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings
 from bridge.sync.rules import SyncRules

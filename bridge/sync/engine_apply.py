@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bridge import meeting_rights
-from bridge.backends.base import RemoteEvent, redact
+from bridge.backends.base import RemoteEvent
 from bridge.meeting_service import (
     load_meeting,
     remove_from_calendar,
@@ -29,6 +29,7 @@ from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.sync import Action, DropLink, PullCreate, PullDelete, PullUpdate, RecordLink
+from bridge.sync.mapping import redact
 from bridge.sync.rules import SyncRules
 
 log = logging.getLogger("bridge.sync")

@@ -52,7 +52,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bridge.backends.base import RemoteEvent, inbound_fields, is_redacted, meeting_to_remote
+from bridge.backends.base import RemoteEvent
 from bridge.model import Meeting
 from bridge.sync import (
     Action,
@@ -70,6 +70,7 @@ from bridge.sync import (
     Skip,
     State,
 )
+from bridge.sync.mapping import inbound_fields, is_redacted, meeting_to_remote
 from bridge.sync.rules import SyncRules
 
 __all__ = [

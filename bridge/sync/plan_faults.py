@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bridge.backends.base import BackendError, NotFound, PreconditionFailed, Rejected
-from bridge.ical_errors import ICalError
+from bridge.ical.errors import ICalError
 from bridge.store.errors import StoreError
 
 RETRY_BASE_SECONDS = 300.0

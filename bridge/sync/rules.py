@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bridge.backends.base import RemoteEvent, recurrence_lines, series_span
+from bridge.backends.base import RemoteEvent
+from bridge.backends.recurrence import recurrence_lines, series_span
 from bridge.model import APPOINTMENT, MEETING, Meeting
+from bridge.sync.mapping import PRIVATE_POLICIES
 
 MAX_HISTORY_DAYS = 60
 MAX_FORWARD_DAYS = 365
-PRIVATE_POLICIES = ("full", "busy", "skip")
+
 CONFLICT_POLICIES = ("crm-wins", "calendar-wins", "newest")
 DEFAULT_TYPES = frozenset({MEETING, APPOINTMENT})
 

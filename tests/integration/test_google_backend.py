@@ -19,7 +19,7 @@ from bridge.backends.base import (
     RemoteOverride,
     ResyncRequired,
 )
-from bridge.backends.google import (
+from bridge.backends.google.backend import (
     GoogleBackend,
     GoogleSettings,
     event_id_for,

@@ -549,7 +549,7 @@ def test_newest_dates_a_google_deletion_when_the_pull_saw_it(db_url, google_emul
     import hashlib
     import time
 
-    from bridge.backends.google import event_id_for
+    from bridge.backends.google.backend import event_id_for
     from bridge.sync.engine import Engine
 
     world = _newest_world(db_url, google_emulator)
@@ -588,7 +588,7 @@ def test_a_copy_gone_on_update_goes_back_to_plan(world):
     the deleted copy back."""
     import hashlib
 
-    from bridge.backends.google import event_id_for
+    from bridge.backends.google.backend import event_id_for
     from bridge.sync.engine import Engine
 
     world.crm_meeting("u-1", "Original")

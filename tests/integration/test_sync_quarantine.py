@@ -15,7 +15,7 @@ import pytest
 from radicale.item import get_etag
 
 from bridge import ical
-from bridge.ical_overrides import with_overrides
+from bridge.ical.overrides import with_overrides
 from bridge.model import Meeting, Override, Recurrence
 from bridge.store import changes as change_log
 from bridge.store import meetings as meeting_store

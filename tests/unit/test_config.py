@@ -601,7 +601,7 @@ def test_backend_settings_are_checked_against_the_kind(tmp_path, backend, key, r
 
 
 def test_every_google_setting_the_backend_reads_is_accepted(tmp_path):
-    from bridge.backends.google_settings import GOOGLE
+    from bridge.backends.google.settings import GOOGLE
 
     backend = {
         key: {str: "x", int: 1, float: 1.5, bool: True}[setting.type]

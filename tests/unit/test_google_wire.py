@@ -1,4 +1,4 @@
-"""Google event JSON ⇄ RemoteEvent (bridge.backends.google_wire), and the request pacer."""
+"""Google event JSON ⇄ RemoteEvent (bridge.backends.google.wire), and the request pacer."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.backends import google_wire as wire
 from bridge.backends.base import RemoteEvent, RemoteOverride
-from bridge.backends.google_http import RateLimiter
+from bridge.backends.google import wire
+from bridge.backends.google.http import RateLimiter
 from bridge.model import BusyStatus
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,7 +8,7 @@ import pytest
 import vobject
 from radicale import item as radicale_item
 
-from bridge.ical_bounds import (
+from bridge.ical.bounds import (
     MAX_PER_DAY,
     capped,
     cost_problem,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from bridge import ical
-from bridge.ical_merge import carry_unmodelled
+from bridge.ical.merge import carry_unmodelled
 
 PHONE = "\r\n".join(
     [

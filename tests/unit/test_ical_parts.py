@@ -1,11 +1,11 @@
-"""The organiser / attendee split of a meeting's iCalendar (bridge.ical_parts): pure."""
+"""The organiser / attendee split of a meeting's iCalendar (bridge.ical.parts): pure."""
 
 from __future__ import annotations
 
 import pytest
 import vobject
 
-from bridge import ical_parts
+from bridge.ical import parts as ical_parts
 from tests.unit.ical_helpers import BERLIN_VTZ, cal
 
 MASTER = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.ical_errors import ICalError
+from bridge.ical.errors import ICalError
 from tests.support.http import vevent
 from tests.unit.test_storage_plugin import storage, upload  # noqa: F401 - fixture
 

@@ -17,14 +17,13 @@ from bridge.backends.base import (
     RemoteAttendee,
     RemoteEvent,
     ResyncRequired,
-    inbound_fields,
-    meeting_to_remote,
-    series_span,
 )
-from bridge.ical_errors import ICalError
+from bridge.backends.recurrence import series_span
+from bridge.ical.errors import ICalError
 from bridge.model import APPOINTMENT, MEETING, BusyStatus, Meeting, Participant, Recurrence
 from bridge.store.errors import StoreError as TooLongLike
 from bridge.sync import PULLS, PUSHES
+from bridge.sync.mapping import inbound_fields, meeting_to_remote
 from bridge.sync.plan import (
     DropLink,
     Link,

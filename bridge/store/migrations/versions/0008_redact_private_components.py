@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from alembic import op
 from radicale.item import get_etag
 
-from bridge.ical_check import parse_calendar
-from bridge.ical_errors import ICalError
-from bridge.ical_redact import busy_only
+from bridge.ical.check import parse_calendar
+from bridge.ical.errors import ICalError
+from bridge.ical.redact import busy_only
 
 revision = "0008"
 down_revision = "0007"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.backends import kinds
-from bridge.config_validators import _choice, _Problem, _string, _unknown_message, _wrong_type
+from bridge.config.validators import _choice, _Problem, _string, _unknown_message, _wrong_type
 from bridge.sync.rules import SyncRules
 
 _KEYS = ("name", "kind", "backend", "rules")

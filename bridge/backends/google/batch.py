@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from bridge.backends import google_wire as wire
 from bridge.backends.base import BackendError, RemoteEvent
-from bridge.backends.google_http import backoff, call, retryable, to_backend_error
+from bridge.backends.google import wire
+from bridge.backends.google.http import backoff, call, retryable, to_backend_error
 
 if TYPE_CHECKING:
-    from bridge.backends.google import GoogleBackend
+    from bridge.backends.google.backend import GoogleBackend
 
 MAX_PARTS = 1000  # Google's limit per batch request; 50 is its recommendation
 
@@ -29,7 +29,7 @@ def create_many(
     backend: GoogleBackend, events: Sequence[tuple[RemoteEvent, str]]
 ) -> list[RemoteEvent | BackendError]:
     """Create (event, idempotency_key) pairs, one result (event or error) per pair."""
-    from bridge.backends.google import event_id_for
+    from bridge.backends.google.backend import event_id_for
 
     settings = backend.settings
     results: list[RemoteEvent | BackendError | None] = [None] * len(events)
@@ -70,7 +70,7 @@ def _send(
     backend: GoogleBackend, events: Sequence[tuple[RemoteEvent, str]], indexes: list[int]
 ) -> Answers:
     """One batch request (retried whole on envelope errors): answers by index."""
-    from bridge.backends.google import event_id_for
+    from bridge.backends.google.backend import event_id_for
 
     settings = backend.settings
     answers: Answers = {}

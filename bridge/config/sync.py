@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.config_validators import _integer, _Problem, table_values
+from bridge.config.validators import _integer, _Problem, table_values
 
 
 @dataclass(frozen=True)

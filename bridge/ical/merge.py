@@ -13,7 +13,7 @@ import copy
 
 import vobject
 
-from bridge.ical_errors import events
+from bridge.ical.errors import events
 
 # Master properties written by meeting_to_ical / ical_overrides: the new text decides them.
 OWNED = frozenset(

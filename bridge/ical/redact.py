@@ -6,8 +6,8 @@ import hashlib
 
 import vobject
 
-from bridge.ical_check import parse_calendar
-from bridge.ical_errors import ICalError
+from bridge.ical.check import parse_calendar
+from bridge.ical.errors import ICalError
 
 # CLASS values that make a component private.
 PRIVATE_CLASSES = frozenset({"PRIVATE", "CONFIDENTIAL"})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridge.config_validators import _integer, _Problem, _string, _wrong_type, table_values
+from bridge.config.validators import _integer, _Problem, _string, _wrong_type, table_values
 
 GOOGLE_WEBHOOK_PATH = "/webhooks/google"
 

@@ -6,11 +6,11 @@ Split by concern: ical_check (parse, validate), ical_time (time index), ical_mee
 
 import vobject
 
-from bridge.ical_check import check_recurrence, check_time_zones, parse_calendar
-from bridge.ical_check import validate_meeting_calendar as _validate_shape
-from bridge.ical_errors import END_OF_TIME, ICalError
-from bridge.ical_meeting import PRODID, meeting_from_ical, meeting_to_ical
-from bridge.ical_redact import (
+from bridge.ical.check import check_recurrence, check_time_zones, parse_calendar
+from bridge.ical.check import validate_meeting_calendar as _validate_shape
+from bridge.ical.errors import END_OF_TIME, ICalError
+from bridge.ical.meeting import PRODID, meeting_from_ical, meeting_to_ical
+from bridge.ical.redact import (
     BUSY_ONLY_PROPS,
     HASH_IGNORED,
     PRIVATE_CLASSES,
@@ -18,7 +18,7 @@ from bridge.ical_redact import (
     canonical_hash,
     is_private,
 )
-from bridge.ical_time import TimeIndex, check_overrides, index_times
+from bridge.ical.time import TimeIndex, check_overrides, index_times
 
 
 def validate_meeting_calendar(vcal: vobject.base.Component, *, max_occurrences: int) -> None:

@@ -2,7 +2,7 @@
 
 One GoogleBackend per user (binding): it builds the Calendar service once, paces its own
 requests (per-user rate limit), retries rate limits, 429 and 5xx with back-off, and speaks
-RemoteEvent through bridge.backends.google_wire. It holds no sync rules.
+RemoteEvent through bridge.backends.google.wire. It holds no sync rules.
 
 Writes are silent (invariant 3): sendUpdates=none on every write and never an attendee in a
 body; updates are patches, so attendees the user added in Google stay. Creates are
@@ -24,17 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.backends import google_batch
-from bridge.backends import google_wire as wire
 from bridge.backends.base import (
     BackendError,
     NotFound,
     Rejected,
     RemoteEvent,
     ResyncRequired,
-    normalise_recurrence,
 )
-from bridge.backends.google_http import (
+from bridge.backends.google import batch as google_batch
+from bridge.backends.google import wire
+from bridge.backends.google.http import (
     Duplicate,
     GoogleAuthError,
     GoogleSettings,
@@ -45,6 +44,7 @@ from bridge.backends.google_http import (
     service_account_credentials,
     user_credentials,
 )
+from bridge.backends.recurrence import normalise_recurrence
 
 __all__ = [
     "Channel",

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import vobject
 from dateutil import rrule as du_rrule
 
-from bridge.ical_errors import (
+from bridge.ical.errors import (
     TIME_PROPS,
     ICalError,
     as_utc,

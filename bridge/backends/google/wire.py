@@ -20,8 +20,8 @@ from bridge.backends.base import (
     RemoteAttendee,
     RemoteEvent,
     RemoteOverride,
-    normalise_recurrence,
 )
+from bridge.backends.recurrence import normalise_recurrence
 from bridge.model import BusyStatus
 
 MEETING_ID_KEY = "crmMeetingId"

@@ -4,9 +4,9 @@ The file has three parts::
 
     [server]            # how Radicale listens and authenticates
     [store]             # where meetings live (SQLAlchemy URL) and index limits
-    [api]               # the bridge's HTTP API: webhooks, health (bridge.config_api)
-    [secrets]           # keys that encrypt stored credentials (bridge.config_secrets)
-    [sync]              # sync workers' leases and heartbeats (bridge.config_sync)
+    [api]               # the bridge's HTTP API: webhooks, health (bridge.config.api)
+    [secrets]           # keys that encrypt stored credentials (bridge.config.secrets)
+    [sync]              # sync workers' leases and heartbeats (bridge.config.sync)
     [[users]]           # one table per CRM user (array of tables)
 
 Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.config_api import ApiSettings, parse_api
-from bridge.config_bindings import BindingSettings, bindings
-from bridge.config_secrets import SecretsSettings, parse_secrets
-from bridge.config_sync import SyncSettings, parse_sync
-from bridge.config_validators import (
+from bridge.config.api import ApiSettings, parse_api
+from bridge.config.bindings import BindingSettings, bindings
+from bridge.config.secrets import SecretsSettings, parse_secrets
+from bridge.config.sync import SyncSettings, parse_sync
+from bridge.config.validators import (
     Validator,
     _array_of,
     _choice,
@@ -114,7 +114,7 @@ class UserSettings:
     can_see: tuple[str, ...] = ()
     #: Logins on whose behalf this user may book meetings (they organise, this user books).
     can_book_for: tuple[str, ...] = ()
-    #: The user's own calendars that sync with the CRM (bridge.config_bindings).
+    #: The user's own calendars that sync with the CRM (bridge.config.bindings).
     bindings: tuple[BindingSettings, ...] = ()
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 import pytz
 import vobject
 
-from bridge.ical_errors import ICalError, as_utc, events, fix_tz, iana_zone, lines, tz_name
-from bridge.ical_redact import is_private
+from bridge.ical.errors import ICalError, as_utc, events, fix_tz, iana_zone, lines, tz_name
+from bridge.ical.redact import is_private
 from bridge.model import APPOINTMENT, MEETING, BusyStatus, Meeting, Participant, Recurrence
 
 PRODID = "-//crm-calendar-bridge//EN"

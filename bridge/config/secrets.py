@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.config_validators import _Problem, _string, table_values
+from bridge.config.validators import _Problem, _string, table_values
 
 DEFAULT_KEY_FILE = "secret.key"
 _ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -18,8 +18,8 @@ from datetime import date, datetime, timedelta
 import vobject
 from dateutil import rrule as du_rrule
 
-from bridge.ical_check import build_rule, naive_start, parse_until, rule_parts
-from bridge.ical_errors import END_OF_TIME, ICalError, as_utc, events, fix_tz, lines
+from bridge.ical.check import build_rule, naive_start, parse_until, rule_parts
+from bridge.ical.errors import END_OF_TIME, ICalError, as_utc, events, fix_tz, lines
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 import vobject
 from vobject.icalendar import utc as VUTC  # vobject serialises its own UTC only
 
-from bridge.ical_errors import as_utc, events, fix_tz
-from bridge.ical_meeting import _busy, _instance_id, _text, _write_busy
+from bridge.ical.errors import as_utc, events, fix_tz
+from bridge.ical.meeting import _busy, _instance_id, _text, _write_busy
 from bridge.model import Override
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import vobject
 
-from bridge.ical_errors import events
+from bridge.ical.errors import events
 
 VOLATILE = frozenset({"DTSTAMP", "LAST-MODIFIED", "SEQUENCE", "CREATED"})
 PERSONAL_COMPONENTS = frozenset({"VALARM"})
