@@ -16,12 +16,9 @@ from sqlalchemy import Row
 
 from bridge.backends.base import Backend
 from bridge.backends.google.settings import HTTP_OPTIONS
+from bridge.backends.kinds import BindingConfigError
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings, read_secret
-
-
-class BindingConfigError(ValueError):
-    """The binding's settings or stored credentials cannot make a backend."""
 
 
 class BackendFactory:

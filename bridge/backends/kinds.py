@@ -1,26 +1,72 @@
-"""The registry of binding kinds: each kind's settings schema, declared next to its backend.
+"""The registry of binding kinds: each kind's settings schema, its constructor and its push
+receiver, declared in the kind's own package (bridge/backends/<kind>/).
 
-A kind joins by adding its schema here (exchange, graph and caldav will). Tests may
-``register`` a kind of their own.
+The constructor takes a typed ``BindingSpec`` (what the config file and the store say of
+one binding, secrets opened), never a database row. A kind joins by registering a
+``BackendKind`` here; tests may ``register`` a kind of their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.backends.base import Backend, PushReceiver
 from bridge.backends.google.settings import GOOGLE
 from bridge.backends.settings_schema import KindSchema
 
-_SCHEMAS: dict[str, KindSchema] = {GOOGLE.kind: GOOGLE}
+
+class BindingConfigError(ValueError):
+    """The binding's settings or stored credentials cannot make a backend."""
 
 
-def register(schema: KindSchema) -> None:
-    """Make ``schema.kind`` a valid binding kind (replacing one of the same name)."""
-    _SCHEMAS[schema.kind] = schema
+@dataclass(frozen=True)
+class BindingSpec:
+    """One binding as a backend constructor needs it: its id and user, its kind, its
+    ``[users.bindings.backend]`` settings and its stored secret (both decrypted)."""
+
+    id: int
+    login: str
+    kind: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    secret: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """A kind of binding: its settings schema, how to make its backend (raising
+    BindingConfigError naming the problem) and, when it offers push, how its webhook
+    requests are read."""
+
+    schema: KindSchema
+    make: Callable[[BindingSpec], Backend] | None = None
+    receiver: PushReceiver | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.schema.kind
+
+
+_KINDS: dict[str, BackendKind] = {GOOGLE.kind: BackendKind(GOOGLE)}
+
+
+def register(entry: BackendKind | KindSchema) -> None:
+    """Make ``entry``'s kind a valid binding kind (replacing one of the same name)."""
+    if isinstance(entry, KindSchema):
+        entry = BackendKind(entry)
+    _KINDS[entry.kind] = entry
 
 
 def kinds() -> tuple[str, ...]:
-    return tuple(sorted(_SCHEMAS))
+    return tuple(sorted(_KINDS))
+
+
+def kind_of(kind: str) -> BackendKind:
+    """The registered ``kind``; KeyError if no such kind is registered."""
+    return _KINDS[kind]
 
 
 def schema_for(kind: str) -> KindSchema:
     """The schema of ``kind``; KeyError if no such kind is registered."""
-    return _SCHEMAS[kind]
+    return _KINDS[kind].schema
