@@ -438,7 +438,7 @@ def test_a_new_kind_starts_a_clean_pairing_matched_by_tag(world, monkeypatch):
     from bridge.backends.settings_schema import KindSchema, Setting
     from bridge.store import bindings as binding_store
 
-    monkeypatch.setattr(kinds, "_SCHEMAS", dict(kinds._SCHEMAS))
+    monkeypatch.setattr(kinds, "_KINDS", dict(kinds._KINDS))
     kinds.register(KindSchema("othercal", {"mailbox": Setting(str, identity=True)}))
     world.crm_meeting("kind-1", "Moves with the mailbox")
     world.round()

@@ -619,7 +619,7 @@ def test_a_kind_brings_its_own_schema(tmp_path, monkeypatch):
     from bridge.backends import kinds
     from bridge.backends.settings_schema import KindSchema, Setting
 
-    monkeypatch.setattr(kinds, "_SCHEMAS", dict(kinds._SCHEMAS))
+    monkeypatch.setattr(kinds, "_KINDS", dict(kinds._KINDS))
     kinds.register(KindSchema("othercal", {"mailbox": Setting(str, identity=True)}))
     ok = parse_config(
         _with_binding({"name": "o", "kind": "othercal", "backend": {"mailbox": "a@x.org"}}),
