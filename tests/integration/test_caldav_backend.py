@@ -307,3 +307,30 @@ def test_the_kind_makes_a_backend_from_a_password_file(
     ):
         with pytest.raises(BindingConfigError, match=key):
             make(BindingSpec(1, "alice", "caldav", broken))
+
+
+def test_without_sync_collection_it_lists_by_ctag_and_etags(
+    radicale: Radicale, calendar: str
+) -> None:
+    proxy = DavProxy(radicale.url)
+    proxy.faults.no_sync_collection = True
+    path = calendar.split("/", 3)[3]
+    via = CaldavBackend(CaldavSettings(f"{proxy.url}/{path}", "alice", "alice-pw"))
+    try:
+        first = via.create(_event("m-1"), idempotency_key="a")
+        second = via.create(_event("m-2"), idempotency_key="b")
+        changes, cursor = _all(via, None)
+        assert cursor.startswith("etag:")
+        assert sorted(c.remote_id for c in changes) == sorted([first.remote_id, second.remote_id])
+        before = len(proxy.records)
+        assert _all(via, cursor) == ([], cursor)
+        assert len(proxy.records) - before == 1  # an idle round: the ctag alone
+        via.update(first.remote_id, _event("m-1", subject="new"), etag=first.etag)
+        via.delete(second.remote_id, etag=second.etag)
+        changes, cursor = _all(via, cursor)
+        assert sorted(changes, key=lambda c: c.remote_id) == sorted(
+            [via.get(first.remote_id), Deleted(second.remote_id)], key=lambda c: c.remote_id
+        )
+    finally:
+        via.close()
+        proxy.stop()

@@ -53,6 +53,7 @@ class Faults:
     next: dict[str, list[int]] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     expire_token: bool = False
+    no_sync_collection: bool = False
 
 
 class DavProxy:
@@ -92,6 +93,10 @@ class DavProxy:
             name = unquote(request.path).rstrip("/").rsplit("/", 1)[-1]
             if request.method in ("PUT", "DELETE") and name in self.faults.rejected:
                 return self.faults.rejected[name], b""
+            if self.faults.no_sync_collection and b"sync-collection" in request.body:
+                # a server without RFC 6578: the REPORT is not supported (RFC 3253 3.6)
+                body = b'<D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
+                return 403, body
             queue = self.faults.next.get(request.kind)
             if queue:
                 return queue.pop(0), b""
