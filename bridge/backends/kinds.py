@@ -48,7 +48,19 @@ class BackendKind:
         return self.schema.kind
 
 
-_KINDS: dict[str, BackendKind] = {GOOGLE.kind: BackendKind(GOOGLE)}
+def _google(spec: BindingSpec) -> Backend:
+    from bridge.backends.google.make import make_google  # the client library loads on use
+
+    return make_google(spec)
+
+
+def _builtin() -> dict[str, BackendKind]:
+    from bridge.backends.google.push import GoogleReceiver
+
+    return {GOOGLE.kind: BackendKind(GOOGLE, make=_google, receiver=GoogleReceiver())}
+
+
+_KINDS: dict[str, BackendKind] = _builtin()
 
 
 def register(entry: BackendKind | KindSchema) -> None:
