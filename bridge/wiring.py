@@ -153,5 +153,4 @@ class Wiring:
 
     def push_base_url(self) -> str:
         """Where the services send push notifications (…/webhooks/<kind>), or "" for none."""
-        api = self.settings.api
-        return api.public_url.rstrip("/") if api.enabled and api.public_url else ""
+        return self.settings.api.push_base_url
