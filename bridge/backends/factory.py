@@ -16,7 +16,7 @@ from sqlalchemy import Row
 
 from bridge.backends.base import Backend
 from bridge.backends.google.settings import HTTP_OPTIONS
-from bridge.backends.kinds import BindingConfigError
+from bridge.backends.kinds import BindingConfigError, BindingSpec, kind_of
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings, read_secret
 
@@ -37,7 +37,13 @@ class BackendFactory:
             raise BindingConfigError(str(error)) from None
         if binding.kind == "google":
             return self._google(binding.id, settings, secret, binding.login)
-        raise BindingConfigError(f"backend kind {binding.kind!r} is not available yet")
+        try:  # any other kind: its own constructor, from the kind registry
+            make = kind_of(binding.kind).make
+        except KeyError:
+            make = None
+        if make is None:
+            raise BindingConfigError(f"backend kind {binding.kind!r} is not available yet")
+        return make(BindingSpec(binding.id, binding.login, binding.kind, settings, secret))
 
     def _cached(self, key: tuple[Any, ...], make: Any) -> Any:
         """The credentials made for ``key`` before (same binding, same secrets), or new ones."""
