@@ -252,15 +252,13 @@ def print_report(report: dict) -> None:
     for name, t in report["targets"].items():
         what = targets(kind)[name][2]
         note = ""
-        if not t["applies"]:
-            note = (
-                f" (not applicable: CalDAV has no batch, {report['meetings']} requests "
-                f"for {report['meetings']} meetings)"
-                if kind == "caldav"
-                else f" (target is for N={TARGET_MEETINGS})"
-            )
-        value = "lost" if t["value"] is None else t["value"]
         state = "met" if t["met"] else "NOT met"
+        if not t["applies"] and kind == "caldav":
+            n = report["meetings"]
+            state, note = "n/a", f" (CalDAV has no batch: {n} PUTs for {n} meetings)"
+        elif not t["applies"]:
+            note = f" (target is for N={TARGET_MEETINGS})"
+        value = "lost" if t["value"] is None else t["value"]
         print(f"{what:<46}{value!s:>10}  {t['want']}: {state}{note}")
     for key in (to_remote, to_crm):
         r = report[key]
