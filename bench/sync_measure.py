@@ -1,7 +1,8 @@
 """The measurements of bench.sync: request counts per round and change-to-visible latencies.
 
-Everything runs against the Google Calendar emulator (tests/emulators/google_calendar) over
-real HTTP, with the bridge's own Engine, Scheduler and GoogleBackend; see bench/sync.py.
+Everything runs against a remote calendar over real HTTP (the Google Calendar emulator, or a
+stock Radicale: bench/sync_remotes.py), with the bridge's own Engine, Scheduler and backend;
+see bench/sync.py.
 """
 
 from __future__ import annotations
@@ -10,21 +11,17 @@ import random
 import statistics
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from bench.sync_remotes import Remote
 from bridge.store import bindings as binding_store
 from bridge.store import links as link_store
 from bridge.store import meetings as meeting_store
 from bridge.sync.engine import Engine, RoundReport
 from bridge.sync.scheduler import Scheduler, Timing
-from tests.support.sync_world import CALENDAR, World
+from tests.support.sync_world import World
 
-# Emulator API calls (batch parts count one each) that change an event.
-WRITE_CALLS = ("events.insert", "events.import", "events.patch", "events.update", "events.delete")
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-TOKEN_PATH = "/token"
 POLL_SLEEP = 0.002  # how often the benchmark looks for a change to become visible
 TIMEOUT = 30.0  # seconds before a change that never shows up counts as lost
 GAP = (0.2, 1.0)  # random pause between two changes: spreads them over the scheduler's cycle
@@ -42,12 +39,13 @@ def uid_of(i: int) -> str:
 
 
 class Bench:
-    """One World (store + binding + emulator) and one backend instance for all rounds, so
-    the OAuth token is refreshed once, not per round."""
+    """One World (store + binding), its remote calendar, and one backend instance for all
+    rounds, as production keeps one per binding (Google: the OAuth token is refreshed once,
+    not per round; CalDAV: one session)."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, remote: Remote) -> None:
         self.world = world
-        self.google = world.google
+        self.remote = remote
         self.backend = world.backend()
         self.random = random.Random(20240601)
 
@@ -75,28 +73,11 @@ class Bench:
             raise RuntimeError(f"{uid_of(i)} has no link: the initial push did not sync it")
         return row.remote_id
 
-    def counts(self) -> dict:
-        """What the emulator saw since the last reset, the OAuth token endpoint left out."""
-        http = Counter()
-        for (method, path), n in self.google.requests.items():
-            if path == TOKEN_PATH:
-                continue
-            http[f"{method} {'/batch' if path.startswith('/batch') else '/calendar/v3'}"] += n
-        calls = {k: v for k, v in self.google.calls.items() if k != "oauth.token"}
-        return {
-            "http_requests": sum(http.values()),
-            "http_writes": sum(n for k, n in http.items() if k.split()[0] in WRITE_METHODS),
-            "write_calls": sum(calls.get(k, 0) for k in WRITE_CALLS),
-            "token_requests": self.google.http_requests(path_contains=TOKEN_PATH),
-            "http_by_kind": dict(sorted(http.items())),
-            "calls_by_api": dict(sorted(calls.items())),
-        }
-
     def measured_round(self) -> dict:
-        self.google.reset_counters()
+        self.remote.reset()
         report, seconds = self.round()
         return {
-            **self.counts(),
+            **self.remote.counts(),
             "seconds": round(seconds, 3),
             "pushed": report.pushed,
             "pulled": report.pulled,
@@ -113,7 +94,7 @@ class Bench:
         result = self.measured_round()
         result["crm_write_seconds"] = round(written, 2)
         result["meetings"] = n
-        result["events_in_google"] = len(self.google.events(CALENDAR))
+        result[f"events_in_{self.remote.kind}"] = self.remote.event_count()
         return result
 
     def idle(self) -> dict:
@@ -156,7 +137,7 @@ class Bench:
         # An earlier scheduler left the next poll up to an hour away: due now.
         w.store.write(lambda tx: binding_store.request_run(tx, [w.binding_id]))
         scheduler.run_due()  # settle: anything left over is synced before the clock runs
-        self.google.reset_counters()
+        self.remote.reset()
         stop = threading.Event()
         thread = threading.Thread(
             target=scheduler.run_forever,
@@ -165,7 +146,7 @@ class Bench:
             name="bench-scheduler",
             daemon=True,
         )
-        seen = len(self.google.notifications)
+        seen = self.remote.phase_marker()
         thread.start()
         begin = time.perf_counter()
         try:
@@ -175,26 +156,19 @@ class Bench:
             thread.join(TIMEOUT)
         phase = time.perf_counter() - begin
         row = w.store.read(lambda c: binding_store.get(c, w.binding_id))
-        deliveries = Counter(
-            f"{d.state} {d.status if d.status is not None else 'unreachable'}"
-            for d in list(self.google.notifications)[seen:]
-        )
         return {
             **summary(seconds),
             "poll_seconds": poll_seconds,
             "tick_seconds": tick,
             "phase_seconds": round(phase, 1),
-            "rounds": self.google.calls.get("events.list", 0),  # one list per round
-            "watch_channels_opened": self.google.calls.get("events.watch", 0),
-            # Push notifications the emulator delivered during the phase, "state status".
-            "notifications": dict(sorted(deliveries.items())),
-            "push_notifications": deliveries.get("exists 200", 0),
+            "rounds": self.remote.rounds(),  # one listing per round
+            **self.remote.push_figures(seen),
             "binding_failures": row.failures,
             "binding_last_error": row.last_error,
         }
 
-    def crm_to_google(self, indexes: list[int], tick: float) -> dict:
-        """A CRM write until the emulator holds it; the scheduler is woken by the change log
+    def crm_to_remote(self, indexes: list[int], tick: float) -> dict:
+        """A CRM write until the remote calendar holds it; the scheduler is woken by the change log
         (its polling interval is an hour, so only the local-change trigger counts)."""
 
         def measure() -> list[float | None]:
@@ -206,9 +180,7 @@ class Bench:
                 seconds.append(
                     wait_until(
                         begin,
-                        lambda rid=remote_id, want=subject: (
-                            (self.google.event(CALENDAR, rid) or {}).get("summary") == want
-                        ),
+                        lambda rid=remote_id, want=subject: self.remote.subject(rid) == want,
                     )
                 )
                 self.pause()
@@ -216,17 +188,20 @@ class Bench:
 
         return self._with_scheduler(3600.0, tick, measure)
 
-    def google_to_crm(self, indexes: list[int], tick: float, poll_seconds: float) -> dict:
-        """An edit in Google (the emulator's UI helper) until the meeting's subject in the
-        store (what CalDAV serves) shows it. With a push channel open (bench/sync.py opens
-        one) and a long ``poll_seconds``, only the push notification makes the binding due."""
+    def remote_to_crm(self, indexes: list[int], tick: float, poll_seconds: float) -> dict:
+        """An edit in the user's calendar (the emulator's UI helper; for CalDAV a PUT to
+        Radicale, as a phone makes it) until the meeting's subject in the store (what CalDAV
+        serves) shows it. Google: with a push channel open (bench/sync.py opens one) and a
+        long ``poll_seconds``, only the push notification makes the binding due. CalDAV has
+        no push: the binding is polled every ``poll_seconds``."""
 
         def measure() -> list[float | None]:
             seconds: list[float | None] = []
             for r, i in enumerate(indexes):
-                uid, remote_id, subject = uid_of(i), self.remote_id(i), f"Google edit {r}"
+                uid, remote_id = uid_of(i), self.remote_id(i)
+                subject = f"{self.remote.kind.capitalize()} edit {r}"
                 begin = time.perf_counter()
-                self.google.edit(CALENDAR, remote_id, summary=subject)
+                self.remote.user_edit(remote_id, subject)
                 seconds.append(
                     wait_until(
                         begin,

@@ -334,3 +334,57 @@ def test_without_sync_collection_it_lists_by_ctag_and_etags(
     finally:
         via.close()
         proxy.stop()
+
+
+def test_a_crm_update_keeps_the_users_own_additions(radicale: Radicale, calendar: str) -> None:
+    """The user's alarm, categories and X- property on the series, and the alarm on one
+    moved occurrence, survive a CRM update; a stale etag writes nothing; one GET + one PUT."""
+    proxy = DavProxy(radicale.url)
+    path = calendar.split("/", 3)[3]
+    via = CaldavBackend(CaldavSettings(f"{proxy.url}/{path}", "alice", "alice-pw"))
+    try:
+        created = via.create(SERIES, idempotency_key="series")
+        mine = radicale.stored(calendar, created.remote_id)  # read_text: "\n" line ends
+        head, _, rest = mine.partition("END:VEVENT\n")
+        mine = (
+            head + "CATEGORIES:Customer\nX-FOO:kept\n"
+            "BEGIN:VALARM\nACTION:DISPLAY\nTRIGGER:-PT30M\nDESCRIPTION:go\nEND:VALARM\n"
+            "END:VEVENT\n"
+            + rest.replace(
+                "SUMMARY:moved\n",
+                "SUMMARY:moved\nBEGIN:VALARM\nACTION:DISPLAY\nTRIGGER:-PT5M\n"
+                "DESCRIPTION:moved soon\nEND:VALARM\n",
+            )
+        )
+        assert "TRIGGER:-PT5M" in mine
+        _user_put(radicale, calendar, created.remote_id, mine.replace("\n", "\r\n"))
+        users_text = radicale.stored(calendar, created.remote_id)
+        users = via.get(created.remote_id)
+        assert users is not None and users.content_hash() == SERIES.content_hash()
+        changed = replace(SERIES, subject="Moved by the CRM", location="Room 9")
+        before = len(proxy.records)
+        with pytest.raises(PreconditionFailed):
+            via.update(created.remote_id, changed, etag=created.etag)
+        assert [r.method for r in proxy.records[before:]] == ["GET"]  # nothing written
+        assert radicale.stored(calendar, created.remote_id) == users_text
+        before = len(proxy.records)
+        updated = via.update(created.remote_id, changed, etag=users.etag)
+        assert [r.method for r in proxy.records[before:]] == ["GET", "PUT"]
+        assert len([r for r in proxy.records[before:] if r in proxy.writes()]) == 1
+        stored = radicale.stored(calendar, created.remote_id).replace("\n ", "")
+        for kept in ("CATEGORIES:Customer", "X-FOO:kept", "TRIGGER:-PT30M", "TRIGGER:-PT5M"):
+            assert stored.count(kept) == 1, kept
+        assert "DESCRIPTION:moved soon" in stored and "SUMMARY:Moved by the CRM" in stored
+        got = via.get(created.remote_id)
+        assert got is not None and got.etag == updated.etag
+        assert got.content_hash() == changed.content_hash() == updated.content_hash()
+        # the occurrence gone from the event: its component (and its alarm) go with it
+        plain = replace(changed, overrides=())
+        via.update(created.remote_id, plain, etag=updated.etag)
+        stored = radicale.stored(calendar, created.remote_id).replace("\n ", "")
+        assert "TRIGGER:-PT5M" not in stored and "RECURRENCE-ID" not in stored
+        assert "TRIGGER:-PT30M" in stored and "X-FOO:kept" in stored
+        assert proxy.mailed() == []
+    finally:
+        via.close()
+        proxy.stop()

@@ -1,4 +1,6 @@
-"""A store with users and a Google binding for alice, wired to the Google emulator."""
+"""A store with users and one binding for alice: a Google binding wired to the Google
+emulator (``make_world``), or a binding of any kind from a contract driver
+(``make_driver_world``, e.g. tests/contract/drivers/caldav.py on a stock Radicale)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ class World:
     rules: SyncRules
     keyring: Keyring
     backend_for: BackendMaker
+    remote: object = None  # the driver of a make_driver_world binding (None for Google)
 
     def backend(self):
         row = self.store.read(lambda c: binding_store.get(c, self.binding_id))
@@ -100,11 +103,33 @@ class World:
         return self.google.events(CALENDAR)
 
 
+def _make(
+    db_url: str,
+    kind: str,
+    settings: dict,
+    secret: dict,
+    rules: SyncRules | None,
+) -> tuple[Store, int, Keyring]:
+    """Users alice and bob; alice's binding of ``kind`` (named after it) with ``settings``
+    and its stored ``secret``, as the config file and ``authorize`` store them."""
+    store = Store(db_url)
+    keyring = Keyring.generate()
+
+    def setup(tx) -> int:
+        user_store.sync(tx, USERS)
+        record = binding_store.BindingRecord("alice", kind, kind, settings)
+        binding_store.sync(tx, [record], keyring)
+        row = binding_store.by_login(tx.conn, "alice", kind)[0]
+        if secret:
+            binding_secrets.set_secret(tx, row.id, secret, keyring)
+        return row.id
+
+    return store, store.write(setup), keyring
+
+
 def make_world(db_url: str, google, rules: SyncRules | None = None, **backend) -> World:
     """``backend``: Google settings to change (e.g. max_retries, timeout)."""
     user = google.add_user(CALENDAR)
-    store = Store(db_url)
-    keyring = Keyring.generate()
     settings = {
         "calendar_id": "primary",
         "api_endpoint": google.api_endpoint,
@@ -116,17 +141,20 @@ def make_world(db_url: str, google, rules: SyncRules | None = None, **backend) -
         "backoff_base": 0.01,
         **backend,
     }
-
-    def setup(tx) -> int:
-        user_store.sync(tx, USERS)
-        record = binding_store.BindingRecord("alice", "google", "google", settings)
-        binding_store.sync(tx, [record], keyring)
-        row = binding_store.by_login(tx.conn, "alice", "google")[0]
-        binding_secrets.set_secret(tx, row.id, {"refresh_token": user.refresh_token}, keyring)
-        return row.id
-
-    binding_id = store.write(setup)
+    secret = {"refresh_token": user.refresh_token}
+    store, binding_id, keyring = _make(db_url, "google", settings, secret, rules)
     return World(store, google, binding_id, rules or SyncRules(), keyring, BackendMaker(keyring))
 
 
-__all__ = ["World", "crm_meeting", "make_world", "Participant"]
+def make_driver_world(db_url: str, driver, rules: SyncRules | None = None) -> World:
+    """alice's binding of ``driver.kind``, with the driver's settings and secret; the
+    driver is ``World.remote`` (``World.google`` is None)."""
+    settings = driver.binding_backend_settings()
+    store, binding_id, keyring = _make(
+        db_url, driver.kind, settings, driver.binding_secret(), rules
+    )
+    factory = BackendMaker(keyring)
+    return World(store, None, binding_id, rules or SyncRules(), keyring, factory, driver)
+
+
+__all__ = ["World", "crm_meeting", "make_driver_world", "make_world", "Participant"]

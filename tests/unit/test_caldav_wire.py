@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.backends.base import RemoteEvent
-from bridge.backends.caldav import wire
+from bridge.backends.caldav import merge, wire
 from bridge.model import BusyStatus, Override
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -125,7 +125,7 @@ def test_attendees_are_read_and_kept_client_scheduled() -> None:
         ("zed@example.org", "Zed", "DECLINED")
     ]
     for text in (
-        wire.keep_people(wire.event_to_ical(_event(), uid="p"), current),
+        merge.merged(current, _event(), uid="p"),
         wire.with_tag(current, "m-9"),
     ):
         people = [

@@ -3,7 +3,9 @@ server (RFC 4791), over the caldav client library. It holds no sync rules.
 
 - Changes: sync-collection (RFC 6578) when the server offers it, else ctag/etag listing
   (bridge.backends.caldav.listing); changed objects come by calendar-multiget in batches.
-- Writes: every update, delete and tag write is conditional (If-Match); a create PUTs a
+- Writes: every update, delete and tag write is conditional (If-Match); an update or tag
+  write reads the object first (one GET + one PUT) and keeps all of it that sync does not
+  own: the user's alarms, categories, X- properties (bridge.backends.caldav.merge). A create PUTs a
   resource named after the idempotency key with If-None-Match: *, so a retried create finds
   the earlier one (412) and adopts it instead of making a second (invariant 1).
 - Silence (invariant 3): we never write ATTENDEE or ORGANIZER of our own. Attendees the
@@ -30,7 +32,7 @@ from bridge.backends.base import (
     RemoteEvent,
     Window,
 )
-from bridge.backends.caldav import dav, listing, wire
+from bridge.backends.caldav import dav, listing, merge, wire
 from bridge.backends.caldav.http import Answer, Session
 from bridge.backends.caldav.settings import CaldavSettings
 
@@ -40,6 +42,12 @@ ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 def name_for(idempotency_key: str) -> str:
     """The resource name a create with ``idempotency_key`` uses: sha256 hex + ".ics"."""
     return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest() + ".ics"
+
+
+def _strong(etag: str) -> str:
+    """An etag compared as If-Match compares it (a weak W/ prefix dropped)."""
+    text = etag.strip()
+    return text[2:] if text.startswith("W/") else text
 
 
 class CaldavBackend(BaseBackend):
@@ -164,20 +172,33 @@ class CaldavBackend(BaseBackend):
             return current
         return self.update(remote_id, event, etag=current.etag)
 
+    def _read_at(self, remote_id: str, etag: str) -> tuple[str, str]:
+        """(text, etag) of the object, which must still be at ``etag`` (when one is given):
+        PreconditionFailed, with nothing written, when the user changed it since."""
+        text, current_etag = self._read(remote_id)
+        if etag and current_etag and _strong(etag) != _strong(current_etag):
+            raise PreconditionFailed(
+                f"CalDAV GET {remote_id}: etag {current_etag}, the update expected {etag}"
+            )
+        return text, etag or current_etag
+
     def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
-        current, current_etag = self._read(remote_id)
-        uid = wire.uid_of(current) or remote_id.removesuffix(".ics")
-        text = wire.keep_people(wire.event_to_ical(event, uid=uid), current)
-        answer = self._put(remote_id, text, {"If-Match": etag or current_etag})
+        """Read-merge-write, one GET and one PUT (one write): the synced fields replaced,
+        everything else of the user's kept (bridge.backends.caldav.merge). The object must
+        still be at ``etag``: else PreconditionFailed without a write; NotFound when gone."""
+        current, at = self._read_at(remote_id, etag)
+        text = merge.merged(current, event, uid=remote_id.removesuffix(".ics"))
+        answer = self._put(remote_id, text, {"If-Match": at})
         return self._written(remote_id, text, answer)
 
     def set_tag(self, remote_id: str, meeting_id: str, *, etag: str) -> RemoteEvent:
-        current, current_etag = self._read(remote_id)
+        """One GET and one PUT: X-CRM-MEETING-ID set, nothing else changed."""
+        current, at = self._read_at(remote_id, etag)
         try:
             text = wire.with_tag(current, meeting_id)
         except wire.WireError as exc:
             raise Rejected(f"CalDAV set_tag {remote_id}: {exc}") from None
-        answer = self._put(remote_id, text, {"If-Match": etag or current_etag})
+        answer = self._put(remote_id, text, {"If-Match": at})
         return self._written(remote_id, text, answer)
 
     def delete(self, remote_id: str, *, etag: str) -> None:

@@ -8,8 +8,9 @@ come out in UTC (or VALUE=DATE), as bridge.backends.base documents.
 
 Outbound, ``event_to_ical`` never writes ATTENDEE or ORGANIZER (invariant 3); the CRM id is
 the X-CRM-MEETING-ID property and the Invite action's copy carries X-CRM-INVITE-COPY:TRUE.
-``with_tag`` and ``keep_people`` work on the text the server holds: the user's own
-attendees stay, marked SCHEDULE-AGENT=CLIENT (RFC 6638 9.1) so the server mails nobody.
+``with_tag`` (and bridge.backends.caldav.merge, for updates) work on the text the server
+holds: the user's own attendees stay, marked SCHEDULE-AGENT=CLIENT (RFC 6638 9.1) so the
+server mails nobody.
 """
 
 from __future__ import annotations
@@ -272,31 +273,10 @@ def event_to_ical(event: RemoteEvent, *, uid: str) -> str:
     return str(cal.serialize())
 
 
-def uid_of(text: str) -> str | None:
-    master = _master(parse(text))
-    return None if master is None or "uid" not in master.contents else str(master.uid.value)
-
-
 def _client_scheduled(component: vobject.base.Component) -> None:
     for name in PEOPLE:
         for line in lines(component, name):
             line.params["SCHEDULE-AGENT"] = ["CLIENT"]
-
-
-def keep_people(new_text: str, current_text: str) -> str:
-    """``new_text`` with the ATTENDEE/ORGANIZER lines the user's own client put on the
-    current object's master kept (marked SCHEDULE-AGENT=CLIENT: the server sends nothing)."""
-    current = _master(parse(current_text))
-    people = [line for name in PEOPLE for line in lines(current, name)] if current else []
-    if not people:
-        return new_text
-    vcal = parse(new_text)
-    master = _master(vcal)
-    assert master is not None
-    for line in people:
-        master.add(line)
-    _client_scheduled(master)
-    return str(vcal.serialize())
 
 
 def with_tag(text: str, meeting_id: str) -> str:

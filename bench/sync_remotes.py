@@ -1,0 +1,166 @@
+"""The remote calendar of bench.sync, one class per backend kind: what it counts and how the
+user's side is seen and edited there.
+
+- ``GoogleRemote``: the Google Calendar emulator (tests/emulators/google_calendar); counts are
+  the emulator's own (API calls, batch parts one each), the OAuth token endpoint left out.
+- ``CaldavRemote``: a stock Radicale behind the recording proxy of the contract driver
+  (tests/contract/drivers/caldav.py); every request the backend sends passes the proxy and
+  counts; the user's edits go to Radicale directly (as a phone would) and do not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Protocol
+
+from tests.contract.drivers.caldav import CaldavDriver
+from tests.support.dav_proxy import WRITES, Recorded
+from tests.support.sync_world import CALENDAR
+
+# Emulator API calls (batch parts count one each) that change an event.
+WRITE_CALLS = ("events.insert", "events.import", "events.patch", "events.update", "events.delete")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+TOKEN_PATH = "/token"
+
+
+class Remote(Protocol):
+    kind: str
+    push: bool  # whether calendar -> CRM is measured with push (else polling)
+
+    def reset(self) -> None: ...
+    def counts(self) -> dict: ...
+    def subject(self, remote_id: str) -> str | None: ...
+    def user_edit(self, remote_id: str, subject: str) -> None: ...
+    def event_count(self) -> int: ...
+    def rounds(self) -> int: ...
+    def phase_marker(self) -> int: ...
+    def push_figures(self, since: int) -> dict: ...
+
+
+class GoogleRemote:
+    kind = "google"
+    push = True
+
+    def __init__(self, google) -> None:  # noqa: ANN001 - a GoogleEmulator
+        self.google = google
+
+    def reset(self) -> None:
+        self.google.reset_counters()
+
+    def counts(self) -> dict:
+        http = Counter()
+        for (method, path), n in self.google.requests.items():
+            if path == TOKEN_PATH:
+                continue
+            http[f"{method} {'/batch' if path.startswith('/batch') else '/calendar/v3'}"] += n
+        calls = {k: v for k, v in self.google.calls.items() if k != "oauth.token"}
+        return {
+            "http_requests": sum(http.values()),
+            "http_writes": sum(n for k, n in http.items() if k.split()[0] in WRITE_METHODS),
+            "write_calls": sum(calls.get(k, 0) for k in WRITE_CALLS),
+            "token_requests": self.google.http_requests(path_contains=TOKEN_PATH),
+            "http_by_kind": dict(sorted(http.items())),
+            "calls_by_api": dict(sorted(calls.items())),
+        }
+
+    def subject(self, remote_id: str) -> str | None:
+        return (self.google.event(CALENDAR, remote_id) or {}).get("summary")
+
+    def user_edit(self, remote_id: str, subject: str) -> None:
+        self.google.edit(CALENDAR, remote_id, summary=subject)
+
+    def event_count(self) -> int:
+        return len(self.google.events(CALENDAR))
+
+    def rounds(self) -> int:
+        return self.google.calls.get("events.list", 0)  # one list per round
+
+    def phase_marker(self) -> int:
+        return len(self.google.notifications)
+
+    def push_figures(self, since: int) -> dict:
+        deliveries = Counter(
+            f"{d.state} {d.status if d.status is not None else 'unreachable'}"
+            for d in list(self.google.notifications)[since:]
+        )
+        return {
+            "watch_channels_opened": self.google.calls.get("events.watch", 0),
+            # Push notifications the emulator delivered during the phase, "state status".
+            "notifications": dict(sorted(deliveries.items())),
+            "push_notifications": deliveries.get("exists 200", 0),
+        }
+
+
+_SUMMARY = re.compile(r"^SUMMARY[;:][^\n]*", re.MULTILINE)
+
+
+def _label(record: Recorded) -> str:
+    """One CalDAV request as a call name: method and what it asks."""
+    if record.method == "REPORT":
+        for name in ("sync-collection", "calendar-multiget", "calendar-query"):
+            if name.encode() in record.body:
+                return f"REPORT {name}"
+    if record.method == "PROPFIND":
+        return f"PROPFIND depth {record.headers.get('depth', '?')}"
+    if record.method == "PUT":
+        return f"PUT {record.kind}"  # create (If-None-Match) or update (If-Match)
+    return record.method
+
+
+class CaldavRemote:
+    kind = "caldav"
+    push = False  # plain CalDAV has none: the binding is polled
+
+    def __init__(self, driver: CaldavDriver) -> None:
+        self.driver = driver
+        self.proxy = driver.proxy
+        self.mark = 0
+        self.folder = Path(driver.radicale.root, "collection-root", driver.path.strip("/"))
+
+    def _since(self) -> list[Recorded]:
+        with self.proxy.lock:
+            return list(self.proxy.records[self.mark :])
+
+    def reset(self) -> None:
+        with self.proxy.lock:
+            self.mark = len(self.proxy.records)
+
+    def counts(self) -> dict:
+        records = self._since()
+        calls = Counter(_label(r) for r in records)
+        writes = [r for r in records if r.method in WRITES]
+        return {
+            "http_requests": len(records),
+            "http_writes": len(writes),
+            "write_calls": len(writes),  # no batch: one write call is one request
+            "token_requests": 0,
+            "http_by_kind": dict(sorted(Counter(r.method for r in records).items())),
+            "calls_by_api": dict(sorted(calls.items())),
+        }
+
+    def subject(self, remote_id: str) -> str | None:
+        """SUMMARY of the object as Radicale holds it on disk (no request: the benchmark's
+        own looking must not load the server it measures)."""
+        try:
+            text = (self.folder / remote_id).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        found = _SUMMARY.search(text.replace("\r\n", "\n").replace("\n ", ""))
+        return found.group(0).split(":", 1)[1] if found else None
+
+    def user_edit(self, remote_id: str, subject: str) -> None:
+        self.driver.edit(remote_id, subject=subject)
+
+    def event_count(self) -> int:
+        return len(self.driver.events())
+
+    def rounds(self) -> int:
+        return sum(1 for r in self._since() if _label(r) == "REPORT sync-collection")
+
+    def phase_marker(self) -> int:
+        return 0
+
+    def push_figures(self, since: int) -> dict:
+        return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}
