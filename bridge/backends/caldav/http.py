@@ -79,7 +79,7 @@ class Session:
                 raise Rejected(f"{what}: 403 forbidden") from None
             raise AuthError(f"{what}: {status} {exc.reason}") from None
         except dav_error.RateLimitError as exc:
-            raise BackendError(f"{what}: rate limited ({exc})") from None
+            raise BackendError(f"{what}: 429 rate limited ({exc})") from None
         except dav_error.DAVError as exc:
             raise BackendError(f"{what}: {exc}") from None
         except OSError as exc:  # requests/niquests connection errors and timeouts
