@@ -5,10 +5,16 @@ Effects happen here and only here; decisions come from bridge.sync.plan (what to
 bridge.sync.plan_faults (what a failure means). The order of effects is what makes a
 crash at any point lose nothing and duplicate nothing:
 
-- Pull: the backend's delta is listed first; each event's decision is applied in one store
-  transaction (meeting and link together, bridge.sync.engine_apply); the new remote cursor
-  is stored only after every event of the delta was applied or quarantined. A crash
-  re-lists the same delta, and what was applied already comes back as an echo.
+- Pull: the backend's delta comes page by page (bounded memory); each event's decision is
+  applied in one store transaction (meeting and link together, bridge.sync.engine_apply);
+  the new remote cursor is stored only after every page was applied or quarantined. A
+  crash re-lists the same delta, matches by link, and what was applied already comes back
+  as an echo. Within a page, deletions are applied after the live events, so an event
+  moved to a new id (re-linked by its tag) is not first deleted under its old one.
+- Tag write-back: a meeting made from a calendar event is linked "tag pending" in the
+  pull's transaction; after it, Backend.set_tag writes the CRM id onto the event (the tag
+  alone, never a full update) and clears the flag. Tags a dead worker left pending are
+  written by the next round, after its pull.
 - Push: local changes are read from the change log after the binding's outbound position;
   remote writes happen outside any store transaction; each link is recorded right after
   its remote write, and the outbound position advances only past changes pushed or
@@ -22,11 +28,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bridge.backends.base import Backend, NotFound, RemoteEvent, ResyncRequired
+from bridge.backends.base import (
+    Backend,
+    Change,
+    ChangePage,
+    Deleted,
+    NotFound,
+    RemoteEvent,
+    ResyncRequired,
+)
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
@@ -104,6 +118,7 @@ class Engine:
         self.report = RoundReport()
         try:
             self._pull(binding.remote_cursor)
+            self._finish_tags()
             self._push(binding.outbound_seq)
             self._retry_due()
         finally:
@@ -117,31 +132,54 @@ class Engine:
     # -- pull -----------------------------------------------------------------------------
 
     def _pull(self, cursor: str | None) -> None:
-        self.listed_at = self.clock()
+        window = self.rules.window(self.clock())
         try:
-            events, new_cursor = self.backend.list_changes(cursor)
+            new_cursor = self._pull_pages(self.backend.list_changes(cursor, window))
         except ResyncRequired:
+            if cursor is None:
+                raise
             self.report.resync = True
-            events, new_cursor = self.backend.list_changes(None)
-        for event in events:
-            self._pull_one(event)
+            new_cursor = self._pull_pages(self.backend.list_changes(None, window))
         self.store.write(
             lambda tx: binding_store.set_remote_cursor(tx, self.binding_id, new_cursor),
             origin=self.origin,
         )
 
-    def _pull_one(self, event: RemoteEvent) -> bool:
-        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
-        item = item_of_event(link, event)
-        if self.book.defer(item, local, event):
+    def _pull_pages(self, pages: Iterator[ChangePage]) -> str | None:
+        """Apply every page; the cursor the last page carries."""
+        cursor: str | None = None
+        for page in pages:
+            self.listed_at = self.clock()
+            live = [c for c in page.changes if isinstance(c, RemoteEvent)]
+            gone = [c for c in page.changes if isinstance(c, Deleted)]
+            for change in [*live, *gone]:
+                self._pull_one(change)
+            cursor = page.cursor
+        return cursor
+
+    def _pull_one(self, change: Change) -> bool:
+        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, change))
+        item = item_of_event(link, change)
+        if self.book.defer(item, local, change):
             self.report.skipped += 1
             return True
         local = self.book.held(item, local)
-        state = State.DELETED if event.deleted else State.CHANGED
-        remote = RemoteSide(state, event, seen_at=self.listed_at)
-        return self.book.attempt(
-            item, lambda: self._run(self._plan(link, local, remote), pulled=event)
-        )
+        return self.book.attempt(item, lambda: self._run_change(link, local, change))
+
+    def _run_change(self, link: Link | None, local: LocalSide, change: Change) -> bool:
+        if isinstance(change, Deleted):
+            remote = RemoteSide(State.DELETED, change, seen_at=self.listed_at)
+            return self._run(self._plan(link, local, remote))
+        remote = RemoteSide(State.CHANGED, change, seen_at=self.listed_at)
+        return self._run(self._plan(link, local, remote), pulled=change)
+
+    # -- tags -----------------------------------------------------------------------------
+
+    def _finish_tags(self) -> None:
+        """Write the tags a dead worker (or a refused race) left pending."""
+        rows = self.store.read(lambda conn: link_store.tag_pending(conn, self.binding_id))
+        for row in rows:
+            self._tag(row.meeting_uid, row.remote_id, row.remote_etag)
 
     # -- push -----------------------------------------------------------------------------
 
@@ -156,8 +194,6 @@ class Engine:
         creates: list[tuple[int, PushCreate]] = []
         failed: list[int] = []
         for change in pending:
-            if change.origin == self.origin:
-                continue  # our own pull coming back (invariant 2)
             link, local = self.store.read(lambda conn, c=change: self.sides.for_push(conn, c))
             actions = self._plan(link, local, RemoteSide(State.UNCHANGED if link else State.ABSENT))
             item = item_of_meeting(change.uid or change.href, link)
@@ -189,18 +225,8 @@ class Engine:
         Returns the change positions to push again and the first transient failure."""
         if not creates:
             return [], None
-        batch = getattr(self.backend, "create_many", None)
         pairs = [(action.event, action.idempotency_key) for _, action in creates]
-        results: list[object]
-        if batch is not None and len(pairs) > 1:
-            results = batch(pairs)
-        else:
-            results = []
-            for event, key in pairs:
-                try:
-                    results.append(self.backend.create(event, idempotency_key=key))
-                except Exception as error:  # noqa: BLE001 - decided below, one by one
-                    results.append(error)
+        results: list[RemoteEvent | BaseException] = list(self.backend.create_many(pairs))
         made: list[tuple[str, RemoteEvent]] = []
         failed: list[int] = []
         transient: BaseException | None = None
@@ -244,25 +270,21 @@ class Engine:
 
     def _retry(self, item: Item) -> bool:
         """Plan a quarantined event again from both sides as they are now."""
+        self.listed_at = self.clock()
         if item.kind == REMOTE:
-            event = self.backend.get(item.key)
-            return True if event is None else self._run_pulled(event)
+            change = self.backend.get(item.key)
+            if change is None:
+                return True
+            link, local = self.store.read(lambda conn: self.sides.for_remote(conn, change))
+            local = self.book.held(item_of_event(link, change), local)
+            return self._run_change(link, local, change)
         link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, item.key))
         local = self.book.held(item, local)
         remote_id = link.remote_id if link is not None else item.remote_id
-        event = self.backend.get(remote_id) if remote_id else None
-        if event is None:
-            remote = RemoteSide(State.ABSENT)
-        else:
-            remote = RemoteSide(State.DELETED if event.deleted else State.CHANGED, event)
-        pulled = event if event is not None and not event.deleted else None
-        return self._run(self._plan(link, local, remote), pulled=pulled)
-
-    def _run_pulled(self, event: RemoteEvent) -> bool:
-        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
-        local = self.book.held(item_of_event(link, event), local)
-        state = State.DELETED if event.deleted else State.CHANGED
-        return self._run(self._plan(link, local, RemoteSide(state, event)), pulled=event)
+        change = self.backend.get(remote_id) if remote_id else None
+        if change is None:
+            return self._run(self._plan(link, local, RemoteSide(State.ABSENT)))
+        return self._run_change(link, local, change)
 
     # -- effects --------------------------------------------------------------------------
 
@@ -282,29 +304,36 @@ class Engine:
                 log.debug("binding %s: %s", self.binding_id, action.reason)
         for uid in tags:
             if pulled is not None:
-                self._tag(pulled, uid)
+                self._tag(uid, pulled.remote_id, pulled.etag)
         for action in actions:
             if isinstance(action, PUSHES):
                 self._push_action(action)
         return True
 
-    def _tag(self, event: RemoteEvent, uid: str) -> None:
-        """Write the new meeting's id onto the calendar event it came from, so a lost link
-        or a re-pairing finds it by tag instead of importing it twice. The tag is not
-        content: the write comes back as an echo. A refusal leaves the event untagged."""
+    def _tag(self, uid: str, remote_id: str, etag: str) -> None:
+        """Write the new meeting's id onto the calendar event it came from (the tag alone:
+        Backend.set_tag), so a lost link or a re-pairing finds it by tag instead of
+        importing it twice; the link's pending flag is cleared. The tag is not content:
+        the write comes back as an echo. A refusal leaves the event untagged and linked
+        (and says so); a race or a vanished event leaves the tag pending, for the next
+        round after its pull; a transient failure fails the round."""
         try:
-            tagged = self.backend.update(
-                event.remote_id, dataclasses.replace(event, crm_meeting_id=uid), etag=event.etag
-            )
+            tagged = self.backend.set_tag(remote_id, uid, etag=etag)
         except Exception as error:
-            if failure_of(error) in (Failure.TRANSIENT, None):
+            failure = failure_of(error)
+            if failure in (Failure.TRANSIENT, None):
                 raise
+            if failure in (Failure.RACE, Failure.GONE):
+                self.report.errors.append(f"{uid}: tag not written yet ({error})")
+                return
             self.report.errors.append(f"{uid}: could not tag the calendar event ({error})")
+            self.store.write(
+                lambda tx: link_store.tag_written(tx, self.binding_id, uid, None),
+                origin=self.origin,
+            )
             return
         self.store.write(
-            lambda tx: link_store.record(
-                tx, self.binding_id, uid, tagged.remote_id, tagged.etag, tagged.content_hash()
-            ),
+            lambda tx: link_store.tag_written(tx, self.binding_id, uid, tagged.etag),
             origin=self.origin,
         )
 
@@ -336,7 +365,8 @@ class Engine:
         link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, action.meeting_uid))
         if local.state is State.UNCHANGED:  # we were pushing it: the CRM side has changed
             local = dataclasses.replace(local, state=State.CHANGED)
-        actions = self._plan(link, local, RemoteSide(State.DELETED))
+        gone = RemoteSide(State.DELETED, Deleted(action.remote_id), seen_at=self.clock())
+        actions = self._plan(link, local, gone)
         reasons = "; ".join(a.reason for a in actions)
         log.info("binding %s: %s gone remotely: %s", self.binding_id, action.meeting_uid, reasons)
         self._run(actions)

@@ -331,10 +331,10 @@ def test_remote_edit_between_pull_and_push_is_a_412_then_resolved(world):
         def __getattr__(self, name):
             return getattr(self.backend, name)
 
-        def list_changes(self, cursor):
-            found = self.backend.list_changes(cursor)
+        def list_changes(self, cursor, window):
+            found = list(self.backend.list_changes(cursor, window))  # every page listed
             world.google.edit(CALENDAR, remote_id, summary="Google edit")
-            return found
+            return iter(found)
 
     racing = Engine(world.store, world.binding_id, EditAfterList(world.backend()), world.rules)
     report = racing.run()
@@ -535,10 +535,10 @@ class _AfterList:
     def __getattr__(self, name):
         return getattr(self.backend, name)
 
-    def list_changes(self, cursor):
-        found = self.backend.list_changes(cursor)
+    def list_changes(self, cursor, window):
+        found = list(self.backend.list_changes(cursor, window))  # every page listed
         self.then()
-        return found
+        return iter(found)
 
 
 @pytest.mark.parametrize("crm_edit", ["before the pull", "after the pull listed"])
