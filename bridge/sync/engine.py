@@ -134,28 +134,33 @@ class Engine:
     def _pull(self, cursor: str | None) -> None:
         window = self.rules.window(self.clock())
         try:
-            new_cursor = self._pull_pages(self.backend.list_changes(cursor, window))
+            new_cursor = self._pull_pages(lambda: self.backend.list_changes(cursor, window))
         except ResyncRequired:
             if cursor is None:
                 raise
             self.report.resync = True
-            new_cursor = self._pull_pages(self.backend.list_changes(None, window))
+            new_cursor = self._pull_pages(lambda: self.backend.list_changes(None, window))
         self.store.write(
             lambda tx: binding_store.set_remote_cursor(tx, self.binding_id, new_cursor),
             origin=self.origin,
         )
 
-    def _pull_pages(self, pages: Iterator[ChangePage]) -> str | None:
-        """Apply every page; the cursor the last page carries."""
+    def _pull_pages(self, list_pages: Callable[[], Iterator[ChangePage]]) -> str | None:
+        """Apply every page; the cursor the last page carries. ``listed_at``, taken before
+        each page is asked for, dates the deletions the page reports without a time."""
         cursor: str | None = None
-        for page in pages:
-            self.listed_at = self.clock()
+        self.listed_at = self.clock()
+        pages = list_pages()
+        while True:
+            page = next(pages, None)
+            if page is None:
+                return cursor
             live = [c for c in page.changes if isinstance(c, RemoteEvent)]
             gone = [c for c in page.changes if isinstance(c, Deleted)]
             for change in [*live, *gone]:
                 self._pull_one(change)
             cursor = page.cursor
-        return cursor
+            self.listed_at = self.clock()
 
     def _pull_one(self, change: Change) -> bool:
         link, local = self.store.read(lambda conn: self.sides.for_remote(conn, change))
