@@ -15,18 +15,18 @@ crash at any point lose nothing and duplicate nothing:
   pull's transaction; after it, Backend.set_tag writes the CRM id onto the event (the tag
   alone, never a full update) and clears the flag. Tags a dead worker left pending are
   written by the next round, after its pull.
-- Push: local changes are read from the change log after the binding's outbound position;
-  remote writes happen outside any store transaction; each link is recorded right after
-  its remote write, and the outbound position advances only past changes pushed or
-  quarantined. A crash between a remote create and its link re-runs the create with the
-  same idempotency key, which the backend turns into the existing copy (invariant 1).
+- Push (bridge.sync.engine_push): local changes are read from the change log after the
+  binding's outbound position; remote writes happen outside any store transaction; each
+  link is recorded right after its remote write, and the outbound position advances only
+  past changes pushed or quarantined. A crash between a remote create and its link
+  re-runs the create with the same idempotency key, which the backend turns into the
+  existing copy (invariant 1).
 - One event the remote or the store refuses is quarantined (bridge.sync.quarantine) and
   the round goes on; a transient failure fails the round, and the scheduler backs off.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,35 +37,30 @@ from bridge.backends.base import (
     Change,
     ChangePage,
     Deleted,
-    NotFound,
     RemoteEvent,
     ResyncRequired,
 )
 from bridge.store import Store
 from bridge.store import bindings as binding_store
-from bridge.store import changes as change_log
 from bridge.store import collections as collection_store
 from bridge.store import links as link_store
 from bridge.store import users as user_store
-from bridge.store.changes import Tx
 from bridge.store.quarantine import REMOTE
 from bridge.sync import (
     PUSHES,
     Action,
     Link,
     LocalSide,
-    PushCreate,
-    PushDelete,
-    PushUpdate,
     RemoteSide,
     Skip,
     State,
 )
 from bridge.sync.engine_apply import PullApplier
+from bridge.sync.engine_push import PushEffects
 from bridge.sync.engine_sides import SideReader
 from bridge.sync.plan import plan
-from bridge.sync.plan_faults import BackOff, Failure, Quarantine, failure_of
-from bridge.sync.quarantine import Item, QuarantineBook, item_of_event, item_of_meeting
+from bridge.sync.plan_faults import Failure, failure_of
+from bridge.sync.quarantine import Item, QuarantineBook, item_of_event
 from bridge.sync.rules import SyncRules
 
 log = logging.getLogger("bridge.sync")
@@ -86,7 +81,7 @@ class RoundReport:
     errors: list[str] = field(default_factory=list)
 
 
-class Engine:
+class Engine(PushEffects):
     def __init__(
         self,
         store: Store,
@@ -186,87 +181,6 @@ class Engine:
         for row in rows:
             self._tag(row.meeting_uid, row.remote_id, row.remote_etag)
 
-    # -- push -----------------------------------------------------------------------------
-
-    def _push(self, since: int) -> None:
-        """Push every change after ``since``. New copies are created together at the end, in
-        batches where the backend has them (an initial push of N meetings is N/50 requests).
-        The outbound position advances past a change only when all of it was pushed (or
-        quarantined); a transient failure of a create fails the round after that."""
-        pending = self.store.read(
-            lambda conn: change_log.latest_changes(conn, self.collection_id, since)
-        )
-        creates: list[tuple[int, PushCreate]] = []
-        failed: list[int] = []
-        for change in pending:
-            link, local = self.store.read(lambda conn, c=change: self.sides.for_push(conn, c))
-            actions = self._plan(link, local, RemoteSide(State.UNCHANGED if link else State.ABSENT))
-            item = item_of_meeting(change.uid or change.href, link)
-            if self.book.spent(item):
-                continue  # quarantined by this round's pull; tried again later
-            creates += [(change.seq, a) for a in actions if isinstance(a, PushCreate)]
-            others = [a for a in actions if not isinstance(a, PushCreate)]
-            if not self.book.attempt(item, lambda a=others: self._run(a)):
-                failed.append(change.seq)
-                break  # retried next round, after the next pull
-        create_failed, transient = self._create_all(creates)
-        failed += create_failed
-        if failed:
-            done = max((c.seq for c in pending if c.seq < min(failed)), default=since)
-        else:
-            done = pending[-1].seq if pending else since
-        if done > since:
-            self.store.write(
-                lambda tx: binding_store.set_outbound_seq(tx, self.binding_id, done),
-                origin=self.origin,
-            )
-        if transient is not None:
-            raise transient
-
-    def _create_all(
-        self, creates: list[tuple[int, PushCreate]]
-    ) -> tuple[list[int], BaseException | None]:
-        """Create the copies (batched when the backend can); link each one created.
-        Returns the change positions to push again and the first transient failure."""
-        if not creates:
-            return [], None
-        pairs = [(action.event, action.idempotency_key) for _, action in creates]
-        results: list[RemoteEvent | BaseException] = list(self.backend.create_many(pairs))
-        made: list[tuple[str, RemoteEvent]] = []
-        failed: list[int] = []
-        transient: BaseException | None = None
-        unexpected: BaseException | None = None
-        for (seq, action), result in zip(creates, results, strict=True):
-            if isinstance(result, RemoteEvent):
-                made.append((action.meeting_uid, result))
-                continue
-            assert isinstance(result, BaseException)
-            decision = self.book.failed(item_of_meeting(action.meeting_uid), result)
-            if decision is None:  # unexpected (e.g. a lost lease): link what was made first
-                unexpected = unexpected or result
-                continue
-            if isinstance(decision, Quarantine):
-                continue
-            failed.append(seq)
-            self.report.errors.append(f"{action.meeting_uid}: not created ({result})")
-            if isinstance(decision, BackOff) and transient is None:
-                transient = result
-
-        def link_all(tx: Tx) -> None:
-            for uid, event in made:
-                link_store.record(
-                    tx, self.binding_id, uid, event.remote_id, event.etag, event.content_hash()
-                )
-
-        if made:
-            self.store.write(link_all, origin=self.origin)
-            for uid, _ in made:
-                self.book.succeeded(item_of_meeting(uid))
-        self.report.pushed += len(made)
-        if unexpected is not None:
-            raise unexpected
-        return failed, transient
-
     # -- quarantined events ---------------------------------------------------------------
 
     def _retry_due(self) -> None:
@@ -339,47 +253,5 @@ class Engine:
             return
         self.store.write(
             lambda tx: link_store.tag_written(tx, self.binding_id, uid, tagged.etag),
-            origin=self.origin,
-        )
-
-    def _push_action(self, action: PushCreate | PushUpdate | PushDelete) -> None:
-        if isinstance(action, PushCreate):
-            made = self.backend.create(action.event, idempotency_key=action.idempotency_key)
-            self._link_after_push(action.meeting_uid, made)
-        elif isinstance(action, PushUpdate):
-            try:
-                made = self.backend.update(action.remote_id, action.event, etag=action.etag)
-            except NotFound:
-                self._replan_gone(action)
-                return
-            self._link_after_push(action.meeting_uid, made)
-        else:
-            try:
-                self.backend.delete(action.remote_id, etag=action.etag)
-            except NotFound:
-                pass
-            self.store.write(
-                lambda tx: link_store.drop(tx, self.binding_id, action.meeting_uid),
-                origin=self.origin,
-            )
-        self.report.pushed += 1
-
-    def _replan_gone(self, action: PushUpdate) -> None:
-        """The copy to update is gone: plan again with the remote side deleted, so the
-        conflict policy decides (re-create under plan's own re-create key, or delete)."""
-        link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, action.meeting_uid))
-        if local.state is State.UNCHANGED:  # we were pushing it: the CRM side has changed
-            local = dataclasses.replace(local, state=State.CHANGED)
-        gone = RemoteSide(State.DELETED, Deleted(action.remote_id), seen_at=self.clock())
-        actions = self._plan(link, local, gone)
-        reasons = "; ".join(a.reason for a in actions)
-        log.info("binding %s: %s gone remotely: %s", self.binding_id, action.meeting_uid, reasons)
-        self._run(actions)
-
-    def _link_after_push(self, meeting_uid: str, made: RemoteEvent) -> None:
-        self.store.write(
-            lambda tx: link_store.record(
-                tx, self.binding_id, meeting_uid, made.remote_id, made.etag, made.content_hash()
-            ),
             origin=self.origin,
         )
