@@ -689,3 +689,28 @@ def test_the_tag_write_back_is_the_tag_alone(world):
     event = world.google.event(CALENDAR, made["id"])
     assert _tag(event) and event["description"] == "from the phone"
     assert all(send == "none" for _, _, send in world.google.sent_updates)
+
+
+def test_the_engine_lists_with_the_window_of_the_bindings_rules(world):
+    from bridge.sync.engine import Engine
+
+    seen = []
+
+    class Recording:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def __getattr__(self, name):
+            return getattr(self.backend, name)
+
+        def list_changes(self, cursor, window):
+            seen.append(window)
+            return self.backend.list_changes(cursor, window)
+
+    now = datetime.now(UTC)
+    Engine(world.store, world.binding_id, Recording(world.backend()), world.rules).run()
+    [window] = seen
+    expected = world.rules.window(now)
+    assert abs((window.start - expected.start).total_seconds()) < 60
+    assert abs((window.end - expected.end).total_seconds()) < 60
+    assert window.start < now < window.end

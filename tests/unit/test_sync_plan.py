@@ -912,3 +912,9 @@ def test_retries_double_up_to_the_cap(attempts):
 )
 def test_a_quarantined_event_is_tried_early_only_for_a_new_change(due, local_changed, echo, now):
     assert retry_now(due, local_changed, echo) is now
+
+
+def test_a_pull_lists_the_union_of_both_directions_windows():
+    sync_rules = rules(out={"history_days": 10, "forward_days": 30}, inb={"history_days": 60})
+    window = sync_rules.window(NOW)
+    assert (window.start, window.end) == (NOW - 60 * DAY, NOW + 365 * DAY)
