@@ -17,10 +17,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import vobject
 from radicale import item as radicale_item
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from bridge import ical, meeting_rights
 from bridge.ical import parts as ical_parts
@@ -28,7 +29,7 @@ from bridge.ical.errors import events
 from bridge.ical.merge import carry_unmodelled
 from bridge.ical.overrides import read_overrides, with_overrides
 from bridge.meeting_rights import Role
-from bridge.model import Meeting, Override
+from bridge.model import Meeting, Override, Participant
 from bridge.store import items as item_store
 from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
@@ -36,7 +37,6 @@ from bridge.store.changes import Tx
 from bridge.store.errors import Conflict
 from bridge.store.items import ObjectIndex, event_index
 from bridge.store.meetings import MeetingWrite
-from bridge.store.schema import users
 
 
 def _keep_crm_fields(meeting: Meeting, stored: Row) -> Meeting:
@@ -191,6 +191,39 @@ def remove_from_calendar(
     _store(tx, meeting, stored.href, vcal, text, index)
 
 
+def new_from_calendar(conn: Connection, login: str, uid: str, fields: dict[str, Any]) -> Meeting:
+    """A meeting made in ``login``'s own calendar (sync pulled it): the user organises it;
+    attendees who are CRM users become internal participants, the others external."""
+    logins = user_store.login_by_email(conn)
+    external: list[Participant] = []
+    internal: list[str] = []
+    for person in fields.get("external", []):
+        other = logins.get(person.email.lower())
+        if other is None:
+            external.append(person)
+        elif other != login and other not in internal:
+            internal.append(other)
+    values = {**fields, "external": external}
+    return Meeting(uid=uid, organiser=login, internal_users=internal, **values)
+
+
+def delete_from_calendar_by_uid(
+    tx: Tx, *, writer: str, uid: str, horizon_days: int, max_occurrences: int
+) -> None:
+    """Deleted in ``writer``'s own calendar (sync pulled the deletion): as a DELETE over
+    CalDAV, the organiser deletes the meeting, an attendee declines it (the others keep it)."""
+    row = meeting_store.by_uid(tx.conn, uid)
+    if row is None:
+        return
+    remove_from_calendar(
+        tx,
+        writer=writer,
+        meeting_id=row.id,
+        horizon_days=horizon_days,
+        max_occurrences=max_occurrences,
+    )
+
+
 def rename_in_calendar(tx: Tx, collection_id: int, href: str, new_href: str) -> None:
     """MOVE inside one calendar: the same object under a new name (nothing else changes)."""
     if href == new_href:
@@ -212,8 +245,8 @@ def load_meeting(conn: Connection, row: Row) -> Meeting:
 
 def _meeting_from_text(conn: Connection, row: Row, text: str) -> Meeting:
     """The stored meeting ``row`` with ``text`` as its iCalendar."""
-    organiser = conn.execute(select(users.c.login).where(users.c.id == row.organiser_id)).scalar()
-    booked_by = conn.execute(select(users.c.login).where(users.c.id == row.booked_by_id)).scalar()
+    organiser = user_store.login_of(conn, row.organiser_id)
+    booked_by = user_store.login_of(conn, row.booked_by_id)
     meeting = ical.meeting_from_ical(
         ical.parse_calendar(text),
         login_by_email=user_store.login_by_email(conn),

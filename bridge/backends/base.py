@@ -87,7 +87,7 @@ class RemoteEvent:
     """An event in a user's own calendar, as every backend reports and accepts it.
 
     ``remote_id`` and ``etag`` are empty on an event not yet created. ``updated`` is the
-    remote's last-modified time (for a deleted event: when it was deleted), if known.
+    remote's last-modified time, if known. A deleted event is a ``Deleted``, never this.
     """
 
     remote_id: str
@@ -107,7 +107,6 @@ class RemoteEvent:
     busy: BusyStatus = BusyStatus.BUSY
     attendees: tuple[RemoteAttendee, ...] = ()
     updated: datetime | None = None
-    deleted: bool = False  # transitional: backends move to Deleted (issue 7)
 
     @property
     def has_attendees(self) -> bool:
@@ -122,7 +121,7 @@ class RemoteEvent:
         sorted), overrides (sorted by RECURRENCE-ID, each with its times, texts and busy),
         private and busy.
 
-        Not hashed: remote_id, etag, updated, deleted (bookkeeping); crm_meeting_id and
+        Not hashed: remote_id, etag, updated (bookkeeping); crm_meeting_id and
         is_invite_copy (identity, not content); attendees — sync never writes them
         (invariant 3), so they could never compare like with like, and inbound updates never
         touch a meeting's participants. The same function hashes the event we push and the

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 
@@ -276,6 +277,8 @@ links = Table(
     Column("remote_etag", String(255), nullable=False, default=""),
     Column("synced_hash", String(64), nullable=True),
     Column("synced_at", Timestamp, nullable=False),
+    # The event came from the calendar and its CRM tag is still to be written (Backend.set_tag).
+    Column("tag_pending", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("binding_id", "meeting_uid"),
     UniqueConstraint("binding_id", "remote_id"),
 )

@@ -95,6 +95,13 @@ def can_book_for(conn: Connection, booker: str, owner: str) -> bool:
     return conn.execute(query).first() is not None
 
 
+def login_of(conn: Connection, user_id: int | None) -> str | None:
+    """The login of user ``user_id`` (None: no such user, or no id)."""
+    if user_id is None:
+        return None
+    return conn.execute(select(users.c.login).where(users.c.id == user_id)).scalar()
+
+
 def email_of(conn: Connection, login: str) -> str | None:
     return conn.execute(select(users.c.email).where(users.c.login == login)).scalar()
 

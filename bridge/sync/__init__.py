@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bridge.backends.base import RemoteEvent, RemoteOverride
+from bridge.backends.base import Change, Deleted, RemoteEvent, RemoteOverride
 from bridge.model import Meeting
 
 
@@ -54,17 +54,23 @@ class LocalSide:
 
 @dataclass(frozen=True)
 class RemoteSide:
-    """The remote event. ``known_invite``: the engine found its id among the invites.
-    ``seen_at``: when it was read (the list call), which dates a deletion without a time."""
+    """The remote event: a RemoteEvent when created or changed; when deleted, the Deleted
+    the pull reported (or None when only the link knows it is gone). ``known_invite``: the
+    engine found its id among the invites. ``seen_at``: when it was read (the list call),
+    which dates a deletion without a time."""
 
     state: State
-    event: RemoteEvent | None = None
+    event: Change | None = None
     known_invite: bool = False
     seen_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.state in (State.CREATED, State.CHANGED) and self.event is None:
+        if self.state in (State.CREATED, State.CHANGED) and not isinstance(self.event, RemoteEvent):
             raise ValueError(f"a {self.state} remote side needs its event")
+        if isinstance(self.event, Deleted) and self.state is not State.DELETED:
+            raise ValueError("a Deleted event is a deleted remote side")
+        if isinstance(self.event, RemoteEvent) and self.state is State.DELETED:
+            raise ValueError("a deleted remote side carries a Deleted, not a RemoteEvent")
         if self.state is State.ABSENT and self.event is not None:
             raise ValueError("an absent remote side has no event")
 

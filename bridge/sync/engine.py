@@ -5,53 +5,62 @@ Effects happen here and only here; decisions come from bridge.sync.plan (what to
 bridge.sync.plan_faults (what a failure means). The order of effects is what makes a
 crash at any point lose nothing and duplicate nothing:
 
-- Pull: the backend's delta is listed first; each event's decision is applied in one store
-  transaction (meeting and link together, bridge.sync.engine_apply); the new remote cursor
-  is stored only after every event of the delta was applied or quarantined. A crash
-  re-lists the same delta, and what was applied already comes back as an echo.
-- Push: local changes are read from the change log after the binding's outbound position;
-  remote writes happen outside any store transaction; each link is recorded right after
-  its remote write, and the outbound position advances only past changes pushed or
-  quarantined. A crash between a remote create and its link re-runs the create with the
-  same idempotency key, which the backend turns into the existing copy (invariant 1).
+- Pull: the backend's delta comes page by page (bounded memory); each event's decision is
+  applied in one store transaction (meeting and link together, bridge.sync.engine_apply);
+  the new remote cursor is stored only after every page was applied or quarantined. A
+  crash re-lists the same delta, matches by link, and what was applied already comes back
+  as an echo. Within a page, deletions are applied after the live events, so an event
+  moved to a new id (re-linked by its tag) is not first deleted under its old one.
+- Tag write-back: a meeting made from a calendar event is linked "tag pending" in the
+  pull's transaction; after it, Backend.set_tag writes the CRM id onto the event (the tag
+  alone, never a full update) and clears the flag. Tags a dead worker left pending are
+  written by the next round, after its pull.
+- Push (bridge.sync.engine_push): local changes are read from the change log after the
+  binding's outbound position; remote writes happen outside any store transaction; each
+  link is recorded right after its remote write, and the outbound position advances only
+  past changes pushed or quarantined. A crash between a remote create and its link
+  re-runs the create with the same idempotency key, which the backend turns into the
+  existing copy (invariant 1).
 - One event the remote or the store refuses is quarantined (bridge.sync.quarantine) and
   the round goes on; a transient failure fails the round, and the scheduler backs off.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bridge.backends.base import Backend, NotFound, RemoteEvent, ResyncRequired
+from bridge.backends.base import (
+    Backend,
+    Change,
+    ChangePage,
+    Deleted,
+    RemoteEvent,
+    ResyncRequired,
+)
 from bridge.store import Store
 from bridge.store import bindings as binding_store
-from bridge.store import changes as change_log
 from bridge.store import collections as collection_store
 from bridge.store import links as link_store
 from bridge.store import users as user_store
-from bridge.store.changes import Tx
 from bridge.store.quarantine import REMOTE
 from bridge.sync import (
     PUSHES,
     Action,
     Link,
     LocalSide,
-    PushCreate,
-    PushDelete,
-    PushUpdate,
     RemoteSide,
     Skip,
     State,
 )
 from bridge.sync.engine_apply import PullApplier
+from bridge.sync.engine_push import PushEffects
 from bridge.sync.engine_sides import SideReader
 from bridge.sync.plan import plan
-from bridge.sync.plan_faults import BackOff, Failure, Quarantine, failure_of
-from bridge.sync.quarantine import Item, QuarantineBook, item_of_event, item_of_meeting
+from bridge.sync.plan_faults import Failure, failure_of
+from bridge.sync.quarantine import Item, QuarantineBook, item_of_event
 from bridge.sync.rules import SyncRules
 
 log = logging.getLogger("bridge.sync")
@@ -72,7 +81,7 @@ class RoundReport:
     errors: list[str] = field(default_factory=list)
 
 
-class Engine:
+class Engine(PushEffects):
     def __init__(
         self,
         store: Store,
@@ -104,6 +113,7 @@ class Engine:
         self.report = RoundReport()
         try:
             self._pull(binding.remote_cursor)
+            self._finish_tags()
             self._push(binding.outbound_seq)
             self._retry_due()
         finally:
@@ -117,124 +127,72 @@ class Engine:
     # -- pull -----------------------------------------------------------------------------
 
     def _pull(self, cursor: str | None) -> None:
-        self.listed_at = self.clock()
+        window = self.rules.window(self.clock())
         try:
-            events, new_cursor = self.backend.list_changes(cursor)
+            new_cursor = self._pull_pages(lambda: self.backend.list_changes(cursor, window))
         except ResyncRequired:
+            if cursor is None:
+                raise
             self.report.resync = True
-            events, new_cursor = self.backend.list_changes(None)
-        for event in events:
-            self._pull_one(event)
+            new_cursor = self._pull_pages(lambda: self.backend.list_changes(None, window))
         self.store.write(
             lambda tx: binding_store.set_remote_cursor(tx, self.binding_id, new_cursor),
             origin=self.origin,
         )
 
-    def _pull_one(self, event: RemoteEvent) -> bool:
-        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
-        item = item_of_event(link, event)
-        if self.book.defer(item, local, event):
+    def _pull_pages(self, list_pages: Callable[[], Iterator[ChangePage]]) -> str | None:
+        """Apply every page; the cursor the last page carries.
+
+        Live events are applied page by page. Deletions wait until every page was read:
+        an event the remote moved to a new id (EWS ConvertId, a move between calendars)
+        may be listed as the old id's deletion on one page and the new id, tagged, on a
+        later one; applied in that order the meeting would be deleted before its copy is
+        re-linked. Only the deletions' ids and times are held meanwhile. A deletion
+        reported without a time is dated when its page was asked for (``listed_at``).
+        """
+        cursor: str | None = None
+        gone: list[tuple[Deleted, datetime]] = []
+        self.listed_at = self.clock()
+        pages = list_pages()
+        while True:
+            page = next(pages, None)
+            if page is None:
+                break
+            for change in page.changes:
+                if isinstance(change, Deleted):
+                    gone.append((change, self.listed_at))
+                else:
+                    self._pull_one(change)
+            cursor = page.cursor
+            self.listed_at = self.clock()
+        for change, seen in gone:
+            self.listed_at = seen
+            self._pull_one(change)
+        return cursor
+
+    def _pull_one(self, change: Change) -> bool:
+        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, change))
+        item = item_of_event(link, change)
+        if self.book.defer(item, local, change):
             self.report.skipped += 1
             return True
         local = self.book.held(item, local)
-        state = State.DELETED if event.deleted else State.CHANGED
-        remote = RemoteSide(state, event, seen_at=self.listed_at)
-        return self.book.attempt(
-            item, lambda: self._run(self._plan(link, local, remote), pulled=event)
-        )
+        return self.book.attempt(item, lambda: self._run_change(link, local, change))
 
-    # -- push -----------------------------------------------------------------------------
+    def _run_change(self, link: Link | None, local: LocalSide, change: Change) -> bool:
+        if isinstance(change, Deleted):
+            remote = RemoteSide(State.DELETED, change, seen_at=self.listed_at)
+            return self._run(self._plan(link, local, remote))
+        remote = RemoteSide(State.CHANGED, change, seen_at=self.listed_at)
+        return self._run(self._plan(link, local, remote), pulled=change)
 
-    def _push(self, since: int) -> None:
-        """Push every change after ``since``. New copies are created together at the end, in
-        batches where the backend has them (an initial push of N meetings is N/50 requests).
-        The outbound position advances past a change only when all of it was pushed (or
-        quarantined); a transient failure of a create fails the round after that."""
-        pending = self.store.read(
-            lambda conn: change_log.latest_changes(conn, self.collection_id, since)
-        )
-        creates: list[tuple[int, PushCreate]] = []
-        failed: list[int] = []
-        for change in pending:
-            if change.origin == self.origin:
-                continue  # our own pull coming back (invariant 2)
-            link, local = self.store.read(lambda conn, c=change: self.sides.for_push(conn, c))
-            actions = self._plan(link, local, RemoteSide(State.UNCHANGED if link else State.ABSENT))
-            item = item_of_meeting(change.uid or change.href, link)
-            if self.book.spent(item):
-                continue  # quarantined by this round's pull; tried again later
-            creates += [(change.seq, a) for a in actions if isinstance(a, PushCreate)]
-            others = [a for a in actions if not isinstance(a, PushCreate)]
-            if not self.book.attempt(item, lambda a=others: self._run(a)):
-                failed.append(change.seq)
-                break  # retried next round, after the next pull
-        create_failed, transient = self._create_all(creates)
-        failed += create_failed
-        if failed:
-            done = max((c.seq for c in pending if c.seq < min(failed)), default=since)
-        else:
-            done = pending[-1].seq if pending else since
-        if done > since:
-            self.store.write(
-                lambda tx: binding_store.set_outbound_seq(tx, self.binding_id, done),
-                origin=self.origin,
-            )
-        if transient is not None:
-            raise transient
+    # -- tags -----------------------------------------------------------------------------
 
-    def _create_all(
-        self, creates: list[tuple[int, PushCreate]]
-    ) -> tuple[list[int], BaseException | None]:
-        """Create the copies (batched when the backend can); link each one created.
-        Returns the change positions to push again and the first transient failure."""
-        if not creates:
-            return [], None
-        batch = getattr(self.backend, "create_many", None)
-        pairs = [(action.event, action.idempotency_key) for _, action in creates]
-        results: list[object]
-        if batch is not None and len(pairs) > 1:
-            results = batch(pairs)
-        else:
-            results = []
-            for event, key in pairs:
-                try:
-                    results.append(self.backend.create(event, idempotency_key=key))
-                except Exception as error:  # noqa: BLE001 - decided below, one by one
-                    results.append(error)
-        made: list[tuple[str, RemoteEvent]] = []
-        failed: list[int] = []
-        transient: BaseException | None = None
-        unexpected: BaseException | None = None
-        for (seq, action), result in zip(creates, results, strict=True):
-            if isinstance(result, RemoteEvent):
-                made.append((action.meeting_uid, result))
-                continue
-            assert isinstance(result, BaseException)
-            decision = self.book.failed(item_of_meeting(action.meeting_uid), result)
-            if decision is None:  # unexpected (e.g. a lost lease): link what was made first
-                unexpected = unexpected or result
-                continue
-            if isinstance(decision, Quarantine):
-                continue
-            failed.append(seq)
-            self.report.errors.append(f"{action.meeting_uid}: not created ({result})")
-            if isinstance(decision, BackOff) and transient is None:
-                transient = result
-
-        def link_all(tx: Tx) -> None:
-            for uid, event in made:
-                link_store.record(
-                    tx, self.binding_id, uid, event.remote_id, event.etag, event.content_hash()
-                )
-
-        if made:
-            self.store.write(link_all, origin=self.origin)
-            for uid, _ in made:
-                self.book.succeeded(item_of_meeting(uid))
-        self.report.pushed += len(made)
-        if unexpected is not None:
-            raise unexpected
-        return failed, transient
+    def _finish_tags(self) -> None:
+        """Write the tags a dead worker (or a refused race) left pending."""
+        rows = self.store.read(lambda conn: link_store.tag_pending(conn, self.binding_id))
+        for row in rows:
+            self._tag(row.meeting_uid, row.remote_id, row.remote_etag)
 
     # -- quarantined events ---------------------------------------------------------------
 
@@ -244,25 +202,21 @@ class Engine:
 
     def _retry(self, item: Item) -> bool:
         """Plan a quarantined event again from both sides as they are now."""
+        self.listed_at = self.clock()
         if item.kind == REMOTE:
-            event = self.backend.get(item.key)
-            return True if event is None else self._run_pulled(event)
+            change = self.backend.get(item.key)
+            if change is None:
+                return True
+            link, local = self.store.read(lambda conn: self.sides.for_remote(conn, change))
+            local = self.book.held(item_of_event(link, change), local)
+            return self._run_change(link, local, change)
         link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, item.key))
         local = self.book.held(item, local)
         remote_id = link.remote_id if link is not None else item.remote_id
-        event = self.backend.get(remote_id) if remote_id else None
-        if event is None:
-            remote = RemoteSide(State.ABSENT)
-        else:
-            remote = RemoteSide(State.DELETED if event.deleted else State.CHANGED, event)
-        pulled = event if event is not None and not event.deleted else None
-        return self._run(self._plan(link, local, remote), pulled=pulled)
-
-    def _run_pulled(self, event: RemoteEvent) -> bool:
-        link, local = self.store.read(lambda conn: self.sides.for_remote(conn, event))
-        local = self.book.held(item_of_event(link, event), local)
-        state = State.DELETED if event.deleted else State.CHANGED
-        return self._run(self._plan(link, local, RemoteSide(state, event)), pulled=event)
+        change = self.backend.get(remote_id) if remote_id else None
+        if change is None:
+            return self._run(self._plan(link, local, RemoteSide(State.ABSENT)))
+        return self._run_change(link, local, change)
 
     # -- effects --------------------------------------------------------------------------
 
@@ -282,69 +236,35 @@ class Engine:
                 log.debug("binding %s: %s", self.binding_id, action.reason)
         for uid in tags:
             if pulled is not None:
-                self._tag(pulled, uid)
+                self._tag(uid, pulled.remote_id, pulled.etag)
         for action in actions:
             if isinstance(action, PUSHES):
                 self._push_action(action)
         return True
 
-    def _tag(self, event: RemoteEvent, uid: str) -> None:
-        """Write the new meeting's id onto the calendar event it came from, so a lost link
-        or a re-pairing finds it by tag instead of importing it twice. The tag is not
-        content: the write comes back as an echo. A refusal leaves the event untagged."""
+    def _tag(self, uid: str, remote_id: str, etag: str) -> None:
+        """Write the new meeting's id onto the calendar event it came from (the tag alone:
+        Backend.set_tag), so a lost link or a re-pairing finds it by tag instead of
+        importing it twice; the link's pending flag is cleared. The tag is not content:
+        the write comes back as an echo. A refusal leaves the event untagged and linked
+        (and says so); a race or a vanished event leaves the tag pending, for the next
+        round after its pull; a transient failure fails the round."""
         try:
-            tagged = self.backend.update(
-                event.remote_id, dataclasses.replace(event, crm_meeting_id=uid), etag=event.etag
-            )
+            tagged = self.backend.set_tag(remote_id, uid, etag=etag)
         except Exception as error:
-            if failure_of(error) in (Failure.TRANSIENT, None):
+            failure = failure_of(error)
+            if failure in (Failure.TRANSIENT, None):
                 raise
-            self.report.errors.append(f"{uid}: could not tag the calendar event ({error})")
-            return
-        self.store.write(
-            lambda tx: link_store.record(
-                tx, self.binding_id, uid, tagged.remote_id, tagged.etag, tagged.content_hash()
-            ),
-            origin=self.origin,
-        )
-
-    def _push_action(self, action: PushCreate | PushUpdate | PushDelete) -> None:
-        if isinstance(action, PushCreate):
-            made = self.backend.create(action.event, idempotency_key=action.idempotency_key)
-            self._link_after_push(action.meeting_uid, made)
-        elif isinstance(action, PushUpdate):
-            try:
-                made = self.backend.update(action.remote_id, action.event, etag=action.etag)
-            except NotFound:
-                self._replan_gone(action)
+            if failure in (Failure.RACE, Failure.GONE):
+                self.report.errors.append(f"{uid}: tag not written yet ({error})")
                 return
-            self._link_after_push(action.meeting_uid, made)
-        else:
-            try:
-                self.backend.delete(action.remote_id, etag=action.etag)
-            except NotFound:
-                pass
+            self.report.errors.append(f"{uid}: could not tag the calendar event ({error})")
             self.store.write(
-                lambda tx: link_store.drop(tx, self.binding_id, action.meeting_uid),
+                lambda tx: link_store.tag_written(tx, self.binding_id, uid, None),
                 origin=self.origin,
             )
-        self.report.pushed += 1
-
-    def _replan_gone(self, action: PushUpdate) -> None:
-        """The copy to update is gone: plan again with the remote side deleted, so the
-        conflict policy decides (re-create under plan's own re-create key, or delete)."""
-        link, local = self.store.read(lambda conn: self.sides.for_meeting(conn, action.meeting_uid))
-        if local.state is State.UNCHANGED:  # we were pushing it: the CRM side has changed
-            local = dataclasses.replace(local, state=State.CHANGED)
-        actions = self._plan(link, local, RemoteSide(State.DELETED))
-        reasons = "; ".join(a.reason for a in actions)
-        log.info("binding %s: %s gone remotely: %s", self.binding_id, action.meeting_uid, reasons)
-        self._run(actions)
-
-    def _link_after_push(self, meeting_uid: str, made: RemoteEvent) -> None:
+            return
         self.store.write(
-            lambda tx: link_store.record(
-                tx, self.binding_id, meeting_uid, made.remote_id, made.etag, made.content_hash()
-            ),
+            lambda tx: link_store.tag_written(tx, self.binding_id, uid, tagged.etag),
             origin=self.origin,
         )

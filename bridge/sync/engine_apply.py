@@ -10,23 +10,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from typing import Any
 
 from sqlalchemy import Connection
 
 from bridge import meeting_rights
 from bridge.backends.base import RemoteEvent
 from bridge.meeting_service import (
+    delete_from_calendar_by_uid,
     load_meeting,
-    remove_from_calendar,
+    new_from_calendar,
     save_from_sync,
     stored_overrides,
 )
-from bridge.model import Meeting, Override, Participant
+from bridge.model import Meeting, Override
 from bridge.store import Store
 from bridge.store import links as link_store
 from bridge.store import meetings as meeting_store
-from bridge.store import users as user_store
 from bridge.store.changes import Tx
 from bridge.sync import Action, DropLink, PullCreate, PullDelete, PullUpdate, RecordLink
 from bridge.sync.mapping import redact
@@ -47,18 +46,27 @@ class PullApplier:
     def apply(
         self, tx: Tx, actions: list[Action], pulled: RemoteEvent | None
     ) -> tuple[list[str], int]:
-        """Apply pulls and link changes: (UIDs of meetings a pull created, pulls applied)."""
+        """Apply pulls and link changes: (UIDs of meetings a pull created whose calendar
+        event waits for its tag, pulls applied). Their links are recorded tag-pending."""
         created: list[str] = []
         count = 0
         for action in actions:
             if isinstance(action, PullCreate):
                 uid = action.uid or str(uuid.uuid4())
-                meeting = self._new_meeting(tx.conn, uid, action.fields)
+                meeting = new_from_calendar(tx.conn, self.login, uid, action.fields)
                 self._save(tx, meeting, f"{uid}.ics", self._overrides_of(pulled))
+                untagged = pulled is None or pulled.crm_meeting_id != uid
                 link_store.record(
-                    tx, self.binding_id, uid, action.remote_id, action.etag, action.synced_hash
+                    tx,
+                    self.binding_id,
+                    uid,
+                    action.remote_id,
+                    action.etag,
+                    action.synced_hash,
+                    tag_pending=untagged,
                 )
-                created.append(uid)
+                if untagged:
+                    created.append(uid)
                 count += 1
             elif isinstance(action, (PullUpdate, RecordLink)):
                 if isinstance(action, PullUpdate):
@@ -77,7 +85,13 @@ class PullApplier:
                     action.synced_hash,
                 )
             elif isinstance(action, PullDelete):
-                self._delete_for_user(tx, action.meeting_uid)
+                delete_from_calendar_by_uid(
+                    tx,
+                    writer=self.login,
+                    uid=action.meeting_uid,
+                    horizon_days=self.store.index_horizon_days,
+                    max_occurrences=self.store.max_occurrences,
+                )
                 count += 1
             elif isinstance(action, DropLink):
                 link_store.drop(tx, self.binding_id, action.meeting_uid)
@@ -90,21 +104,6 @@ class PullApplier:
             return True
         log.info("binding %s: %s is not %s's to change", self.binding_id, meeting.uid, self.login)
         return False
-
-    def _new_meeting(self, conn: Connection, uid: str, fields: dict[str, Any]) -> Meeting:
-        """A meeting made in the user's calendar: the user organises it; attendees who are
-        CRM users become internal participants."""
-        logins = user_store.login_by_email(conn)
-        external: list[Participant] = []
-        internal: list[str] = []
-        for person in fields.get("external", []):
-            login = logins.get(person.email.lower())
-            if login is None:
-                external.append(person)
-            elif login != self.login and login not in internal:
-                internal.append(login)
-        values = {**fields, "external": external}
-        return Meeting(uid=uid, organiser=self.login, internal_users=internal, **values)
 
     def _overrides_of(self, pulled: RemoteEvent | None) -> list[Override]:
         """The calendar's moved or changed occurrences, redacted as the policy says."""
@@ -127,18 +126,4 @@ class PullApplier:
             horizon_days=self.store.index_horizon_days,
             max_occurrences=self.store.max_occurrences,
             overrides=overrides,
-        )
-
-    def _delete_for_user(self, tx: Tx, uid: str) -> None:
-        """Deleted in the user's calendar: the organiser deletes the meeting, an attendee
-        declines it (the others keep it) - as a DELETE over CalDAV does."""
-        row = meeting_store.by_uid(tx.conn, uid)
-        if row is None:
-            return
-        remove_from_calendar(
-            tx,
-            writer=self.login,
-            meeting_id=row.id,
-            horizon_days=self.store.index_horizon_days,
-            max_occurrences=self.store.max_occurrences,
         )

@@ -8,14 +8,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
-from bridge.backends.base import RemoteEvent
+from bridge.backends.base import Change, RemoteEvent
 from bridge.meeting_service import load_meeting, stored_overrides
 from bridge.store import changes as change_log
+from bridge.store import items as item_store
 from bridge.store import links as link_store
 from bridge.store import meetings as meeting_store
-from bridge.store.schema import items
 from bridge.sync import Link, LocalSide, State
 
 
@@ -42,13 +42,14 @@ class SideReader:
         self.binding_id = binding_id
         self.collection_id = collection_id
 
-    def for_remote(self, conn: Connection, event: RemoteEvent) -> tuple[Link | None, LocalSide]:
-        """The link and local side of a listed remote event (by remote id, else by tag)."""
+    def for_remote(self, conn: Connection, event: Change) -> tuple[Link | None, LocalSide]:
+        """The link and local side of a listed change (by remote id, else by tag)."""
+        tag = event.crm_meeting_id if isinstance(event, RemoteEvent) else None
         row = link_store.by_remote(conn, self.binding_id, event.remote_id)
-        if row is None and event.crm_meeting_id:
-            row = link_store.by_meeting(conn, self.binding_id, event.crm_meeting_id)
+        if row is None and tag:
+            row = link_store.by_meeting(conn, self.binding_id, tag)
         link = link_of(row)
-        uid = link.meeting_uid if link is not None else event.crm_meeting_id
+        uid = link.meeting_uid if link is not None else tag
         return link, self.local(conn, uid, link)
 
     def for_meeting(self, conn: Connection, uid: str) -> tuple[Link | None, LocalSide]:
@@ -59,12 +60,13 @@ class SideReader:
         self, conn: Connection, change: change_log.Change
     ) -> tuple[Link | None, LocalSide]:
         """A local change to push: a put is a changed meeting, a delete a deleted one,
-        dated by the change log."""
+        dated and attributed by the change log (plan() skips this binding's own)."""
         link = link_of(link_store.by_meeting(conn, self.binding_id, change.uid or ""))
         if change.op == "delete":
             if link is None:
                 return None, LocalSide(State.ABSENT)
-            return link, LocalSide(State.DELETED, modified_at=when(change.at))
+            deleted = LocalSide(State.DELETED, modified_at=when(change.at), origin=change.origin)
+            return link, deleted
         local = self.local(conn, change.uid, None)
         if local.state is State.UNCHANGED:
             local = dataclasses.replace(local, state=State.CHANGED)
@@ -97,9 +99,5 @@ class SideReader:
         row = meeting_store.by_uid(conn, uid)
         if row is None:
             return None
-        mine = conn.execute(
-            select(items.c.id).where(
-                items.c.collection_id == self.collection_id, items.c.meeting_id == row.id
-            )
-        ).first()
-        return row if mine is not None else None
+        mine = item_store.meeting_ids_in(conn, self.collection_id, [row.id])
+        return row if row.id in mine else None

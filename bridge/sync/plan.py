@@ -12,6 +12,8 @@ The decision table (L = local side, R = remote side, after echo suppression):
 
     link  L          R          actions
     no    any        invite     the remote is ignored (invariant 4); L decides alone
+    other any        tagged     a tagged event whose id is not the link's (moved, converted
+                                id): RecordLink under the new id, then as linked
     no    present    tagged     RecordLink, then as "both changed" if contents differ (inv. 1)
     no    deleted    tagged     PushDelete of the orphaned copy (crm_to_calendar.sync_types)
     no    absent     tagged     Skip: never PullCreate a copy of ours (invariant 1)
@@ -37,23 +39,24 @@ against modify follows the same rule: the side that wins decides, so under crm-w
 deletion deletes the calendar copy and a CRM modification re-creates a deleted copy;
 under newest a later modification beats an earlier deletion and vice versa. A deletion's
 time is the local side's ``modified_at`` (the engine gives the change log's time of the
-delete) and the remote event's ``updated``; a remote deletion that carries no time (Google
+delete) and the remote ``Deleted.deleted_at``; a remote deletion that carries no time (Google
 guarantees only the id of a deleted event) is dated when the pull saw it: the remote side's
 ``seen_at`` (the list call), else ``now``.
 
-What a failure means (quarantine one event or back off the binding) is decided, as purely,
-in the sibling bridge.sync.plan_faults.
+Echoes are skipped here and only here: a local change whose origin is this binding (our
+own pull, including a deletion it made) counts as unchanged, so the push never re-pushes it.
+
+The outcomes (what each cell does under the rules and the conflict policy) are built in
+bridge.sync.plan_outcomes. What a failure means (quarantine one event or back off the
+binding) is decided, as purely, in the sibling bridge.sync.plan_faults.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from bridge.backends.base import RemoteEvent
-from bridge.model import Meeting
+from bridge.backends.base import Deleted, RemoteEvent
 from bridge.sync import (
     Action,
     DropLink,
@@ -70,7 +73,7 @@ from bridge.sync import (
     Skip,
     State,
 )
-from bridge.sync.mapping import inbound_fields, is_redacted, meeting_to_remote
+from bridge.sync.plan_outcomes import Outcomes
 from bridge.sync.rules import SyncRules
 
 __all__ = [
@@ -112,7 +115,7 @@ def plan(
     return _Planner(link, local, remote, rules, now, origin).decide()
 
 
-class _Planner:
+class _Planner(Outcomes):
     def __init__(
         self,
         link: Link | None,
@@ -124,7 +127,8 @@ class _Planner:
     ) -> None:
         self.link, self.local, self.rules, self.now = link, local, rules, now
         self.meeting = local.meeting
-        self.event = remote.event
+        self.event = remote.event if isinstance(remote.event, RemoteEvent) else None
+        self.gone = remote.event if isinstance(remote.event, Deleted) else None
         self.seen_at = remote.seen_at or now
         self.notes: list[str] = []
         self.pre: list[Action] = []
@@ -134,7 +138,8 @@ class _Planner:
     # -- normalising the inputs ----------------------------------------------------------
 
     def _remote_state(self, remote: RemoteSide) -> str:
-        ev, link = remote.event, self.link
+        link = self.link
+        ev = self.event
         if remote.known_invite or (ev is not None and ev.is_invite_copy):
             self.notes.append("the external invite copy is never synced back")
             invite_id = ev.remote_id if ev is not None else None
@@ -147,11 +152,10 @@ class _Planner:
             return SAME if self.link is not None else ABSENT
         if remote.state in (State.CREATED, State.CHANGED):
             assert ev is not None
-            if ev.deleted:
-                return DELETED
+            link = self._relink(link, ev)
             if link is not None and ev.content_hash() == link.synced_hash:
                 self.notes.append("remote change is the echo of what was synced")
-                if ev.etag != link.remote_etag:
+                if ev.etag != link.remote_etag and ev.remote_id == link.remote_id:
                     self.pre.append(
                         RecordLink(
                             link.meeting_uid, ev.remote_id, ev.etag, link.synced_hash, "new etag"
@@ -165,12 +169,23 @@ class _Planner:
             return ABSENT
         return SAME
 
+    def _relink(self, link: Link | None, ev: RemoteEvent) -> Link | None:
+        """A copy of ours listed under another id than its link's (moved, converted id):
+        the link follows it (EWS ConvertId, moves; Graph without immutable ids)."""
+        if link is None or ev.remote_id == link.remote_id or ev.crm_meeting_id != link.meeting_uid:
+            return link
+        why = f"re-linked by tag: {link.remote_id} is now {ev.remote_id}"
+        self.pre.append(RecordLink(link.meeting_uid, ev.remote_id, ev.etag, link.synced_hash, why))
+        self.link = replace(link, remote_id=ev.remote_id, remote_etag=ev.etag)
+        return self.link
+
     def _local_state(self, origin: str) -> str:
         state = self.local.state
-        if state in (State.CREATED, State.CHANGED):
+        if state in (State.CREATED, State.CHANGED, State.DELETED):
             if origin and self.local.origin == origin:
                 self.notes.append("local change is this binding's own write")
                 return SAME
+        if state in (State.CREATED, State.CHANGED):
             return CHANGED
         if state is State.DELETED or (state is State.ABSENT and self.link is not None):
             return DELETED
@@ -190,7 +205,7 @@ class _Planner:
             return self._adopt(ev)
         if self.l == CHANGED:
             assert m is not None
-            previous = ev.remote_id if ev is not None and self.r == DELETED else None
+            previous = self.gone.remote_id if self.gone is not None else None
             return self._push_create(m, previous)
         if self.r == CHANGED and ev is not None:
             return self._pull_create(ev)
@@ -244,172 +259,3 @@ class _Planner:
             return self._deleted_vs_changed(link, ev, m)
         assert m is not None
         return self._changed_vs_deleted(link, m, ev)
-
-    # -- outcomes ----------------------------------------------------------------------
-
-    def _both_changed(
-        self, link: Link, ev: RemoteEvent, m: Meeting, *, adopting: bool
-    ) -> list[Action]:
-        out = self._outbound(m, ev)
-        if out is not None and out.content_hash() == ev.content_hash():
-            if adopting:
-                return []
-            return [RecordLink(m.uid, ev.remote_id, ev.etag, ev.content_hash(), "sides agree")]
-        side, why = self._winner(self._out("sync", m, ev), self._in("sync", m, ev), ev.updated)
-        if side == "crm":
-            return self._push_update(link, ev.etag or link.remote_etag, m, ev, why)
-        if side == "calendar":
-            return self._pull_update(link, ev, m, why)
-        return [Skip(why)]
-
-    def _deleted_vs_changed(self, link: Link, ev: RemoteEvent, m: Meeting | None) -> list[Action]:
-        side, why = self._winner(self._out("sync", m, ev), self._in("sync", m, ev), ev.updated)
-        if side == "crm":
-            return self._push_delete(link, ev.etag or link.remote_etag, m, ev, why)
-        if side == "calendar":
-            fields = self._fields(ev, create=True)
-            assert fields is not None
-            fields["activity_type"] = m.activity_type if m else self.rules.inbound_type(ev)
-            return [
-                PullCreate(
-                    ev.remote_id,
-                    ev.etag,
-                    ev.content_hash(),
-                    fields,
-                    f"deleted in the CRM, changed in the calendar: {why}; restored",
-                    uid=link.meeting_uid,
-                )
-            ]
-        return [DropLink(link.meeting_uid, link.remote_id, why)]
-
-    def _changed_vs_deleted(self, link: Link, m: Meeting, ev: RemoteEvent | None) -> list[Action]:
-        deleted_at = ev.updated if ev is not None and ev.updated is not None else self.seen_at
-        out, inb = self._out("sync", m, None), self._in("delete", m, None)
-        side, why = self._winner(out, inb, deleted_at)
-        drop = DropLink(link.meeting_uid, link.remote_id, f"deleted in the calendar: {why}")
-        if side == "crm":
-            return [drop, *self._push_create(m, link.remote_id, why)]
-        if side == "calendar":
-            return [PullDelete(m.uid, f"changed in the CRM, deleted in the calendar: {why}"), drop]
-        return [drop]
-
-    def _winner(
-        self, out_reason: str | None, in_reason: str | None, remote_at: datetime | None
-    ) -> tuple[str, str]:
-        if out_reason and in_reason:
-            return "none", f"{out_reason}; {in_reason}"
-        if in_reason:
-            return "crm", f"only the CRM side syncs ({in_reason})"
-        if out_reason:
-            return "calendar", f"only the calendar side syncs ({out_reason})"
-        policy = self.rules.conflict_policy
-        if policy == "crm-wins":
-            return "crm", "both changed: crm-wins"
-        if policy == "calendar-wins":
-            return "calendar", "both changed: calendar-wins"
-        local_at = self.local.modified_at
-        if local_at is not None and remote_at is not None and remote_at > local_at:
-            return "calendar", "both changed: newest is the calendar's"
-        return "crm", "both changed: newest is the CRM's (ties and unknown times go to the CRM)"
-
-    def _push_create(self, m: Meeting, previous: str | None, why: str = "") -> list[Action]:
-        reason = None if why else self._out("create", m, None)
-        if reason:
-            return [Skip(f"not created in the calendar: {reason}")]
-        event = self._outbound(m, None)
-        if event is None:
-            return [Skip("not created in the calendar: private meetings are not synced")]
-        key = m.uid
-        if previous is not None:  # a re-create must not collide with the deleted copy's id
-            key = f"{m.uid}/{hashlib.sha256(previous.encode()).hexdigest()[:16]}"
-        return [PushCreate(m.uid, event, key, why or "new in the CRM")]
-
-    def _push_update(
-        self, link: Link, etag: str, m: Meeting, ev: RemoteEvent | None, why: str = ""
-    ) -> list[Action]:
-        if not why:
-            reason = self._out("sync", m, ev)
-            if reason:
-                return [Skip(f"CRM change not synced: {reason}")]
-        event = self._outbound(m, ev)
-        if event is None:
-            return [
-                PushDelete(m.uid, link.remote_id, etag, "now private, and private is not synced"),
-                DropLink(m.uid, link.remote_id, "private meetings are not synced"),
-            ]
-        if not why and event.content_hash() == link.synced_hash:
-            return [Skip("the CRM change is not visible in the calendar")]
-        return [PushUpdate(m.uid, link.remote_id, etag, event, why or "changed in the CRM")]
-
-    def _push_delete(
-        self, link: Link, etag: str, m: Meeting | None, ev: RemoteEvent | None, why: str = ""
-    ) -> list[Action]:
-        reason = None if why else self._out("sync", m, ev)
-        if reason:
-            return [DropLink(link.meeting_uid, link.remote_id, f"copy kept: {reason}")]
-        return [
-            PushDelete(link.meeting_uid, link.remote_id, etag, why or "deleted in the CRM"),
-            DropLink(link.meeting_uid, link.remote_id, "the meeting is gone"),
-        ]
-
-    def _pull_create(self, ev: RemoteEvent) -> list[Action]:
-        reason = self._in("create", None, ev)
-        if reason:
-            return [Skip(f"not imported: {reason}")]
-        fields = self._fields(ev, create=True)
-        assert fields is not None
-        fields["activity_type"] = self.rules.inbound_type(ev)
-        return [PullCreate(ev.remote_id, ev.etag, ev.content_hash(), fields, "new in the calendar")]
-
-    def _pull_update(
-        self, link: Link, ev: RemoteEvent, m: Meeting | None, why: str = ""
-    ) -> list[Action]:
-        if not why:
-            reason = self._in("sync", m, ev)
-            if reason:
-                return [Skip(f"calendar change not synced: {reason}")]
-        fields = self._fields(ev, create=False)
-        assert fields is not None
-        redacted = is_redacted(fields["subject"], fields["location"], fields["description"])
-        if redacted and m is not None and not is_redacted(m.subject, m.location, m.description):
-            for name in ("subject", "location", "description"):  # "Busy" never overwrites text
-                del fields[name]
-        uid = link.meeting_uid
-        return [
-            PullUpdate(
-                uid, ev.remote_id, ev.etag, ev.content_hash(), fields, why or "changed in calendar"
-            )
-        ]
-
-    def _pull_delete(self, link: Link, m: Meeting | None) -> list[Action]:
-        reason = self._in("delete", m, None)
-        if reason:
-            return [DropLink(link.meeting_uid, link.remote_id, f"meeting kept: {reason}")]
-        return [
-            PullDelete(link.meeting_uid, "deleted in the calendar"),
-            DropLink(link.meeting_uid, link.remote_id, "the copy is gone"),
-        ]
-
-    # -- rules -------------------------------------------------------------------------
-
-    def _outbound(self, m: Meeting, ev: RemoteEvent | None) -> RemoteEvent | None:
-        policy = self.rules.crm_to_calendar.private_policy
-        event = meeting_to_remote(m, private_policy=policy, overrides=self.local.overrides)
-        if event is None or ev is None or ev.deleted:
-            return event
-        if m.private and is_redacted(m.subject, m.location, m.description):
-            # The CRM only holds the busy-only view of the calendar's own text: keep that text.
-            return replace(
-                event, subject=ev.subject, location=ev.location, description=ev.description
-            )
-        return event
-
-    def _fields(self, ev: RemoteEvent, *, create: bool) -> dict[str, Any] | None:
-        policy = self.rules.calendar_to_crm.private_policy
-        return inbound_fields(ev, private_policy=policy, create=create)
-
-    def _out(self, kind: str, m: Meeting | None, ev: RemoteEvent | None) -> str | None:
-        return self.rules.outbound_refusal(kind, m, ev, self.now)
-
-    def _in(self, kind: str, m: Meeting | None, ev: RemoteEvent | None) -> str | None:
-        return self.rules.inbound_refusal(kind, m, ev, self.now)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bridge.backends.base import RemoteEvent
+from bridge.backends.base import Change, Deleted, RemoteEvent
 from bridge.store import Store
 from bridge.store import quarantine as quarantine_store
 from bridge.store.changes import Tx
@@ -47,8 +47,9 @@ class Item:
         return self.kind, self.key
 
 
-def item_of_event(link: Link | None, event: RemoteEvent) -> Item:
-    uid = link.meeting_uid if link is not None else event.crm_meeting_id
+def item_of_event(link: Link | None, event: Change) -> Item:
+    tag = event.crm_meeting_id if isinstance(event, RemoteEvent) else None
+    uid = link.meeting_uid if link is not None else tag
     if uid:
         return Item(MEETING, uid, event.remote_id)
     return Item(REMOTE, event.remote_id, event.remote_id)
@@ -119,17 +120,22 @@ class QuarantineBook:
             del self.entries[item.ident]
             log.info("binding %s: %s %s synced again", self.binding_id, item.kind, item.key)
 
-    def defer(self, item: Item, local: LocalSide, event: RemoteEvent | None) -> bool:
+    def defer(self, item: Item, local: LocalSide, event: Change | None) -> bool:
         """Whether a quarantined event met in this round waits for its next try: it is not
         due, the meeting has not changed since the last failure, and the remote event was
-        not modified since then either (what it shows is our own failed write)."""
+        not modified since then either (what it shows is our own failed write). A deletion
+        is a change of the calendar's unless it is dated before the failure."""
         entry = self.entries.get(item.ident)
         if entry is None:
             return False
         self.touched.add(item.ident)
         since = entry.last_failed_at
         local_changed = local.modified_at is not None and local.modified_at.timestamp() > since
-        echo = event is None or (event.updated is not None and event.updated.timestamp() <= since)
+        if event is None:
+            echo = True
+        else:
+            when = event.deleted_at if isinstance(event, Deleted) else event.updated
+            echo = when is not None and when.timestamp() <= since
         return not retry_now(entry.next_try_at <= self.now, local_changed, echo)
 
     def held(self, item: Item, local: LocalSide) -> LocalSide:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bridge.backends.base import RemoteEvent
+from bridge.backends.base import RemoteEvent, Window
 from bridge.backends.recurrence import recurrence_lines, series_span
 from bridge.model import APPOINTMENT, MEETING, Meeting
 from bridge.sync.mapping import PRIVATE_POLICIES
@@ -109,6 +109,11 @@ class SyncRules:
         if self.conflict_policy not in CONFLICT_POLICIES:
             raise ValueError(f"conflict_policy: must be one of {', '.join(CONFLICT_POLICIES)}")
 
+    def window(self, now: datetime) -> Window:
+        """The time range a pull lists: the union of both directions' windows."""
+        spans = [self.crm_to_calendar.window(now), self.calendar_to_crm.window(now)]
+        return Window(min(low for low, _ in spans), max(high for _, high in spans))
+
     def inbound_type(self, event: RemoteEvent) -> str:
         """The activity type an event made in the calendar gets ("" = not imported)."""
         default = self.calendar_to_crm.default_activity_type
@@ -194,7 +199,7 @@ def _in_window(
     if meeting is not None:
         lines = recurrence_lines(meeting.recurrence, meeting.all_day)
         spans.append(series_span(meeting.start, meeting.end, lines))
-    if event is not None and not event.deleted:
+    if event is not None:
         spans.append(series_span(event.start, event.end, event.recurrence))
     return not spans or any(rules.in_window(start, end, now) for start, end in spans)
 

@@ -10,7 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bridge.backends.base import (
+    AuthError,
     BackendError,
+    BaseBackend,
+    ChangePage,
+    Deleted,
     NotFound,
     PreconditionFailed,
     Rejected,
@@ -18,8 +22,10 @@ from bridge.backends.base import (
     RemoteEvent,
     RemoteOverride,
     ResyncRequired,
+    Window,
 )
 from bridge.backends.google.backend import (
+    GoogleAuthError,
     GoogleBackend,
     GoogleSettings,
     event_id_for,
@@ -50,6 +56,18 @@ def settings_for(google, **overrides) -> GoogleSettings:
     )
     values.update(overrides)
     return GoogleSettings(**values)
+
+
+EVERYTHING = Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def listed(backend, cursor: str | None = None) -> tuple[list, str | None]:
+    """Every page of list_changes: (the changes, the cursor the last page carries)."""
+    changes: list = []
+    pages = list(backend.list_changes(cursor, EVERYTHING))
+    for page in pages:
+        changes += page.changes
+    return changes, pages[-1].cursor if pages else None
 
 
 def make_backend(google, user, **overrides) -> GoogleBackend:
@@ -104,7 +122,7 @@ def test_create_then_list_shows_it_tagged(google_emulator, backend):
     raw = stored(google_emulator, created.remote_id)
     assert raw["extendedProperties"]["private"] == {"crmMeetingId": "m-1"}
     assert "attendees" not in raw
-    events, token = backend.list_changes(None)
+    events, token = listed(backend, None)
     assert token
     assert [(e.remote_id, e.crm_meeting_id, e.subject) for e in events] == [
         (created.remote_id, "m-1", "Meeting m-1")
@@ -211,40 +229,45 @@ def test_incremental_list_returns_only_changes_and_deletions(google_emulator, ba
     a = backend.create(meeting("a"), idempotency_key="a")
     b = backend.create(meeting("b", day=4), idempotency_key="b")
     c = backend.create(meeting("c", day=5), idempotency_key="c")
-    everything, token = backend.list_changes(None)
+    everything, token = listed(backend, None)
     assert {e.remote_id for e in everything} == {a.remote_id, b.remote_id, c.remote_id}
-    idle, token = backend.list_changes(token)
+    idle, token = listed(backend, token)
     assert idle == []
     google_emulator.edit(ALICE, b.remote_id, summary="moved on the phone")
     google_emulator.remove(ALICE, c.remote_id)
-    changes, token = backend.list_changes(token)
+    changes, token = listed(backend, token)
     by_id = {e.remote_id: e for e in changes}
     assert set(by_id) == {b.remote_id, c.remote_id}
     assert by_id[b.remote_id].subject == "moved on the phone"
-    assert not by_id[b.remote_id].deleted
-    assert by_id[c.remote_id].deleted
-    assert backend.list_changes(token)[0] == []
+    assert isinstance(by_id[b.remote_id], RemoteEvent)
+    assert by_id[c.remote_id] == Deleted(c.remote_id, by_id[c.remote_id].deleted_at)
+    assert listed(backend, token)[0] == []
 
 
 def test_paging_through_a_full_and_an_incremental_list(google_emulator, alice):
     backend = make_backend(google_emulator, alice, page_size=7)
     results = backend.create_many([(meeting(f"p{i}"), f"p{i}") for i in range(20)])
     assert all(isinstance(r, RemoteEvent) for r in results)
-    everything, token = backend.list_changes(None)
-    assert len(everything) == 20
+    pages = list(backend.list_changes(None, EVERYTHING))
+    assert all(isinstance(p, ChangePage) for p in pages)
+    assert [len(p.changes) for p in pages] == [7, 7, 6]  # one page at a time
+    assert [p.cursor for p in pages[:-1]] == [None, None] and pages[-1].cursor
     assert google_emulator.calls["events.list"] == 3
+    google_emulator.edit(ALICE, results[3].remote_id, summary="edited")
+    changes, _ = listed(backend, pages[-1].cursor)
+    assert [(e.remote_id, e.subject) for e in changes] == [(results[3].remote_id, "edited")]
 
 
 def test_expired_sync_token_raises_resync_required(google_emulator, backend):
     backend.create(meeting(), idempotency_key="k")
-    _, token = backend.list_changes(None)
+    _, token = listed(backend, None)
     google_emulator.expire_sync_tokens(ALICE)
     with pytest.raises(ResyncRequired):
-        backend.list_changes(token)
+        listed(backend, token)
     google_emulator.faults.sync_token_gone()
-    _, token = backend.list_changes(None)
+    _, token = listed(backend, None)
     with pytest.raises(ResyncRequired):
-        backend.list_changes(token)
+        listed(backend, token)
 
 
 def seed_series(google) -> dict:
@@ -262,7 +285,7 @@ def seed_series(google) -> dict:
 
 def test_recurring_series_with_moved_and_cancelled_instance(google_emulator, backend):
     seed_series(google_emulator)
-    _, token = backend.list_changes(None)
+    _, token = listed(backend, None)
     # the user moves the 17 March instance by an hour and cancels the 24 March one
     google_emulator.edit(
         ALICE,
@@ -272,7 +295,7 @@ def test_recurring_series_with_moved_and_cancelled_instance(google_emulator, bac
         summary="Weekly (moved)",
     )
     google_emulator.remove(ALICE, "series00001_20310324T090000Z")
-    changes, token = backend.list_changes(token)
+    changes, token = listed(backend, token)
     assert len(changes) == 1
     series = changes[0]
     assert series.remote_id == "series00001"
@@ -287,11 +310,11 @@ def test_recurring_series_with_moved_and_cancelled_instance(google_emulator, bac
         ),
     )
     # a full list folds the same way
-    full, _ = backend.list_changes(None)
+    full, _ = listed(backend, None)
     assert [e.content_hash() for e in full] == [series.content_hash()]
     # a change to the master alone still yields the whole series
     google_emulator.edit(ALICE, "series00001", location="Room 2")
-    changes, _ = backend.list_changes(token)
+    changes, _ = listed(backend, token)
     assert [(e.location, len(e.overrides), len(e.recurrence)) for e in changes] == [
         ("Room 2", 1, 2)
     ]
@@ -308,8 +331,8 @@ def test_writing_a_series_with_overrides_round_trips(google_emulator, backend):
     event = meeting(start=at(3, 9), end=at(3, 10), recurrence=rule, overrides=(moved,))
     created = backend.create(event, idempotency_key="series")
     assert created.content_hash() == event.content_hash()
-    listed, token = backend.list_changes(None)
-    assert [e.content_hash() for e in listed] == [event.content_hash()]
+    found, token = listed(backend, None)
+    assert [e.content_hash() for e in found] == [event.content_hash()]
     # the override goes away again: the instance is put back to the master's values
     plain = replace(event, overrides=())
     updated = backend.update(created.remote_id, plain, etag=created.etag)
@@ -333,10 +356,10 @@ def test_all_day_and_busy_statuses_round_trip(google_emulator, backend):
     assert stored(google_emulator, created.remote_id)["start"] == {"date": "2031-05-02"}
     tentative = backend.create(meeting("t", busy=BusyStatus.TENTATIVE), idempotency_key="t")
     oof = backend.create(meeting("o", busy=BusyStatus.OUT_OF_OFFICE), idempotency_key="o")
-    listed = {e.crm_meeting_id: e for e in backend.list_changes(None)[0]}
-    assert listed["d"].content_hash() == all_day.content_hash()
-    assert listed["t"].busy is BusyStatus.TENTATIVE == tentative.busy
-    assert listed["o"].busy is BusyStatus.OUT_OF_OFFICE == oof.busy
+    found = {e.crm_meeting_id: e for e in listed(backend, None)[0]}
+    assert found["d"].content_hash() == all_day.content_hash()
+    assert found["t"].busy is BusyStatus.TENTATIVE == tentative.busy
+    assert found["o"].busy is BusyStatus.OUT_OF_OFFICE == oof.busy
 
 
 def test_find_by_meeting_id_ignores_invite_copies(google_emulator, backend):
@@ -347,8 +370,8 @@ def test_find_by_meeting_id_ignores_invite_copies(google_emulator, backend):
     found = backend.find_by_meeting_id("m-9")
     assert found is not None and found.remote_id == created.remote_id
     assert not found.is_invite_copy
-    listed = {e.remote_id: e for e in backend.list_changes(None)[0]}
-    assert sum(e.is_invite_copy for e in listed.values()) == 1
+    found = {e.remote_id: e for e in listed(backend, None)[0]}
+    assert sum(e.is_invite_copy for e in found.values()) == 1
     backend.delete(created.remote_id, etag="")
     assert backend.find_by_meeting_id("m-9") is None
     assert backend.find_by_meeting_id("unknown") is None
@@ -406,26 +429,26 @@ def test_transient_faults_are_retried(google_emulator, backend, inject):
 def test_retry_after_is_honoured(google_emulator, backend):
     google_emulator.faults.too_many_requests(times=1, retry_after=1, api="events.list")
     began = time.monotonic()
-    backend.list_changes(None)
+    listed(backend, None)
     assert time.monotonic() - began >= 0.9
 
 
 def test_persistent_fault_raises_backend_error_naming_the_reason(google_emulator, backend):
     google_emulator.faults.rate_limit(times=10, user=True, api="events.list")
     with pytest.raises(BackendError, match="403 userRateLimitExceeded"):
-        backend.list_changes(None)
+        listed(backend, None)
     assert google_emulator.calls["events.list"] == 4  # max_retries=3
     google_emulator.faults.clear()
     google_emulator.faults.error(403, "quotaExceeded", times=1, api="events.list")
     with pytest.raises(BackendError, match="403 quotaExceeded"):
-        backend.list_changes(None)  # not a rate limit: no retry
+        listed(backend, None)  # not a rate limit: no retry
 
 
 def test_client_side_rate_limit_paces_requests(google_emulator, alice):
     backend = make_backend(google_emulator, alice, requests_per_second=20, burst=1)
     began = time.monotonic()
     for _ in range(6):
-        backend.list_changes(None)
+        listed(backend, None)
     assert time.monotonic() - began >= 5 / 20 * 0.9
 
 
@@ -436,6 +459,49 @@ def test_check_reports_revoked_tokens_and_missing_calendars(google_emulator, ali
     google_emulator.oauth.revoke(alice.refresh_token)
     problem = make_backend(google_emulator, alice).check()
     assert problem is not None and "refresh token revoked" in problem
+    with pytest.raises(AuthError):  # the seam's one AuthError, whatever the backend
+        listed(make_backend(google_emulator, alice), None)
+    assert issubclass(GoogleAuthError, AuthError)
+
+
+def test_is_a_google_backend_with_the_seams_defaults(backend):
+    assert backend.kind == "google"
+    assert isinstance(backend, BaseBackend)
+    assert backend.create_many([]) == []
+
+
+def test_set_tag_writes_the_tag_alone_silently(google_emulator, backend):
+    made = google_emulator.seed(
+        ALICE,
+        {
+            "summary": "Made on the phone",
+            "description": "keep me",
+            "start": {"dateTime": "2031-03-03T10:00:00Z"},
+            "end": {"dateTime": "2031-03-03T11:00:00Z"},
+            "attendees": [{"email": "guest@example.org"}],
+            "extendedProperties": {"private": {"other": "kept"}},
+        },
+    )
+    before, token = listed(backend, None)
+    event = before[0]
+    assert event.crm_meeting_id is None
+    tagged = backend.set_tag(event.remote_id, "m-42", etag=event.etag)
+    assert tagged.crm_meeting_id == "m-42" and tagged.etag != event.etag
+    assert tagged.content_hash() == event.content_hash()  # the tag is not content
+    raw = stored(google_emulator, made["id"])
+    assert raw["extendedProperties"]["private"] == {"other": "kept", "crmMeetingId": "m-42"}
+    assert raw["description"] == "keep me" and raw["attendees"][0]["email"] == "guest@example.org"
+    patch = google_emulator.sent_updates[-1]
+    assert (patch.method, patch.event_id, patch.send_updates)[1:] == (made["id"], "none")
+    with pytest.raises(PreconditionFailed):
+        backend.set_tag(event.remote_id, "m-43", etag=event.etag)
+    google_emulator.remove(ALICE, made["id"])
+    with pytest.raises(NotFound):
+        backend.set_tag(event.remote_id, "m-44", etag="")
+    changes, _ = listed(backend, token)
+    assert changes == [Deleted(made["id"], changes[0].deleted_at)]
+    assert backend.get(made["id"]) == changes[0]
+    assert backend.get("nosuchevent1") is None
 
 
 def test_watch_and_stop_channel(google_emulator, backend):

@@ -107,9 +107,9 @@ def test_a_push_during_a_round_is_not_lost(world):
         def __getattr__(self, name):
             return getattr(self.backend, name)
 
-        def list_changes(self, cursor):
+        def list_changes(self, cursor, window):
             world.store.write(lambda tx: binding_store.request_run(tx, [world.binding_id]))
-            return self.backend.list_changes(cursor)
+            return self.backend.list_changes(cursor, window)
 
     worker.backend_for = lambda row: PushMidRound(world.backend_for(row))
     assert worker.run_binding(world.binding_id) is not None
@@ -126,9 +126,9 @@ class Paused:
     def __getattr__(self, name):
         return getattr(self.backend, name)
 
-    def list_changes(self, cursor):
+    def list_changes(self, cursor, window):
         self.during()
-        return self.backend.list_changes(cursor)
+        return self.backend.list_changes(cursor, window)
 
 
 def test_heartbeats_keep_a_round_longer_than_its_lease_leased(world):

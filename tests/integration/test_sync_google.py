@@ -331,10 +331,10 @@ def test_remote_edit_between_pull_and_push_is_a_412_then_resolved(world):
         def __getattr__(self, name):
             return getattr(self.backend, name)
 
-        def list_changes(self, cursor):
-            found = self.backend.list_changes(cursor)
+        def list_changes(self, cursor, window):
+            found = list(self.backend.list_changes(cursor, window))  # every page listed
             world.google.edit(CALENDAR, remote_id, summary="Google edit")
-            return found
+            return iter(found)
 
     racing = Engine(world.store, world.binding_id, EditAfterList(world.backend()), world.rules)
     report = racing.run()
@@ -535,10 +535,10 @@ class _AfterList:
     def __getattr__(self, name):
         return getattr(self.backend, name)
 
-    def list_changes(self, cursor):
-        found = self.backend.list_changes(cursor)
+    def list_changes(self, cursor, window):
+        found = list(self.backend.list_changes(cursor, window))  # every page listed
         self.then()
-        return found
+        return iter(found)
 
 
 @pytest.mark.parametrize("crm_edit", ["before the pull", "after the pull listed"])
@@ -611,3 +611,106 @@ def test_a_copy_gone_on_update_goes_back_to_plan(world):
     )
     quiet = world.round()
     assert quiet.pulled == 0 and quiet.pushed == 0
+
+
+def _seed_event(world, summary: str, **extra) -> dict:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    return world.google.seed(
+        CALENDAR,
+        {
+            "summary": summary,
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
+            **extra,
+        },
+    )
+
+
+def test_our_own_pulls_are_never_pushed_back(world):
+    """Echo skipping is plan()'s alone: the meeting a pull made (origin this binding) is in
+    the change log, and the push of the next rounds writes nothing for it."""
+    _seed_event(world, "Made in Google")
+    assert world.round().pulled == 1
+    world.google.reset_counters()
+    again = world.round()
+    assert again.pushed == 0 and again.pulled == 0
+    for call in ("events.insert", "events.patch", "events.update", "events.delete", "batch"):
+        assert world.google.calls[call] == 0, call
+
+
+def test_a_tagged_event_moved_to_a_new_id_is_re_linked(world):
+    """The copy disappears under its id and comes back under another with the same tag (a
+    move; EWS ConvertId; Graph without immutable ids): the link follows it, the meeting
+    stays, nothing is created twice. The old id's deletion is listed first."""
+    world.crm_meeting("mv-1", "Moving")
+    world.round()
+    [old] = world.google_events()
+    world.google.remove(CALENDAR, old["id"])
+    keep = {k: old[k] for k in ("summary", "start", "end", "extendedProperties")}
+    moved = world.google.seed(CALENDAR, {**keep, "id": "movedcopy0001"})
+    report = world.round()
+    assert report.pushed == 0, report
+    link = world.store.read(lambda c: link_store.by_meeting(c, world.binding_id, "mv-1"))
+    assert link is not None and link.remote_id == moved["id"]
+    assert world.meeting("mv-1") is not None and world.link_count() == 1
+    assert [e["id"] for e in world.google_events()] == [moved["id"]]
+    world.google.edit(CALENDAR, moved["id"], summary="Renamed after the move")
+    world.round()
+    assert world.meeting("mv-1").subject == "Renamed after the move"
+    world.crm_meeting("mv-1", "CRM edit after the move")
+    world.round()
+    assert world.google.event(CALENDAR, moved["id"])["summary"] == "CRM edit after the move"
+    assert len(world.google_events()) == 1
+
+
+def test_a_refused_tag_write_leaves_the_link_and_says_so(world):
+    """The tag is written alone (a patch of extendedProperties.private, no notification);
+    when Google refuses it (403: the user only attends the event), the meeting and its
+    link stay, the event stays untagged, the round says so and nothing repeats."""
+    made = _seed_event(world, "Not mine to tag")
+    world.google.faults.error(403, "forbiddenForNonOrganizer", times=1, api="events.patch")
+    report = world.round()
+    assert report.pulled == 1
+    assert any("could not tag" in e for e in report.errors), report.errors
+    assert _tag(world.google.event(CALENDAR, made["id"])) is None
+    assert world.link_count() == 1 and world.meeting_count() == 1
+    assert world.store.read(lambda c: link_store.tag_pending(c, world.binding_id)) == []
+    world.google.reset_counters()
+    quiet = world.round()
+    assert quiet.pulled == 0 and quiet.pushed == 0 and quiet.errors == []
+    assert world.google.calls["events.patch"] == 0 and world.meeting_count() == 1
+
+
+def test_the_tag_write_back_is_the_tag_alone(world):
+    made = _seed_event(world, "Phone meeting", description="from the phone")
+    world.google.reset_counters()
+    world.round()
+    assert world.google.calls["events.patch"] == 1 and world.google.calls["events.update"] == 0
+    event = world.google.event(CALENDAR, made["id"])
+    assert _tag(event) and event["description"] == "from the phone"
+    assert all(send == "none" for _, _, send in world.google.sent_updates)
+
+
+def test_the_engine_lists_with_the_window_of_the_bindings_rules(world):
+    from bridge.sync.engine import Engine
+
+    seen = []
+
+    class Recording:
+        def __init__(self, backend):
+            self.backend = backend
+
+        def __getattr__(self, name):
+            return getattr(self.backend, name)
+
+        def list_changes(self, cursor, window):
+            seen.append(window)
+            return self.backend.list_changes(cursor, window)
+
+    now = datetime.now(UTC)
+    Engine(world.store, world.binding_id, Recording(world.backend()), world.rules).run()
+    [window] = seen
+    expected = world.rules.window(now)
+    assert abs((window.start - expected.start).total_seconds()) < 60
+    assert abs((window.end - expected.end).total_seconds()) < 60
+    assert window.start < now < window.end

@@ -1,10 +1,12 @@
 """Run one sync round in this process and SIGKILL it at an injected point.
 
-    BRIDGE_SECRET_KEY=KEY python -m tests.support.crash_round DB_URL BINDING_ID METHOD NTH
+    BRIDGE_SECRET_KEY=KEY python -m tests.support.crash_round DB_URL BINDING_ID METHOD NTH [WHEN]
 
 The binding's real backend (built from the store, talking to the emulator) is wrapped so
 that right after its NTH call of METHOD returns, the process kills itself: the remote
-write has happened, whatever the engine meant to do next has not.
+write has happened, whatever the engine meant to do next has not. WHEN ``before``: killed
+before the NTH call goes out instead. METHOD ``page``: killed when the NTH page of a pull
+has been listed, before the engine applies it (the pages before it are applied).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bridge.secret_box import Keyring
@@ -52,6 +54,23 @@ class AtCall:
         return call
 
 
+class AtPage:
+    """The backend, with ``action`` run when the engine asks for the NTH page of a pull."""
+
+    def __init__(self, backend: Any, nth: int, action: Callable[[], None]) -> None:
+        self._backend, self._left, self._action = backend, nth, action
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def list_changes(self, cursor: Any, window: Any) -> Iterator[Any]:
+        for page in self._backend.list_changes(cursor, window):
+            self._left -= 1
+            if self._left == 0:
+                self._action()
+            yield page
+
+
 def kill_after(backend: Any, method: str, nth: int) -> AtCall:
     """SIGKILL this process right after the NTH call of ``method`` returned."""
     return AtCall(backend, method, nth, lambda: os.kill(os.getpid(), signal.SIGKILL), before=False)
@@ -59,10 +78,16 @@ def kill_after(backend: Any, method: str, nth: int) -> AtCall:
 
 def main() -> None:
     url, binding_id, method, nth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    before = sys.argv[5:] == ["before"]
     store = Store(url)
     row = store.read(lambda conn: binding_store.get(conn, binding_id))
     backend = BackendMaker(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))(row)
-    Engine(store, binding_id, kill_after(backend, method, nth), SyncRules()).run()
+    kill = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
+    if method == "page":
+        wrapped: Any = AtPage(backend, nth, kill)
+    else:
+        wrapped = AtCall(backend, method, nth, kill, before=before)
+    Engine(store, binding_id, wrapped, SyncRules()).run()
     sys.exit(3)  # the kill point was never reached
 
 

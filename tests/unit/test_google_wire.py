@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.backends.base import RemoteEvent, RemoteOverride
+from bridge.backends.base import Deleted, RemoteEvent, RemoteOverride
 from bridge.backends.google import wire
 from bridge.backends.google.http import RateLimiter
 from bridge.model import BusyStatus
@@ -179,7 +179,16 @@ def test_override_body_and_instance_ids() -> None:
 
 def test_deleted_items_keep_only_their_identity() -> None:
     event = wire.event_from_google({"id": "gone1", "status": "cancelled", "etag": '"9"'})
-    assert event.deleted and event.remote_id == "gone1" and event.etag == '"9"'
+    assert event == Deleted("gone1", None)  # no placeholder times, no content
+    dated = {"id": "gone2", "status": "cancelled", "updated": "2031-03-17T09:00:00.000Z"}
+    assert wire.event_from_google(dated) == Deleted("gone2", datetime(2031, 3, 17, 9, tzinfo=UTC))
+    assert not hasattr(wire, "EPOCH")
+
+
+def test_event_ids_are_derived_from_the_idempotency_key() -> None:
+    event_id = wire.event_id_for("binding-1/m-1")
+    assert event_id == wire.event_id_for("binding-1/m-1") != wire.event_id_for("binding-1/m-2")
+    assert len(event_id) == 52 and set(event_id) <= set("0123456789abcdefghijklmnopqrstuv")
 
 
 def test_rate_limiter_paces_after_the_burst() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bridge.backends.base import (
     BackendError,
+    Deleted,
     NotFound,
     PreconditionFailed,
     Rejected,
@@ -357,6 +358,54 @@ def test_new_meeting_with_a_copy_found_by_tag_is_linked_not_created():
     assert kinds(run(None, LocalSide(State.CREATED, m), found)) == [RecordLink]
 
 
+def test_a_tagged_event_under_a_new_id_is_re_linked_not_skipped():
+    """EWS ConvertId, a move, Graph without immutable ids: our copy is listed under another
+    id than its link's, still carrying the tag. The link follows it."""
+    m = make_meeting()
+    link = link_for(m)
+    moved = replace(meeting_to_remote(m, private_policy="full"), remote_id="r9", etag="e9")
+    actions = run(link, LocalSide(State.UNCHANGED, m), RemoteSide(State.CHANGED, moved))
+    assert kinds(actions) == [RecordLink]
+    assert (actions[0].remote_id, actions[0].etag) == ("r9", "e9")
+    assert actions[0].synced_hash == link.synced_hash and "re-linked" in actions[0].reason
+    edited = replace(moved, subject="Edited in the calendar")
+    actions = run(link, LocalSide(State.UNCHANGED, m), RemoteSide(State.CHANGED, edited))
+    assert kinds(actions) == [RecordLink, PullUpdate]
+    assert actions[1].remote_id == "r9" and actions[1].fields["subject"] == edited.subject
+    local = LocalSide(State.CHANGED, replace(m, subject="Edited in the CRM"), modified_at=NOW)
+    actions = run(link, local, RemoteSide(State.CHANGED, moved))
+    assert kinds(actions) == [RecordLink, PushUpdate]
+    assert actions[1].remote_id == "r9" and actions[1].etag == "e9"
+
+
+def test_an_event_under_a_new_id_with_another_tag_is_not_re_linked():
+    m = make_meeting()
+    other = replace(meeting_to_remote(m, private_policy="full"), remote_id="r9", crm_meeting_id="x")
+    actions = run(link_for(m), LocalSide(State.UNCHANGED, m), RemoteSide(State.CHANGED, other))
+    assert kinds(actions) == [Skip] and "not the linked" in actions[0].reason
+
+
+def test_this_bindings_own_writes_are_never_pushed_back():
+    """Echo skipping lives in plan() alone: a change (or a deletion) the store holds with
+    this binding's origin is our own pull coming back."""
+    m = make_meeting()
+    own = LocalSide(State.CHANGED, m, modified_at=NOW, origin=ORIGIN)
+    assert kinds(run(link_for(m), own, UNCHANGED_REMOTE)) == [Skip]
+    assert kinds(run(None, own, NO_REMOTE)) == [Skip]
+    own_delete = LocalSide(State.DELETED, modified_at=NOW, origin=ORIGIN)
+    assert kinds(run(link_for(m), own_delete, UNCHANGED_REMOTE)) == [Skip]
+    crm_delete = LocalSide(State.DELETED, modified_at=NOW, origin="crm")
+    assert kinds(run(link_for(m), crm_delete, UNCHANGED_REMOTE)) == [PushDelete, DropLink]
+
+
+def test_a_remote_side_says_deleted_with_a_deleted_and_only_then():
+    with pytest.raises(ValueError):
+        RemoteSide(State.DELETED, make_event())
+    with pytest.raises(ValueError):
+        RemoteSide(State.CHANGED, Deleted("r1"))
+    assert RemoteSide(State.DELETED, Deleted("r1")).event == Deleted("r1")
+
+
 # --- conflicts ---------------------------------------------------------------------------
 
 
@@ -425,7 +474,7 @@ def test_crm_deletion_against_calendar_modification(policy, deleted_at, edited_a
 )
 def test_crm_modification_against_calendar_deletion(policy, edited_at, deleted_at, expected):
     local = LocalSide(State.CHANGED, make_meeting(subject="Edited"), modified_at=edited_at)
-    remote = RemoteSide(State.DELETED, make_event(deleted=True, updated=deleted_at))
+    remote = RemoteSide(State.DELETED, Deleted("r1", deleted_at))
     actions = run(link_for(make_meeting()), local, remote, rules(policy))
     assert kinds(actions) == expected
     if PushCreate in expected:
@@ -445,7 +494,7 @@ def test_a_remote_deletion_without_a_time_is_dated_when_the_pull_saw_it(edited_a
     as made at ``now``, the time the pull saw it (plan's ``now``)."""
     local = LocalSide(State.CHANGED, make_meeting(subject="Edited"), modified_at=edited_at)
     for remote in (
-        RemoteSide(State.DELETED, make_event(deleted=True, updated=None)),
+        RemoteSide(State.DELETED, Deleted("r1")),
         RemoteSide(State.DELETED),
         RemoteSide(State.ABSENT),
     ):
@@ -575,7 +624,6 @@ def events(draw) -> RemoteEvent:
         private=draw(st.booleans()),
         attendees=attendees,
         updated=draw(TIMES),
-        deleted=draw(rarely),
         recurrence=draw(st.sampled_from([(), ("RRULE:FREQ=WEEKLY",)])),
     )
 
@@ -613,7 +661,8 @@ def scenarios(draw):
     has_event = rstate in (State.CREATED, State.CHANGED) or (
         rstate is not State.ABSENT and draw(st.booleans())
     )
-    remote = RemoteSide(rstate, ev if has_event else None, known_invite=draw(rarely))
+    change = Deleted(ev.remote_id, ev.updated) if rstate is State.DELETED else ev
+    remote = RemoteSide(rstate, change if has_event else None, known_invite=draw(rarely))
     link = None
     if draw(st.booleans()):
         synced = draw(st.sampled_from([None, "stale", "event", "meeting"]))
@@ -626,7 +675,8 @@ def scenarios(draw):
 
 
 def is_invite(remote: RemoteSide) -> bool:
-    return remote.known_invite or (remote.event is not None and remote.event.is_invite_copy)
+    ev = remote.event
+    return remote.known_invite or (isinstance(ev, RemoteEvent) and ev.is_invite_copy)
 
 
 PROPERTY = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -657,9 +707,8 @@ def test_no_duplicates_and_no_invite_copy_pulled(case):
             assert link is None or DropLink in kinds(actions[:index])
             assert not (
                 link is None
-                and remote.event is not None
+                and isinstance(remote.event, RemoteEvent)
                 and remote.event.crm_meeting_id == action.meeting_uid
-                and not remote.event.deleted
                 and remote.state is not State.DELETED
                 and not is_invite(remote)
             )
@@ -717,7 +766,6 @@ def echo_free(link, local, remote) -> bool:
     ev = remote.event
     remote_quiet = remote.state is State.UNCHANGED or (
         remote.state in (State.CREATED, State.CHANGED)
-        and not ev.deleted
         and ev.content_hash() == link.synced_hash
         and ev.remote_id == link.remote_id
     )
@@ -745,7 +793,6 @@ def test_conflict_policy_decides_when_both_sides_changed(case):
         or local.origin == ORIGIN
         or remote.state is not State.CHANGED
         or is_invite(remote)
-        or ev.deleted
         or ev.remote_id != link.remote_id
         or ev.content_hash() == link.synced_hash
     ):
@@ -778,7 +825,7 @@ def test_newest_dates_a_remote_deletion_by_its_time_else_when_it_was_seen(
     event's ``updated``, else when the pull saw it (``seen_at``, else now); the later side
     wins, a tie goes to the CRM."""
     local = LocalSide(State.CHANGED, make_meeting(subject="Edited"), modified_at=edited_at)
-    event = make_event(deleted=True, updated=updated) if with_event else None
+    event = Deleted("r1", updated) if with_event else None
     remote = RemoteSide(State.DELETED, event, seen_at=seen_at)
     actions = run(link_for(make_meeting()), local, remote, rules("newest"))
     deleted_at = (updated if with_event else None) or seen_at or NOW
@@ -865,3 +912,9 @@ def test_retries_double_up_to_the_cap(attempts):
 )
 def test_a_quarantined_event_is_tried_early_only_for_a_new_change(due, local_changed, echo, now):
     assert retry_now(due, local_changed, echo) is now
+
+
+def test_a_pull_lists_the_union_of_both_directions_windows():
+    sync_rules = rules(out={"history_days": 10, "forward_days": 30}, inb={"history_days": 60})
+    window = sync_rules.window(NOW)
+    assert (window.start, window.end) == (NOW - 60 * DAY, NOW + 365 * DAY)

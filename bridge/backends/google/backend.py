@@ -17,22 +17,26 @@ changes; the engine then sees a 412 on its next update and re-reads the series.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.backends.base import (
     BackendError,
+    BaseBackend,
+    Change,
+    ChangePage,
+    Deleted,
     NotFound,
     PushChannel,
     Rejected,
     RemoteEvent,
     ResyncRequired,
+    Window,
 )
 from bridge.backends.google import batch as google_batch
 from bridge.backends.google import wire
+from bridge.backends.google.batch import Inserts
 from bridge.backends.google.http import (
     Duplicate,
     GoogleAuthError,
@@ -56,14 +60,13 @@ __all__ = [
 ]
 
 
-def event_id_for(idempotency_key: str) -> str:
-    """The client-chosen event id for a key: base32hex of sha256, lowercase (52 of a-v, 0-9)."""
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
-    return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
+event_id_for = wire.event_id_for
 
 
-class GoogleBackend:
+class GoogleBackend(BaseBackend):
     """One user's Google calendar as a Backend. Not thread-safe: one round at a time."""
+
+    kind = "google"
 
     def __init__(self, credentials: Any, settings: GoogleSettings | None = None) -> None:
         self.settings = settings or GoogleSettings()
@@ -82,19 +85,28 @@ class GoogleBackend:
             request.headers["If-Match"] = if_match
         return call(self.settings, self.limiter, what, lambda: request.execute(num_retries=0))
 
-    def _list(self, **params: Any) -> tuple[list[dict[str, Any]], str]:
-        """Every page of events.list: (items, nextSyncToken or "")."""
-        items: list[dict[str, Any]] = []
+    def _pages(self, **params: Any) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """events.list page by page: (items, None), the last (items, nextSyncToken or "")."""
         page: str | None = None
         cal = self.settings.calendar_id
         while True:
             request = self.events.list(calendarId=cal, pageToken=page, **params)
             answer = self._run("events.list", request)
             self.calendar_tz = answer.get("timeZone") or self.calendar_tz
-            items += answer.get("items", [])
             page = answer.get("nextPageToken")
             if not page:
-                return items, answer.get("nextSyncToken", "")
+                yield answer.get("items", []), answer.get("nextSyncToken", "")
+                return
+            yield answer.get("items", []), None
+
+    def _list(self, **params: Any) -> tuple[list[dict[str, Any]], str]:
+        """Every page of events.list: (items, nextSyncToken or "")."""
+        items: list[dict[str, Any]] = []
+        last: str | None = None
+        for page, token in self._pages(**params):
+            items += page
+            last = token
+        return items, last or ""
 
     def _get(self, event_id: str) -> dict[str, Any]:
         request = self.events.get(calendarId=self.settings.calendar_id, eventId=event_id)
@@ -126,13 +138,21 @@ class GoogleBackend:
                 master = item
         return master, [i for i in items if i.get("recurringEventId") == master_id]
 
-    def _to_event(
-        self, master: dict[str, Any], exceptions: Sequence[dict[str, Any]]
-    ) -> RemoteEvent:
+    def _to_event(self, master: dict[str, Any], exceptions: Sequence[dict[str, Any]]) -> Change:
         return wire.event_from_google(master, list(exceptions), self.calendar_tz)
 
+    def _live(self, master: dict[str, Any], exceptions: Sequence[dict[str, Any]]) -> RemoteEvent:
+        """A series just written (so not deleted) as a RemoteEvent."""
+        event = self._to_event(master, exceptions)
+        if isinstance(event, Deleted):
+            raise BackendError(f"Google Calendar: {event.remote_id} is deleted after a write")
+        return event
+
     # --- reading ----------------------------------------------------------------------------
-    def list_changes(self, cursor: str | None) -> tuple[list[RemoteEvent], str]:
+    def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
+        """One ChangePage per events.list page. ``window`` is not sent: a sync token cannot
+        be combined with a time range, and sync filters by its rules anyway (a full list
+        starts ``full_sync_days_back`` ago when that is set)."""
         params: dict[str, Any] = {
             "singleEvents": False,
             "showDeleted": True,
@@ -143,19 +163,25 @@ class GoogleBackend:
         elif self.settings.full_sync_days_back is not None:
             since = datetime.now(UTC) - timedelta(days=self.settings.full_sync_days_back)
             params["timeMin"] = since.isoformat()
-        try:
-            items, token = self._list(**params)
-        except NotFound as exc:  # any 410 on a sync-token list means the token is gone
-            if cursor:
-                raise ResyncRequired(str(exc)) from exc
-            raise
-        return self._assemble(items, complete=not cursor), token
+        pages = self._pages(**params)
+        while True:
+            try:
+                items, token = next(pages)
+            except StopIteration:
+                return
+            except NotFound as exc:  # any 410 on a sync-token list means the token is gone
+                if cursor:
+                    raise ResyncRequired(str(exc)) from exc
+                raise
+            yield ChangePage(self._assemble(items, complete=not cursor), token)
 
-    def _assemble(self, items: list[dict[str, Any]], *, complete: bool) -> list[RemoteEvent]:
-        """Listed items as RemoteEvents, one per series; exceptions folded into masters.
+    def _assemble(self, items: list[dict[str, Any]], *, complete: bool) -> list[Change]:
+        """One page's items as changes, one per series; exceptions folded into masters.
 
-        A full list holds every exception of a listed master; an incremental one does not,
-        so there each touched series is read whole.
+        In a full list a master's exceptions on the same page are folded in; exceptions
+        whose master is not on the page (an incremental list, or a full one split between
+        pages) make the series be read whole. A series split between pages of a full list
+        is thus reported twice, the second time complete.
         """
         order: list[str] = []
         masters: dict[str, dict[str, Any]] = {}
@@ -168,7 +194,7 @@ class GoogleBackend:
                 exceptions.setdefault(key, []).append(item)
             else:
                 masters[key] = item
-        out: list[RemoteEvent] = []
+        out: list[Change] = []
         for key in order:
             master = masters.get(key)
             if master is not None and (wire.is_deleted(master) or not master.get("recurrence")):
@@ -177,13 +203,10 @@ class GoogleBackend:
                 out.append(self._to_event(master, exceptions.get(key, [])))
             else:
                 series = self._series(key, master)
-                if series is None:
-                    out.append(wire.deleted_event({"id": key}))
-                else:
-                    out.append(self._to_event(*series))
+                out.append(Deleted(key) if series is None else self._to_event(*series))
         return out
 
-    def get(self, remote_id: str) -> RemoteEvent | None:
+    def get(self, remote_id: str) -> Change | None:
         series = self._series(remote_id)
         return None if series is None else self._to_event(*series)
 
@@ -198,7 +221,8 @@ class GoogleBackend:
             if wire.is_exception(item) or wire.is_deleted(item) or wire.is_invite_copy(item):
                 continue
             series = self._series(item["id"], item)
-            return None if series is None else self._to_event(*series)
+            event = None if series is None else self._to_event(*series)
+            return event if isinstance(event, RemoteEvent) else None
         return None
 
     # --- writing ----------------------------------------------------------------------------
@@ -221,16 +245,17 @@ class GoogleBackend:
         if series is None:
             raise BackendError(f"Google Calendar events.insert: id {event_id} taken but unreadable")
         current = self._to_event(*series)
-        if not current.deleted and current.crm_meeting_id != event.crm_meeting_id:
+        live = isinstance(current, RemoteEvent)
+        if live and current.crm_meeting_id != event.crm_meeting_id:
             raise Rejected(  # the id is taken for good: no retry frees it
                 f"Google Calendar events.insert: id {event_id} holds another event "
                 f"(tagged {current.crm_meeting_id!r}, wanted {event.crm_meeting_id!r})"
             )
-        if not current.deleted and current.content_hash() == event.content_hash():
+        if live and current.content_hash() == event.content_hash():
             return current
         # deleted events come back (a patch with status confirmed/tentative restores them)
         master = self._patch(event_id, wire.event_body(event), series[0].get("etag", ""))
-        return self._finish(master, event, None if current.deleted else series[1])
+        return self._finish(master, event, series[1] if live else None)
 
     def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
         if not etag:  # unconditional: a patch would bring a deleted event back, so look first
@@ -240,6 +265,23 @@ class GoogleBackend:
             etag = current.get("etag", "")
         master = self._patch(remote_id, wire.event_body(event), etag)
         return self._finish(master, event, None)
+
+    def set_tag(self, remote_id: str, meeting_id: str, *, etag: str) -> RemoteEvent:
+        """Patch extendedProperties.private alone (Google merges the private keys), silently;
+        PreconditionFailed on an etag mismatch, NotFound when the event is gone."""
+        if not etag:  # a patch would bring a deleted event back: look first
+            current = self._get(remote_id)
+            if wire.is_deleted(current):
+                raise NotFound(f"Google Calendar events.patch: {remote_id} was deleted")
+            etag = current.get("etag", "")
+        body = {"extendedProperties": {"private": {wire.MEETING_ID_KEY: meeting_id}}}
+        master = self._patch(remote_id, body, etag)
+        if not master.get("recurrence"):
+            return self._live(master, ())
+        series = self._series(remote_id, master)
+        if series is None:
+            raise NotFound(f"Google Calendar events.patch: {remote_id} was deleted")
+        return self._live(*series)
 
     def _finish(
         self,
@@ -252,7 +294,7 @@ class GoogleBackend:
         ``exceptions`` are the series' current exception instances (None: read them).
         """
         if not master.get("recurrence"):
-            return self._to_event(master, ())
+            return self._live(master, ())
         master_id = master["id"]
         if exceptions is None:
             series = self._series(master_id, master)
@@ -285,7 +327,7 @@ class GoogleBackend:
             if wire.is_deleted(have) or wire.override_from_google(have, tz) != plain:
                 body = wire.override_body(event, plain)
                 current[rec_id] = self._patch_instance(master_id, rec_id, body)
-        return self._to_event(master, list(current.values()))
+        return self._live(master, list(current.values()))
 
     def _patch_instance(self, master_id: str, rec_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Patch one instance of a series; the series exists, so a 404 means the series has
@@ -309,9 +351,21 @@ class GoogleBackend:
     ) -> list[RemoteEvent | BackendError]:
         """Create (event, idempotency_key) pairs in HTTP batches of ``settings.batch_size``.
 
-        Each result is the created event or the BackendError for that one alone.
+        Each result is the created event or the BackendError for that one alone. One
+        event alone is one plain events.insert (no batch envelope).
         """
-        return google_batch.create_many(self, events)
+        if len(events) <= 1:
+            return super().create_many(events)
+        inserts = Inserts(
+            self.settings,
+            self.limiter,
+            request=lambda body: self.events.insert(
+                calendarId=self.settings.calendar_id, body=body, sendUpdates="none"
+            ),
+            finish=lambda created, event: self._finish(created, event, []),
+            adopt=self._adopt,
+        )
+        return google_batch.create_many(inserts, events)
 
     # --- push and checks --------------------------------------------------------------------
     def push(self) -> PushChannel | None:

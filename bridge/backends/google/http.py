@@ -23,6 +23,7 @@ from googleapiclient.errors import HttpError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from bridge.backends.base import (
+    AuthError,
     BackendError,
     NotFound,
     PreconditionFailed,
@@ -57,8 +58,9 @@ class GoogleSettings:
     full_sync_days_back: int | None = None  # None: a full list has no time window
 
 
-class GoogleAuthError(BackendError):
-    """The credentials do not work (revoked refresh token, unauthorised client ...)."""
+class GoogleAuthError(AuthError):
+    """The credentials do not work (revoked refresh token, unauthorised client ...): the
+    seam's AuthError, as every backend raises it."""
 
 
 class Duplicate(BackendError):

@@ -11,12 +11,16 @@ one overridden occurrence onto its instance (id ``<master id>_<suffix>``).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.backends.base import (
+    Change,
+    Deleted,
     RemoteAttendee,
     RemoteEvent,
     RemoteOverride,
@@ -26,7 +30,6 @@ from bridge.model import BusyStatus
 
 MEETING_ID_KEY = "crmMeetingId"
 INVITE_COPY_KEY = "crmInviteCopy"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # times of a deleted event Google no longer tells
 
 PARTSTAT = {
     "needsAction": "NEEDS-ACTION",
@@ -198,19 +201,16 @@ def _updated(item: dict[str, Any]) -> datetime | None:
     return parse_rfc3339(item["updated"]) if item.get("updated") else None
 
 
-def deleted_event(item: dict[str, Any]) -> RemoteEvent:
-    """A deleted event: Google strips it to id/status/etag, so only those are known."""
-    tags = _tags(item)
-    return RemoteEvent(
-        remote_id=item["id"],
-        start=EPOCH,
-        end=EPOCH,
-        etag=item.get("etag", ""),
-        crm_meeting_id=tags.get(MEETING_ID_KEY),
-        is_invite_copy=tags.get(INVITE_COPY_KEY) == "true",
-        updated=_updated(item),
-        deleted=True,
-    )
+def event_id_for(idempotency_key: str) -> str:
+    """The client-chosen event id for a key: base32hex of sha256, lowercase (52 of a-v, 0-9)."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
+    return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
+
+
+def deleted_from_google(item: dict[str, Any]) -> Deleted:
+    """A deleted event: Google guarantees only its id (and status); ``updated``, when the
+    answer carries it, dates the deletion."""
+    return Deleted(item["id"], _updated(item))
 
 
 def override_from_google(item: dict[str, Any], calendar_tz: tzinfo = UTC) -> RemoteOverride:
@@ -233,10 +233,11 @@ def event_from_google(
     item: dict[str, Any],
     exceptions: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
     calendar_tz: str = "UTC",
-) -> RemoteEvent:
-    """A master (or single event) and its exception instances as one RemoteEvent."""
+) -> Change:
+    """A master (or single event) and its exception instances as one RemoteEvent; Deleted
+    when the master is cancelled."""
     if is_deleted(item):
-        return deleted_event(item)
+        return deleted_from_google(item)
     cal_tz = zone(calendar_tz)
     start, all_day = parse_when(item["start"], cal_tz)
     end, _ = parse_when(item["end"], cal_tz)
