@@ -103,6 +103,11 @@ class GoogleDriver:
         if "attendees" in fields:
             self.guests[remote_id] = list(fields.pop("attendees"))
             change["attendees"] = [{"email": a} for a in self.guests[remote_id]]
+        if "overrides" in fields:  # the moved occurrences now; any other one is cancelled
+            kept = {wire.instance_id(remote_id, o.recurrence_id) for o in fields["overrides"]}
+            for item in self.google.events(ALICE):
+                if item.get("recurringEventId") == remote_id and item["id"] not in kept:
+                    self.google.remove(ALICE, item["id"])
         for moved in fields.pop("overrides", ()):
             instance = wire.instance_id(remote_id, moved.recurrence_id)
             texts = {"summary": moved.subject} if moved.subject else {}
