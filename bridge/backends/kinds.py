@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.backends.base import Backend, PushReceiver
+from bridge.backends.caldav.settings import CALDAV
+from bridge.backends.caldav.settings import make as make_caldav
 from bridge.backends.google.settings import GOOGLE
 from bridge.backends.settings_schema import KindSchema
 
@@ -48,7 +50,10 @@ class BackendKind:
         return self.schema.kind
 
 
-_KINDS: dict[str, BackendKind] = {GOOGLE.kind: BackendKind(GOOGLE)}
+_KINDS: dict[str, BackendKind] = {
+    GOOGLE.kind: BackendKind(GOOGLE),
+    CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
+}
 
 
 def register(entry: BackendKind | KindSchema) -> None:

@@ -461,7 +461,12 @@ def test_binding_with_rules_loads(tmp_path):
             "users[0].bindings[0].rules.calendar_to_crm.forward_days",
             "at most 365 days",
         ),
-        ({"name": "g", "kind": "caldav"}, "users[0].bindings[0].kind", "caldav"),
+        ({"name": "g", "kind": "lotus-notes"}, "users[0].bindings[0].kind", "lotus-notes"),
+        (
+            {"name": "c", "kind": "caldav", "backend": {"usernme": "alice"}},
+            "users[0].bindings[0].backend.usernme",
+            "did you mean username",
+        ),
         ({"kind": "google"}, "users[0].bindings[0].name", "missing required key"),
         ({"name": "g", "kind": "google", "colour": 1}, "users[0].bindings[0].colour", "unknown"),
         (

@@ -1,0 +1,224 @@
+"""The contract-suite driver for kind = "caldav": a real, stock Radicale server, with a
+recording and fault-injecting proxy (tests/support/dav_proxy.py) between the backend and it.
+
+The user's own edits (seed / edit / remove) and ``events()`` go to Radicale directly, as the
+user's phone would, so they never count as the backend's requests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import caldav
+import pytest
+import vobject
+
+from bridge.backends.base import Backend, RemoteEvent
+from bridge.backends.caldav import dav, wire
+from bridge.backends.kinds import BindingSpec, kind_of
+from tests.support.dav_proxy import DavProxy
+from tests.support.radicale_server import Radicale, start_radicale
+
+_VUTC = vobject.icalendar.utc
+
+
+def _when(value: datetime, all_day: bool) -> str:
+    if all_day:
+        return f";VALUE=DATE:{value.astimezone(UTC).strftime('%Y%m%d')}"
+    return f":{value.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+class CaldavDriver:
+    kind = "caldav"
+
+    def __init__(self, radicale: Radicale, directory: Path, login: str = "alice") -> None:
+        self.radicale = radicale
+        self.login = login
+        self.calendar_url = radicale.calendar(login)
+        self.path = dav.Paths(self.calendar_url).path
+        self.proxy = DavProxy(radicale.url)
+        self.password_file = directory / f"{login}-caldav-password"
+        self.password_file.write_text(radicale.password(login) + "\n")
+        self.direct = caldav.DAVClient(
+            url=self.calendar_url, username=login, password=radicale.password(login)
+        )
+
+    def close(self) -> None:
+        self.proxy.stop()
+        self.direct.close()
+
+    # --- the binding ----------------------------------------------------------------------------
+    def binding_backend_settings(self) -> dict[str, Any]:
+        return {
+            "url": self.proxy.url + self.path,
+            "username": self.login,
+            "password_file": str(self.password_file),
+            "timeout": 10.0,
+        }
+
+    def binding_secret(self) -> dict[str, Any]:
+        return {}
+
+    def make_backend(self) -> Backend:
+        spec = BindingSpec(
+            id=1,
+            login=self.login,
+            kind=self.kind,
+            settings=self.binding_backend_settings(),
+            secret=self.binding_secret(),
+        )
+        make = kind_of(self.kind).make
+        assert make is not None
+        return make(spec)
+
+    # --- the user, in their own client ----------------------------------------------------------
+    def _put(self, remote_id: str, text: str) -> None:
+        answer = self.direct.request(
+            self.calendar_url + remote_id, "PUT", text, {"Content-Type": "text/calendar"}
+        )
+        assert answer.status in (201, 204), answer.status
+
+    def seed(
+        self,
+        *,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        all_day: bool = False,
+        recurrence: tuple[str, ...] = (),
+        private: bool = False,
+        description: str = "",
+        location: str = "",
+        attendees: tuple[str, ...] = (),
+    ) -> str:
+        uid = uuid.uuid4().hex
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        lines = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//phone//EN",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            f"DTSTAMP:{stamp}",
+            f"LAST-MODIFIED:{stamp}",
+            f"DTSTART{_when(start, all_day)}",
+            f"DTEND{_when(end, all_day)}",
+            *(line for line in recurrence),
+        ]
+        for name, value in (("SUMMARY", subject), ("LOCATION", location)):
+            if value:
+                lines.append(f"{name}:{value}")
+        if description:
+            lines.append("DESCRIPTION:" + description.replace("\n", "\\n"))
+        if private:
+            lines.append("CLASS:PRIVATE")
+        if attendees:
+            lines.append(f"ORGANIZER:mailto:{self.login}@example.com")
+            lines += [f"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:{a}" for a in attendees]
+        lines += ["END:VEVENT", "END:VCALENDAR", ""]
+        remote_id = f"{uid}.ics"
+        self._put(remote_id, "\r\n".join(lines))
+        return remote_id
+
+    def edit(self, remote_id: str, **fields: Any) -> None:
+        answer = self.direct.request(self.calendar_url + remote_id, "GET")
+        assert answer.status == 200, answer.status
+        vcal = vobject.readOne(answer.raw)
+        master = next(e for e in vcal.vevent_list if "recurrence-id" not in e.contents)
+        all_day = bool(fields.get("all_day", not isinstance(master.dtstart.value, datetime)))
+
+        def put_value(name: str, value: Any) -> None:
+            for line in list(master.contents.get(name, [])):
+                master.remove(line)
+            if value not in (None, ""):
+                master.add(name).value = value
+
+        texts = {"subject": "summary", "location": "location", "description": "description"}
+        for key, value in fields.items():
+            if key in texts:
+                put_value(texts[key], value)
+            elif key in ("start", "end"):
+                value = value.astimezone(UTC).date() if all_day else value.astimezone(_VUTC)
+                put_value("dtstart" if key == "start" else "dtend", value)
+            elif key == "private":
+                put_value("class", "PRIVATE" if value else "PUBLIC")
+            elif key == "busy":
+                put_value("transp", "TRANSPARENT" if str(value) == "free" else "OPAQUE")
+            elif key != "all_day":
+                raise ValueError(f"the caldav driver cannot edit {key!r}")
+        put_value("last-modified", datetime.now(_VUTC).replace(microsecond=0))
+        self._put(remote_id, vcal.serialize())
+
+    def remove(self, remote_id: str) -> None:
+        answer = self.direct.request(self.calendar_url + remote_id, "DELETE")
+        assert answer.status in (200, 204), answer.status
+
+    def events(self) -> list[RemoteEvent]:
+        answer = self.direct.request(
+            self.calendar_url,
+            "REPORT",
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<c:calendar-query xmlns:d="DAV:" xmlns:c="{dav.C}">'
+            "<d:prop><d:getetag/><c:calendar-data/></d:prop>"
+            '<c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"/>'
+            "</c:comp-filter></c:filter></c:calendar-query>",
+            {**dav.XML_HEADERS, "Depth": "1"},
+        )
+        found = []
+        paths = dav.Paths(self.calendar_url)
+        for entry in dav.parse_multistatus(answer.raw).entries:
+            remote_id = paths.remote_id(entry.href)
+            if remote_id and entry.data:
+                event = wire.event_from_ical(entry.data, remote_id=remote_id, etag=entry.etag)
+                if event is not None:
+                    found.append(event)
+        return sorted(found, key=lambda e: e.remote_id)
+
+    # --- faults and counters --------------------------------------------------------------------
+    def expire_cursor(self) -> None:
+        """Radicale forgets its sync tokens (as max_sync_token_age does) and answers the next
+        listing with a token 403 DAV:valid-sync-token, even when nothing changed since."""
+        tokens = self.radicale.root / "collection-root" / self.path.strip("/")
+        shutil.rmtree(tokens / ".Radicale.cache" / "sync-token", ignore_errors=True)
+        self.proxy.expire_next_token()
+
+    def fail_next(self, method: str, status: int, count: int = 1) -> None:
+        self.proxy.fail_next(method, status, count)
+
+    def reject(self, remote_id: str, status: int = 403) -> None:
+        self.proxy.reject(remote_id, status)
+
+    def write_count(self) -> int:
+        return len(self.proxy.writes())
+
+    def request_count(self) -> int:
+        return len(self.proxy.records)
+
+    def mailed(self) -> list[str]:
+        return self.proxy.mailed()
+
+
+@contextmanager
+def open_driver(directory: Path, radicale: Radicale | None = None) -> Iterator[CaldavDriver]:
+    """A driver on ``radicale`` (or on a Radicale of its own, stopped afterwards)."""
+    own = radicale is None
+    server = start_radicale(directory / "radicale") if radicale is None else radicale
+    driver = CaldavDriver(server, directory)
+    try:
+        yield driver
+    finally:
+        driver.close()
+        if own:
+            server.stop()
+
+
+@pytest.fixture
+def caldav_driver(tmp_path: Path) -> Iterator[CaldavDriver]:
+    with open_driver(tmp_path) as driver:
+        yield driver
