@@ -16,7 +16,7 @@ from sqlalchemy import Row
 
 from bridge.backends.base import Backend
 from bridge.backends.google.settings import HTTP_OPTIONS
-from bridge.backends.kinds import BindingConfigError
+from bridge.backends.kinds import BindingConfigError, BindingSpec, kind_of, kinds
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings, read_secret
 
@@ -37,6 +37,10 @@ class BackendFactory:
             raise BindingConfigError(str(error)) from None
         if binding.kind == "google":
             return self._google(binding.id, settings, secret, binding.login)
+        entry = kind_of(binding.kind) if binding.kind in kinds() else None
+        if entry is not None and entry.make is not None:  # a kind's own constructor
+            spec = BindingSpec(binding.id, binding.login, binding.kind, settings, secret)
+            return entry.make(spec)
         raise BindingConfigError(f"backend kind {binding.kind!r} is not available yet")
 
     def _cached(self, key: tuple[Any, ...], make: Any) -> Any:
