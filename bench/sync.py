@@ -72,7 +72,7 @@ def google_to_caldav_with_push(
     address = f"{url}{GOOGLE_PATH}"
     try:
         seen = len(world.google.notifications)
-        opened = renew_channels(world.store, world.backend_for, address)
+        opened = renew_channels(world.store, world.backend_for, url)
         if opened:  # the channel's first message ("sync") before the clock runs
             world.google.wait_for_notifications(seen + 1)
         print(f"  {opened} push channel opened to {address}", flush=True)

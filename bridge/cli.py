@@ -26,8 +26,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bridge.server import open_store
     from bridge.store.migrate import current_revision
+    from bridge.wiring import open_store
 
     store = open_store(_settings(args))
     print(f"database at revision {current_revision(store.engine)}")
@@ -35,7 +35,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_prune(args: argparse.Namespace) -> int:
-    from bridge.server import open_store
+    from bridge.wiring import open_store
 
     floor = open_store(_settings(args)).prune_changes()
     print(f"change log pruned; sync tokens older than position {floor} are now invalid")

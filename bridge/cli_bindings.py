@@ -15,30 +15,41 @@ log = logging.getLogger("bridge")
 
 
 def _stop_channel(store: Store, backend_for: Any, binding_id: int) -> None:
-    """Stop the binding's push channel at Google, if it has one (best effort: an unstopped
-    channel expires on its own and its notifications are answered 404 once it is gone)."""
+    """Stop the binding's push channel at the service, if it has one (best effort: an
+    unstopped channel expires on its own and its notifications are answered 404 once it
+    is gone)."""
     channel = store.read(lambda conn: channel_store.for_binding(conn, binding_id))
     row = store.read(lambda conn: binding_store.get(conn, binding_id))
     if channel is None or row is None or not channel.resource_id:
         return
+    from bridge.sync.channels import stop_channel
+    from bridge.sync.pool import close_quietly
+
     try:
         backend = backend_for(row)
-        backend.stop_channel(channel.channel_id, channel.resource_id)
     except Exception as error:  # noqa: BLE001 - reported, the prune goes on
         print(f"  push channel not stopped ({error}); it expires on its own")
+        return
+    try:
+        stop_channel(backend, channel)
+    except Exception as error:  # noqa: BLE001 - reported, the prune goes on
+        print(f"  push channel not stopped ({error}); it expires on its own")
+    finally:
+        close_quietly(backend, binding_id)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from bridge.server import backend_factory, open_store
+    from bridge.wiring import Wiring
 
-    settings = load_config(args.config)
-    store = open_store(settings, adopt=False)
+    wiring = Wiring(load_config(args.config))
+    settings = wiring.settings
+    store = wiring.store(adopt=False)
     configured = {(u.login, b.name) for u in settings.users for b in u.bindings}
     retired = store.read(binding_config.retired)
     if not retired:
         print("no retired bindings")
         return 0
-    backend_for = backend_factory(settings)
+    backend_for = wiring.backends()
     for row in retired:
         label = f"{row.login}/{row.name} ({row.kind})"
         if (row.login, row.name) in configured:

@@ -22,8 +22,8 @@ def cmd_generate_key(args: argparse.Namespace) -> int:
 def cmd_rotate(args: argparse.Namespace) -> int:
     from bridge.config import load_config
     from bridge.secret_keys import load_keyring
-    from bridge.server import open_store
     from bridge.store import binding_secrets
+    from bridge.wiring import open_store
 
     settings = load_config(args.config)
     keyring = load_keyring(settings)

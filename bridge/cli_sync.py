@@ -3,62 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
-from sqlalchemy import Row
-
-from bridge.config import Settings, load_config
+from bridge.config import load_config
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import quarantine as quarantine_store
-from bridge.sync.adopted import BindingRefused, ConfiguredRules
-
-GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
-GOOGLE_SCOPE = "https://www.googleapis.com/auth/calendar"
-DEFAULT_REDIRECT = "http://127.0.0.1:8765/"
+from bridge.store.bindings import BindingRow
+from bridge.sync.adopted import BindingRefused
+from bridge.wiring import Wiring
 
 
-def rules_lookup(settings: Settings) -> ConfiguredRules:
-    """The rules a stored binding may sync with in this process (bridge.sync.adopted)."""
-    from bridge.secret_keys import load_keyring
-
-    return ConfiguredRules(settings, load_keyring(settings))
-
-
-def _open(args: argparse.Namespace) -> tuple[Settings, Store]:
-    """The settings and store; the store keeps the configuration it adopted last (only
-    `serve` and `db upgrade` adopt one), new bindings are added."""
-    from bridge.server import open_store
-
-    settings = load_config(args.config)
-    return settings, open_store(settings, adopt=False)
-
-
-def scheduler_timing(settings: Settings) -> Any:
-    """The scheduler's lease timing from ``[sync]``."""
-    from bridge.sync.scheduler import Timing
-
-    return Timing(
-        heartbeat_seconds=settings.sync.heartbeat_seconds,
-        lease_seconds=settings.sync.lease_seconds,
-    )
-
-
-def _scheduler(settings: Settings, store: Store) -> Any:
-    from bridge.server import backend_factory
-    from bridge.sync.scheduler import Scheduler
-
-    return Scheduler(
-        store, backend_factory(settings), rules_lookup(settings), timing=scheduler_timing(settings)
-    )
+def _open(args: argparse.Namespace) -> tuple[Wiring, Store]:
+    """The process's wiring and store; the store keeps the configuration it adopted last
+    (only `serve` and `db upgrade` adopt one), new bindings are added."""
+    wiring = Wiring(load_config(args.config))
+    return wiring, wiring.store(adopt=False)
 
 
 def _when(epoch: float | None) -> str:
@@ -66,14 +30,14 @@ def _when(epoch: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings, store = _open(args)
+    wiring, store = _open(args)
     rows = store.read(binding_store.all_bindings)
     if not rows:
         print("no bindings configured")
         return 0
     held = store.read(quarantine_store.summaries)
     now = time.time()
-    rules = rules_lookup(settings)
+    rules = wiring.rules()
     for row in rows:
         print(f"{row.login}/{row.name} ({row.kind})")
         if row.retired_at is not None:
@@ -97,7 +61,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _running(row: Row, now: float) -> str:
+def _running(row: BindingRow, now: float) -> str:
     """Whether a round runs: only a live lease (fresh heartbeat, holder not seen dead)."""
     from bridge.sync.lease import state_of
 
@@ -111,7 +75,7 @@ def _running(row: Row, now: float) -> str:
     return f"no; stale lease of {held.holder_text()} ({why}), the next round takes it over"
 
 
-def _selected(store: Store, login: str, name: str | None) -> list[Row]:
+def _selected(store: Store, login: str, name: str | None) -> list[BindingRow]:
     rows = store.read(lambda conn: binding_store.by_login(conn, login, name))
     if not rows:
         what = f"binding {name!r} of user {login!r}" if name else f"bindings for user {login!r}"
@@ -123,7 +87,7 @@ class Busy(Exception):
     """Another live worker kept the binding for longer than we were to wait."""
 
 
-def _run_waiting(scheduler: Any, store: Store, row: Row, wait: float) -> Any:
+def _run_waiting(scheduler: Any, store: Store, row: BindingRow, wait: float) -> Any:
     """Run one round of the binding, waiting up to ``wait`` seconds for its lease."""
     from bridge.sync.lease import state_of
 
@@ -156,8 +120,15 @@ EXIT_BUSY = 75
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """One round per selected binding; never exits 0 without having run them all."""
-    settings, store = _open(args)
-    scheduler = _scheduler(settings, store)
+    wiring, store = _open(args)
+    scheduler = wiring.scheduler(store)
+    try:
+        return _sync_selected(args, store, scheduler)
+    finally:
+        scheduler.close()
+
+
+def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> int:
     status = 0
     for row in _selected(store, args.login, args.binding):
         label = f"{row.login}/{row.name}"
@@ -185,29 +156,38 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    settings, store = _open(args)
+    wiring, store = _open(args)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    _scheduler(settings, store).run_forever(stop, tick_seconds=args.tick)
+    scheduler = wiring.scheduler(store)
+    try:
+        scheduler.run_forever(stop, tick_seconds=args.tick)
+    finally:
+        scheduler.close()  # every kept backend closed once
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Every binding's credentials, then the modes of the files that must stay private."""
-    from bridge.backends.factory import BindingConfigError
+    from bridge.backends.kinds import BindingConfigError
     from bridge.file_checks import permission_problems
-    from bridge.server import backend_factory
 
-    settings, store = _open(args)
-    backend_for = backend_factory(settings)
+    wiring, store = _open(args)
+    settings = wiring.settings
+    backend_for = wiring.backends()
     problems = 0
     for row in store.read(binding_store.all_bindings):
         label = f"{row.login}/{row.name} ({row.kind})"
         try:
-            problem = backend_for(row).check()
+            backend = backend_for(row)
         except BindingConfigError as error:
-            problem = str(error)
+            problem: str | None = str(error)
+        else:
+            try:
+                problem = backend.check()
+            finally:
+                backend.close()
         print(f"{label}: {problem or 'ok'}")
         problems += bool(problem)
     too_open = permission_problems(settings)
@@ -220,56 +200,31 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_google_authorize(args: argparse.Namespace) -> int:
     """Print the consent URL, read back the code, store the refresh token."""
-    from bridge.secret_keys import load_keyring
+    from bridge.backends.google.authorize import AuthorizeError, authorize
 
-    config, store = _open(args)
-    keyring = load_keyring(config)
+    wiring, store = _open(args)
     row = _selected(store, args.login, args.binding)[0]
+    label = f"{row.login}/{row.name}"
     if row.kind != "google":
-        raise SystemExit(f"bridge: binding {row.login}/{row.name} is {row.kind}, not google")
+        raise SystemExit(f"bridge: binding {label} is {row.kind}, not google")
     try:
-        settings = binding_secrets.open_settings(row, keyring)
+        settings = binding_secrets.open_settings(row, wiring.keyring)
     except binding_secrets.UnreadableSecret as error:
         raise SystemExit(f"bridge: {error}") from None
-    for key in ("client_id", "client_secret"):
-        if not settings.get(key):
-            raise SystemExit(f"bridge: binding {row.login}/{row.name}: backend.{key} is missing")
-    redirect = settings.get("redirect_uri", DEFAULT_REDIRECT)
-    query = {
-        "client_id": settings["client_id"],
-        "redirect_uri": redirect,
-        "response_type": "code",
-        "scope": GOOGLE_SCOPE,
-        "access_type": "offline",
-        "prompt": "consent",
-        "login_hint": args.email or "",
-    }
-    url = settings.get("auth_uri", GOOGLE_AUTH_URI) + "?" + urllib.parse.urlencode(query)
-    print("Open this address, consent, then paste the address you were sent to (or its code):")
-    print(url, flush=True)
-    answer = sys.stdin.readline().strip()
-    code = urllib.parse.parse_qs(urllib.parse.urlsplit(answer).query).get("code", [answer])[0]
-    form = urllib.parse.urlencode(
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": settings["client_id"],
-            "client_secret": settings["client_secret"],
-            "redirect_uri": redirect,
-        }
-    ).encode()
-    token_uri = settings.get("token_uri", "https://oauth2.googleapis.com/token")
+
+    def ask(url: str) -> str:
+        print("Open this address, consent, then paste the address you were sent to (or its code):")
+        print(url, flush=True)
+        return sys.stdin.readline()
+
     try:
-        with urllib.request.urlopen(token_uri, data=form, timeout=30) as response:
-            tokens = json.load(response)
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode("utf-8", "replace")
-        raise SystemExit(f"bridge: the token endpoint refused the code: {detail}") from None
-    if "refresh_token" not in tokens:
-        raise SystemExit("bridge: no refresh token in the answer (was prompt=consent honoured?)")
-    secret = {"refresh_token": tokens["refresh_token"]}
-    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, keyring))
-    print(f"stored the refresh token for {row.login}/{row.name}")
+        secret = authorize(settings, args.email or "", ask)
+    except AuthorizeError as error:
+        text = str(error)
+        where = f"binding {label}: " if text.startswith("backend.") else ""
+        raise SystemExit(f"bridge: {where}{text}") from None
+    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, wiring.keyring))
+    print(f"stored the refresh token for {label}")
     return 0
 
 

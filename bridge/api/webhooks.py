@@ -1,22 +1,23 @@
-"""Webhooks: Google Calendar push notifications, and the health check.
+"""Webhooks: push notifications of every kind that offers push, and the health check.
 
-``POST /webhooks/google`` receives what a channel opened by bridge.sync.channels sends.
-A notification is acted on only when all of these hold, checked in this order:
+``POST /webhooks/{kind}`` receives what a channel opened by bridge.sync.channels sends.
+The kind's registered PushReceiver (bridge.backends.kinds) turns the request into
+notices (or a reply the service expects, e.g. a validation handshake); an unknown kind,
+or one without a receiver, is answered 404 and a request the receiver cannot read 400.
+Each notice is acted on only when all of these hold, checked in this order:
 
-- X-Goog-Channel-ID names a stored channel (else 404; no id at all: 400);
-- X-Goog-Channel-Token matches the channel's token digest, compared in constant time
-  (else 403);
-- X-Goog-Resource-ID is the channel's resource id, once the watch answer has told it
-  (else 403);
+- it names a stored channel of a binding of that kind (else 404);
+- its token matches the channel's token digest, compared in constant time (else 403);
+- its resource id is the channel's, once the open call's answer has told it (else 403);
 - the channel has not expired (else 410);
-- X-Goog-Message-Number is an integer (else 400).
+- the receiver found nothing else wrong with it, e.g. Google's message number (else 400).
 
 A refusal names its reason, never the binding, and changes nothing; it is logged at most
-once per channel and reason per minute. Google numbers the messages of a channel with
-increasing (not consecutive) integers, the "sync" message being 1: a number not above
-the last one accepted is a replay or a late duplicate, answered 200 and ignored. A new
-"sync" or "exists" message makes the binding due within ``coalesce_seconds`` (never
-later than it already was), so a flood makes one round: no remote call happens here.
+once per channel and reason per minute. A numbered notice (Google numbers a channel's
+messages with increasing, not consecutive, integers) whose number is not above the last
+one accepted is a replay or a late duplicate, answered 200 and ignored. A notice that
+says "changed" makes the binding due within ``coalesce_seconds`` (never later than it
+already was), so a flood makes one round: no remote call happens here.
 
 ``GET /health`` answers 200 ``{"status": "ok"}`` when the database answers, else 503.
 """
@@ -27,26 +28,27 @@ import asyncio
 import hmac
 import logging
 import time
-from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bridge.api.log_limit import LogLimiter
+from bridge.backends import kinds
+from bridge.backends.base import PushNotice, PushReply
 from bridge.secret_box import token_matches
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store.changes import Tx
+from bridge.store.channels import ChannelRow
+from bridge.sync.channels import webhook_path
 
 log = logging.getLogger("bridge.api.webhooks")
 
 STORE = web.AppKey("store", Store)
 COALESCE = web.AppKey("coalesce_seconds", float)
 LOG_LIMIT = web.AppKey("log_limit", LogLimiter)
-GOOGLE_PATH = "/webhooks/google"
-# "sync" opens every channel; "exists" says the calendar changed. Both make the binding due.
-DUE_STATES = frozenset({"exists", "sync"})
+GOOGLE_PATH = webhook_path("google")
+WEBHOOK_ROUTE = webhook_path("{kind}")
 
 
 def _refuse(
@@ -56,59 +58,53 @@ def _refuse(
     held = request.app[LOG_LIMIT].allow((reason, key or channel_id))
     if held is not None:
         more = f" ({held} more since the last report)" if held else ""
-        log.warning("google notification refused: %s (channel %s)%s", reason, channel_id, more)
+        kind = request.match_info.get("kind", "")
+        log.warning("%s notification refused: %s (channel %s)%s", kind, reason, channel_id, more)
     return web.Response(status=status, text=reason + "\n")
 
 
-def _check(request: web.Request, channel: Any) -> web.Response | None:
-    """The refusal for a notification on a known channel, or None when it is genuine."""
-    headers = request.headers
-    if not token_matches(headers.get("X-Goog-Channel-Token", ""), channel.token_hash):
+def _check(request: web.Request, notice: PushNotice, channel: ChannelRow) -> web.Response | None:
+    """The refusal for a notice on a known channel, or None when it is genuine."""
+    if not token_matches(notice.token, channel.token_hash):
         return _refuse(request, 403, "wrong channel token", channel.channel_id)
-    given = headers.get("X-Goog-Resource-ID", "")
     if channel.resource_id and not hmac.compare_digest(
-        given.encode("utf-8"), channel.resource_id.encode("utf-8")
+        notice.resource_id.encode("utf-8"), channel.resource_id.encode("utf-8")
     ):
         return _refuse(request, 403, "resource id does not match the channel", channel.channel_id)
     if channel.expiration <= time.time():
         return _refuse(request, 410, "channel expired", channel.channel_id)
+    if notice.problem:
+        return _refuse(request, 400, notice.problem, channel.channel_id)
     return None
 
 
-def _message_number(request: web.Request) -> int | None:
-    raw = request.headers.get("X-Goog-Message-Number", "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
-
-
-async def google_notification(request: web.Request) -> web.Response:
+async def _receive(request: web.Request, kind: str, notice: PushNotice) -> web.Response:
+    """Check one notice and, when it is genuine and new, make its binding due."""
     store = request.app[STORE]
-    channel_id = request.headers.get("X-Goog-Channel-ID", "")
+    channel_id = notice.channel_id
     if not channel_id:
-        return web.Response(status=400, text="X-Goog-Channel-ID missing\n")
+        return web.Response(status=400, text="the notification names no channel\n")
     channel = await asyncio.to_thread(
-        store.read, lambda conn: channel_store.by_channel_id(conn, channel_id)
+        store.read, lambda conn: channel_store.for_notice(conn, kind, channel_id)
     )
     if channel is None:
         # Ids of unknown channels are the sender's choice: one log key for them all.
         return _refuse(request, 404, "unknown channel", channel_id, key="*")
-    refusal = _check(request, channel)
+    refusal = _check(request, notice, channel)
     if refusal is not None:
         return refusal
-    number = _message_number(request)
-    if number is None:
-        return _refuse(request, 400, "X-Goog-Message-Number missing or not a number", channel_id)
-    state = request.headers.get("X-Goog-Resource-State", "")
+    number = notice.message_number
     due_by = time.time() + request.app[COALESCE]
 
     def record(tx: Tx) -> bool:
-        if not channel_store.accept_message(tx, channel_id, number):
+        if number is not None and not channel_store.accept_message(tx, channel_id, number):
             return False
-        if state in DUE_STATES:
+        if notice.changed:
             binding_store.request_run_by(tx, channel.binding_id, due_by)
         return True
 
     if await asyncio.to_thread(store.write, record):
-        log.debug("channel %s: %s #%d", channel_id, state, number)
+        log.debug("channel %s: notice #%s (changed: %s)", channel_id, number, notice.changed)
     elif (held := request.app[LOG_LIMIT].allow(("replay", channel_id))) is not None:
         more = f" ({held} more since the last report)" if held else ""
         log.info(
@@ -120,10 +116,33 @@ async def google_notification(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+async def notification(request: web.Request) -> web.Response:
+    kind = request.match_info["kind"]
+    try:
+        receiver = kinds.kind_of(kind).receiver
+    except KeyError:
+        receiver = None
+    if receiver is None:
+        return web.Response(status=404, text="no push for this kind\n")
+    body = await request.read()
+    try:
+        read = receiver.read(request.headers, request.query, body)
+    except ValueError as error:
+        return web.Response(status=400, text=f"{error}\n")
+    if isinstance(read, PushReply):
+        return web.Response(status=read.status, text=read.body, content_type=read.content_type)
+    answer = web.Response(status=200)
+    for notice in read:  # every notice is checked; the first refusal is the answer
+        outcome = await _receive(request, kind, notice)
+        if outcome.status != 200 and answer.status == 200:
+            answer = outcome
+    return answer
+
+
 async def health(request: web.Request) -> web.Response:
     store = request.app[STORE]
     try:
-        await asyncio.to_thread(store.read, lambda conn: conn.execute(text("SELECT 1")).scalar())
+        await asyncio.to_thread(store.ping)
     except Exception as error:  # noqa: BLE001 - reported, not raised
         log.warning("health: database did not answer: %s", error)
         return web.json_response({"status": "error", "database": type(error).__name__}, status=503)
@@ -132,7 +151,7 @@ async def health(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Add the webhook and health routes to an app that holds the store under STORE."""
-    app.router.add_post(GOOGLE_PATH, google_notification)
+    app.router.add_post(WEBHOOK_ROUTE, notification)
     app.router.add_get("/health", health)
 
 

@@ -330,6 +330,9 @@ class PushNotice:
     resource_id: str = ""
     message_number: int | None = None
     changed: bool = True
+    #: What is wrong with the notice beyond the channel it names (a missing or malformed
+    #: message number): answered 400 once the channel is known and the token checked.
+    problem: str = ""
 
 
 @dataclass(frozen=True)

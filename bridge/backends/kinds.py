@@ -50,10 +50,22 @@ class BackendKind:
         return self.schema.kind
 
 
-_KINDS: dict[str, BackendKind] = {
-    GOOGLE.kind: BackendKind(GOOGLE),
-    CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
-}
+def _google(spec: BindingSpec) -> Backend:
+    from bridge.backends.google.make import make_google  # the client library loads on use
+
+    return make_google(spec)
+
+
+def _builtin() -> dict[str, BackendKind]:
+    from bridge.backends.google.push import GoogleReceiver
+
+    return {
+        GOOGLE.kind: BackendKind(GOOGLE, make=_google, receiver=GoogleReceiver()),
+        CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
+    }
+
+
+_KINDS: dict[str, BackendKind] = _builtin()
 
 
 def register(entry: BackendKind | KindSchema) -> None:

@@ -25,8 +25,6 @@ from urllib.parse import urlsplit
 
 from bridge.config.validators import _integer, _Problem, _string, _wrong_type, table_values
 
-GOOGLE_WEBHOOK_PATH = "/webhooks/google"
-
 
 @dataclass(frozen=True)
 class ApiSettings:
@@ -42,11 +40,12 @@ class ApiSettings:
     push_coalesce_seconds: int = 2
 
     @property
-    def google_webhook_url(self) -> str:
-        """Where Google sends push notifications, or "" when push is off."""
+    def push_base_url(self) -> str:
+        """The base push services call (``/webhooks/<kind>`` is added), or "" when push
+        is off."""
         if not self.enabled or not self.public_url:
             return ""
-        return self.public_url.rstrip("/") + GOOGLE_WEBHOOK_PATH
+        return self.public_url.rstrip("/")
 
 
 def _boolean(value: Any, key: str) -> bool:

@@ -184,20 +184,11 @@ def _load(storage_: Storage, path: str) -> StoreCollection:
 
 def verify(storage_: Storage) -> bool:
     """Parse every stored generic object and meeting; log the ones that fail."""
-    from sqlalchemy import select
-
-    from bridge.store.schema import items, meetings
+    from bridge.store.items import every_text
 
     ok = True
-
-    def check(conn: Connection) -> None:
-        nonlocal ok
-        for row in conn.execute(select(items.c.href, items.c.text).where(items.c.text.isnot(None))):
-            ok &= _parses(row.href, row.text)
-        for row in conn.execute(select(meetings.c.href, meetings.c.ical)):
-            ok &= _parses(row.href, row.ical)
-
-    storage_.store.read(check)
+    for href, text in storage_.store.read(every_text):
+        ok &= _parses(href, text)
     return ok
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from bridge.store import changes as change_log
 from bridge.store import request_scope
@@ -119,6 +119,10 @@ class Store:
         """Drop change-log rows past the retention period; return the new floor."""
         cutoff = (now if now is not None else time.time()) - self.change_retention_days * 86400
         return self.write(lambda tx: change_log.prune(tx.conn, cutoff))
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it does not answer."""
+        self.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,7 @@ dead, can be taken over. Whether a holder is alive is decided by bridge.sync.lea
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,12 @@ from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from bridge.store.binding_config import BindingRecord, sync
 from bridge.store.changes import Tx
-from bridge.store.schema import bindings, users
+from bridge.store.schema import bindings, changes, collections, users
 
-__all__ = ["BindingRecord", "sync"]
+__all__ = ["BindingRecord", "BindingRow", "sync"]
+
+#: A binding as the functions here return it: the bindings columns and the user's login.
+BindingRow = Row
 
 
 def _select() -> Any:
@@ -53,6 +56,32 @@ def due(conn: Connection, now: float, space: str | None = None) -> list[Row]:
         free.append(bindings.c.lease_space == space)
     live = bindings.c.retired_at.is_(None)
     return list(conn.execute(_select().where(bindings.c.next_run_at <= now, or_(*free), live)))
+
+
+def active_ids(conn: Connection) -> list[int]:
+    """The ids of the bindings that may sync (not retired)."""
+    query = select(bindings.c.id).where(bindings.c.retired_at.is_(None))
+    return [row.id for row in conn.execute(query)]
+
+
+def touched_since(conn: Connection, seq: int, own_origin: Callable[[int], str]) -> list[int]:
+    """The bindings whose user's calendars changed after log position ``seq`` by another
+    writer than the binding itself (``own_origin(binding_id)``: its pulls' origin)."""
+    writers = conn.execute(
+        select(collections.c.owner_id, changes.c.origin)
+        .join(changes, changes.c.collection_id == collections.c.id)
+        .where(changes.c.seq > seq, collections.c.owner_id.isnot(None))
+        .distinct()
+    ).all()
+    owners = {row.owner_id for row in writers}
+    rows = conn.execute(
+        select(bindings.c.id, bindings.c.user_id).where(bindings.c.user_id.in_(owners))
+    )
+    return [
+        row.id
+        for row in rows
+        if any(w.owner_id == row.user_id and w.origin != own_origin(row.id) for w in writers)
+    ]
 
 
 @dataclass(frozen=True)

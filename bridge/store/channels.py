@@ -1,4 +1,5 @@
-"""Push channels: a binding's current Google events.watch channel and its token's digest.
+"""Push channels: a binding's current push subscription (Google events.watch channel, a
+Graph subscription, ...) and its token's digest.
 
 One row per binding (``binding_id`` is unique). While a channel is being opened its row
 already holds the new channel id and token digest (``resource_id`` is still empty), so the
@@ -14,12 +15,26 @@ import time
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from bridge.store.changes import Tx
-from bridge.store.schema import channels
+from bridge.store.schema import bindings, channels
+
+#: A stored channel: the channels columns.
+ChannelRow = Row
 
 
 def by_channel_id(conn: Connection, channel_id: str) -> Row | None:
     """The channel row Google names in X-Goog-Channel-ID, or None."""
     return conn.execute(select(channels).where(channels.c.channel_id == channel_id)).first()
+
+
+def for_notice(conn: Connection, kind: str, channel_id: str) -> Row | None:
+    """The channel a notification received at ``/webhooks/<kind>`` names, or None when no
+    binding of that kind has it."""
+    query = (
+        select(channels)
+        .join(bindings, bindings.c.id == channels.c.binding_id)
+        .where(channels.c.channel_id == channel_id, bindings.c.kind == kind)
+    )
+    return conn.execute(query).first()
 
 
 def for_binding(conn: Connection, binding_id: int) -> Row | None:

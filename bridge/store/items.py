@@ -247,3 +247,13 @@ def in_range(conn: Connection, collection_id: int, start: int, end: int) -> list
     result = [(row, True) for row in exact_rows]
     result += [(row, False) for row in conn.execute(loose) if row.id not in seen]
     return result
+
+
+def every_text(conn: Connection) -> list[tuple[str, str]]:
+    """(href, iCalendar text) of every stored generic object and meeting (for verify)."""
+    texts = conn.execute(select(items.c.href, items.c.text).where(items.c.text.isnot(None)))
+    found = [(row.href, row.text) for row in texts]
+    found += [
+        (row.href, row.ical) for row in conn.execute(select(meetings.c.href, meetings.c.ical))
+    ]
+    return found

@@ -14,13 +14,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row
-
 from bridge.backends import kinds
 from bridge.config import Settings
 from bridge.config.bindings import BindingSettings
 from bridge.secret_box import Keyring
 from bridge.store.binding_secrets import UnreadableSecret, open_settings
+from bridge.store.bindings import BindingRow
 from bridge.sync.rules import SyncRules
 
 FIX = (
@@ -43,7 +42,7 @@ def _flat(value: Any, prefix: str) -> dict[str, Any]:
 
 
 def differences(
-    row: Row, stored_settings: Mapping[str, Any], binding: BindingSettings
+    row: BindingRow, stored_settings: Mapping[str, Any], binding: BindingSettings
 ) -> list[str]:
     """What the stored binding and this configuration's ``binding`` disagree on."""
     found: list[str] = []
@@ -77,7 +76,7 @@ class ConfiguredRules:
         self.file = str(settings.path)
         self.bindings = {(u.login, b.name): b for u in settings.users for b in u.bindings}
 
-    def __call__(self, row: Row) -> SyncRules:
+    def __call__(self, row: BindingRow) -> SyncRules:
         label = f"binding {row.login}/{row.name}"
         if row.retired_at is not None:
             raise BindingRefused(

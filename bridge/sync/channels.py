@@ -1,14 +1,23 @@
-"""Google push channels (events.watch): open one per Google binding and renew it in time.
+"""Push channels: one per binding whose backend offers push, opened and renewed in time.
 
-A channel makes Google POST to the bridge's webhook (bridge.api.webhooks) whenever the
-user's calendar changes; the webhook only marks the binding due, and the scheduler runs
-the round. Polling stays on: a binding whose channel cannot be opened is still synced
-every polling interval, so every failure here is logged and otherwise harmless.
+A channel (a subscription at the service) makes it POST to the bridge's webhook
+``/webhooks/<kind>`` (bridge.api.webhooks) whenever the user's calendar changes; the
+webhook only marks the binding due, and the scheduler runs the round. Polling stays on:
+a binding whose channel cannot be opened is still synced every polling interval, so
+every failure here is logged and otherwise harmless.
 
-Renewal opens the new channel before stopping the old one. The binding's row names the
-new channel (id and token digest) before the watch call, so Google's first "sync" message is
-recognised; a notification on the old channel in that short gap is answered 404, and to
-lose nothing the binding is made due once the new channel is open.
+Any kind takes part whose registry entry reads webhooks (``BackendKind.receiver``) and
+whose backend's ``push()`` is not None. A channel lives min(configured, the kind's
+``max_lifetime``). Renewal extends it in place when the service can (``renew``), else
+opens the new channel before stopping the old one. The binding's row names the new
+channel (id and token digest) before the open call, so a first message that beats the
+answer is recognised; when the service chooses the id itself (``Subscription.id``), the
+row takes that id once the answer is in. A notification on the old channel in the swap's
+short gap is answered 404, and to lose nothing the binding is made due once the new
+channel is open. A channel's stored resource id is the service's name for what is
+watched; a service that names none (its receiver then reports the subscription id as
+the notice's resource id) gets the subscription id. A channel with no resource id yet is
+one still being opened.
 """
 
 from __future__ import annotations
@@ -19,90 +28,95 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from datetime import timedelta
 
-from sqlalchemy import Row
-
-from bridge.backends.base import NotFound
+from bridge.backends import kinds
+from bridge.backends.base import Backend, NotFound, PushChannel, Subscription
 from bridge.secret_box import token_digest
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
+from bridge.store.bindings import BindingRow
+from bridge.store.changes import Tx
+from bridge.store.channels import ChannelRow
+from bridge.sync.pool import close_quietly
 
 log = logging.getLogger("bridge.sync.channels")
 
-PUSH_KINDS = ("google",)
+BackendMaker = Callable[[BindingRow], Backend]
 
 
-@runtime_checkable
-class PushBackend(Protocol):
-    """What a backend offers for push: GoogleBackend.watch / stop_channel."""
-
-    def watch(self, address: str, channel_id: str, token: str, ttl_seconds: int) -> Any: ...
-
-    def stop_channel(self, channel_id: str, resource_id: str) -> None: ...
-
-
-BackendFactory = Callable[[Row], Any]
+def webhook_path(kind: str) -> str:
+    """Where a kind's notifications are received, under the API's public URL."""
+    return f"/webhooks/{kind}"
 
 
 def new_token() -> str:
-    """A random channel token (Google echoes it in X-Goog-Channel-Token; we keep its digest)."""
+    """A random channel token (the service echoes it; we keep its digest)."""
     return secrets.token_urlsafe(32)
 
 
-def _close(backend: Any) -> None:
-    close = getattr(backend, "close", None)
-    if close is not None:
-        try:
-            close()
-        except Exception:  # noqa: BLE001 - closing is best effort
-            log.debug("closing backend failed", exc_info=True)
+def subscription_of(row: ChannelRow) -> Subscription:
+    return Subscription(row.channel_id, None, row.resource_id)
 
 
-def _needs_channel(current: Row | None, now: float, renew_before: float) -> bool:
+def offers_push(kind: str) -> bool:
+    """Whether ``kind`` is registered with a webhook reader (its backends may push)."""
+    try:
+        return kinds.kind_of(kind).receiver is not None
+    except KeyError:
+        return False
+
+
+def _needs_channel(current: ChannelRow | None, now: float, renew_before: float) -> bool:
     if current is None or not current.resource_id:  # none, or left half-open by a crash
         return True
     return current.expiration < now + renew_before
 
 
-def _stop_old(backend: PushBackend, binding_id: int, old: Row) -> None:
+def _stop_old(push: PushChannel, binding_id: int, old: ChannelRow) -> None:
     if not old.resource_id:
         return  # never confirmed: nothing known to stop; it expires on its own
     try:
-        backend.stop_channel(old.channel_id, old.resource_id)
+        push.stop(subscription_of(old))
     except NotFound:
         pass  # already gone
     except Exception as error:  # noqa: BLE001 - it expires on its own; its pushes get 404
         log.warning("binding %s: stopping channel %s failed: %s", binding_id, old.channel_id, error)
 
 
+def _expires(subscription: Subscription, lifetime: timedelta) -> float:
+    if subscription.expires_at is None:
+        return time.time() + lifetime.total_seconds()
+    return subscription.expires_at.timestamp()
+
+
 def open_channel(
     store: Store,
     binding_id: int,
-    backend: PushBackend,
+    push: PushChannel,
     address: str,
     *,
-    ttl_seconds: int = 86400,
-    old: Row | None = None,
+    lifetime: timedelta = timedelta(days=1),
+    old: ChannelRow | None = None,
 ) -> bool:
     """Open a new channel for the binding (replacing ``old``, stopped afterwards).
 
-    Returns False, leaving ``old`` in place, when the watch call failed.
+    Returns False, leaving ``old`` in place, when the open call failed.
     """
     channel_id = uuid.uuid4().hex
     token = new_token()
+    digest = token_digest(token)
     replacing = None if old is None else old.channel_id
 
-    def claim(tx: Any) -> bool:
+    def claim(tx: Tx) -> bool:
         return channel_store.upsert(
             tx,
             binding_id,
             channel_id=channel_id,
             resource_id="",
-            token_hash=token_digest(token),
-            expiration=time.time() + ttl_seconds,
+            token_hash=digest,
+            expiration=time.time() + lifetime.total_seconds(),
             replacing=replacing,
         )
 
@@ -110,36 +124,64 @@ def open_channel(
         log.info("binding %s: channel changed meanwhile; not renewing", binding_id)
         return False
     try:
-        channel = backend.watch(address, channel_id, token, ttl_seconds)
+        subscription = push.open(address, channel_id, token, lifetime)
     except Exception as error:  # noqa: BLE001 - polling goes on; retried at the next renewal
-        log.warning("binding %s: events.watch failed, polling only: %s", binding_id, error)
+        log.warning(
+            "binding %s: opening a push channel failed, polling only: %s", binding_id, error
+        )
         store.write(lambda tx: _restore(tx, binding_id, channel_id, old))
         return False
-    expiration = channel.expiration
-    expires = (
-        expiration.timestamp() if isinstance(expiration, datetime) else time.time() + ttl_seconds
-    )
+    expires = _expires(subscription, lifetime)
 
-    def confirm(tx: Any) -> None:
+    def confirm(tx: Tx) -> None:
         channel_store.upsert(
             tx,
             binding_id,
-            channel_id=channel_id,
-            resource_id=channel.resource_id,
-            token_hash=token_digest(token),
+            channel_id=subscription.id,  # ours, or the one the service chose
+            resource_id=subscription.resource_id or subscription.id,
+            token_hash=digest,
             expiration=expires,
             replacing=channel_id,
         )
         binding_store.request_run(tx, [binding_id])  # covers the gap of the swap
 
     store.write(confirm)
-    log.info("binding %s: push channel %s open until %.0f", binding_id, channel_id, expires)
+    log.info("binding %s: push channel %s open until %.0f", binding_id, subscription.id, expires)
     if old is not None:
-        _stop_old(backend, binding_id, old)
+        _stop_old(push, binding_id, old)
     return True
 
 
-def _restore(tx: Any, binding_id: int, channel_id: str, old: Row | None) -> None:
+def renew_channel(
+    store: Store, binding_id: int, push: PushChannel, current: ChannelRow, lifetime: timedelta
+) -> bool | None:
+    """Extend ``current`` in place; None when the service cannot (open a new one)."""
+    try:
+        renewed = push.renew(subscription_of(current), lifetime)
+    except Exception as error:  # noqa: BLE001 - a new channel is opened instead
+        log.warning(
+            "binding %s: renewing channel %s failed: %s", binding_id, current.channel_id, error
+        )
+        return None
+    if renewed is None:
+        return None
+    done = store.write(
+        lambda tx: channel_store.upsert(
+            tx,
+            binding_id,
+            channel_id=current.channel_id,
+            resource_id=renewed.resource_id or current.resource_id,
+            token_hash=current.token_hash,
+            expiration=_expires(renewed, lifetime),
+            replacing=current.channel_id,
+        )
+    )
+    if done:
+        log.info("binding %s: push channel %s renewed", binding_id, current.channel_id)
+    return done
+
+
+def _restore(tx: Tx, binding_id: int, channel_id: str, old: ChannelRow | None) -> None:
     if old is None:
         channel_store.delete_channel(tx, channel_id)
         return
@@ -157,22 +199,22 @@ def _restore(tx: Any, binding_id: int, channel_id: str, old: Row | None) -> None
 
 def renew_channels(
     store: Store,
-    backend_for: BackendFactory,
-    address: str,
+    backend_for: BackendMaker,
+    base_url: str,
     *,
     ttl_seconds: int = 86400,
     renew_before: float = 3600,
 ) -> int:
-    """Give every Google binding a channel that lives past now + ``renew_before``.
+    """Give every binding that offers push a channel that lives past now + ``renew_before``.
 
-    ``address`` is the webhook's public URL (…/webhooks/google). Returns how many
-    channels were opened. Failures are logged; those bindings keep polling.
+    ``base_url`` is the API's public URL; a kind's channels point at
+    ``base_url + webhook_path(kind)``. Returns how many channels were opened or renewed.
+    Failures are logged; those bindings keep polling.
     """
     now = time.time()
-    rows = store.read(binding_store.all_bindings)
-    opened = 0
-    for row in rows:
-        if row.kind not in PUSH_KINDS or row.retired_at is not None:
+    done = 0
+    for row in store.read(binding_store.all_bindings):
+        if row.retired_at is not None or not offers_push(row.kind):
             continue
         current = store.read(lambda conn, b=row.id: channel_store.for_binding(conn, b))
         if not _needs_channel(current, now, renew_before):
@@ -183,16 +225,30 @@ def renew_channels(
             log.warning("binding %s: no backend for push (%s); polling only", row.id, error)
             continue
         try:
-            if not isinstance(backend, PushBackend):
+            push = backend.push()
+            if push is None:
                 continue
-            if open_channel(store, row.id, backend, address, ttl_seconds=ttl_seconds, old=current):
-                opened += 1
+            lifetime = min(timedelta(seconds=ttl_seconds), push.max_lifetime)
+            if current is not None and current.resource_id:
+                renewed = renew_channel(store, row.id, push, current, lifetime)
+                if renewed is not None:
+                    done += renewed
+                    continue
+            address = base_url + webhook_path(row.kind)
+            done += open_channel(store, row.id, push, address, lifetime=lifetime, old=current)
         finally:
-            _close(backend)
-    return opened
+            close_quietly(backend, row.id)
+    return done
 
 
-def stop_all(store: Store, backend_for: BackendFactory) -> int:
+def stop_channel(backend: Backend, channel: ChannelRow) -> None:
+    """Stop ``channel`` at the service (NotFound when it is gone already)."""
+    push = backend.push()
+    if push is not None and channel.resource_id:
+        push.stop(subscription_of(channel))
+
+
+def stop_all(store: Store, backend_for: BackendMaker) -> int:
     """Stop every stored channel (at shutdown) and forget it; returns how many were stopped.
 
     A channel whose stop fails for another reason than "not found" is kept, so a restart
@@ -205,7 +261,7 @@ def stop_all(store: Store, backend_for: BackendFactory) -> int:
         try:
             if binding is not None and channel.resource_id:
                 backend = backend_for(binding)
-                backend.stop_channel(channel.channel_id, channel.resource_id)
+                stop_channel(backend, channel)
         except NotFound:
             pass
         except Exception as error:  # noqa: BLE001 - it expires on its own
@@ -213,7 +269,7 @@ def stop_all(store: Store, backend_for: BackendFactory) -> int:
             continue
         finally:
             if backend is not None:
-                _close(backend)
+                close_quietly(backend, channel.binding_id)
         store.write(lambda tx, c=channel.channel_id: channel_store.delete_channel(tx, c))
         stopped += 1
     return stopped
@@ -221,8 +277,8 @@ def stop_all(store: Store, backend_for: BackendFactory) -> int:
 
 def keep_channels(
     store: Store,
-    backend_for: BackendFactory,
-    address: str,
+    backend_for: BackendMaker,
+    base_url: str,
     stop: threading.Event,
     *,
     interval: float = 300,
@@ -233,7 +289,7 @@ def keep_channels(
     while not stop.is_set():
         try:
             renew_channels(
-                store, backend_for, address, ttl_seconds=ttl_seconds, renew_before=renew_before
+                store, backend_for, base_url, ttl_seconds=ttl_seconds, renew_before=renew_before
             )
         except Exception:  # noqa: BLE001 - the store may be briefly away; try again later
             log.exception("renewing push channels failed")

@@ -27,11 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
-
 from bridge.store import Store
 from bridge.store import bindings as binding_store
-from bridge.store.bindings import Holder
+from bridge.store.bindings import BindingRow, Holder
 
 log = logging.getLogger("bridge.sync")
 
@@ -117,7 +115,7 @@ def clock_time(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
 
 
-def state_of(row: Row) -> LeaseState | None:
+def state_of(row: BindingRow) -> LeaseState | None:
     """The lease on a binding row, or None if nobody holds it."""
     if row.lease_owner is None:
         return None
@@ -138,7 +136,7 @@ def state_of(row: Row) -> LeaseState | None:
     )
 
 
-def takeable(row: Row, now: float) -> bool:
+def takeable(row: BindingRow, now: float) -> bool:
     state = state_of(row)
     return state is None or not state.live(now)
 

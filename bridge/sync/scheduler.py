@@ -9,6 +9,8 @@
   binding at once. The lease is kept alive by heartbeats while the round runs
   (bridge.sync.lease); a dead holder's lease is taken over: at once when the holder's
   pid no longer runs on this host, else when its heartbeat stopped for the lease's length.
+- The scheduler keeps one backend per binding across rounds (bridge.sync.pool): tokens,
+  connections and pacing carry over; ``close()`` closes them all at shutdown.
 """
 
 from __future__ import annotations
@@ -20,22 +22,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection
 
-from bridge.backends.base import Backend
+from bridge.backends.base import Backend, BackendError
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
-from bridge.store.schema import bindings, changes, collections
+from bridge.store.bindings import BindingRow
 from bridge.sync import lease
 from bridge.sync.adopted import BindingRefused
 from bridge.sync.engine import Engine, RoundReport, origin_of
+from bridge.sync.pool import BackendPool
 from bridge.sync.rules import SyncRules
 
 log = logging.getLogger("bridge.sync")
 
-BackendFactory = Callable[[Row], Backend]
-RulesLookup = Callable[[Row], SyncRules]
+BackendFactory = Callable[[BindingRow], Backend]
+RulesLookup = Callable[[BindingRow], SyncRules]
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,16 @@ class Scheduler:
         owner: str | None = None,
     ) -> None:
         self.store = store
+        #: Makes a binding's backend when none is kept (bridge.wiring.BackendMaker).
         self.backend_for = backend_for
+        self.backends = BackendPool(lambda row: self.backend_for(row))
         self.rules_for = rules_for
         self.timing = timing
         self.holder = lease.this_process(owner)
         self.owner = self.holder.owner
         self._seen_seq = store.read(change_log.max_seq)
         self._refused: dict[int, str] = {}  # logged once per binding and reason
+        self._swept = time.monotonic()
 
     # -- one binding ------------------------------------------------------------------------
 
@@ -80,8 +86,13 @@ class Scheduler:
         """
         found = self.store.read(lambda conn: binding_store.get(conn, binding_id))
         if found is None:
+            self.backends.forget(binding_id)
             raise LookupError(f"binding {binding_id} does not exist")
-        rules = self.rules_for(found)
+        try:
+            rules = self.rules_for(found)
+        except BindingRefused:
+            self.backends.forget(binding_id)  # retired or not ours: its backend goes
+            raise
         if not self.acquire(binding_id):
             return None
         row = None
@@ -95,12 +106,14 @@ class Scheduler:
         try:
             with heartbeat:
                 row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
-                backend = lease.Fenced(self.backend_for(row), heartbeat.check)
+                backend = lease.Fenced(self.backends.get(row), heartbeat.check)
                 report = Engine(self.store, binding_id, backend, rules).run()
         except lease.LeaseLost:
             log.warning("binding %s: lost its lease mid-round; left to its new holder", binding_id)
             raise
         except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
+            if not isinstance(error, BackendError):
+                self.backends.forget(binding_id)  # in an unknown state: a new one next time
             failures = (row.failures if row is not None else 0) + 1
             delay = min(
                 self.timing.poll_seconds * 2 ** (failures - 1), self.timing.max_backoff_seconds
@@ -157,22 +170,8 @@ class Scheduler:
             top = change_log.max_seq(conn)
             if top <= self._seen_seq:
                 return top, []
-            writers = conn.execute(
-                select(collections.c.owner_id, changes.c.origin)
-                .join(changes, changes.c.collection_id == collections.c.id)
-                .where(changes.c.seq > self._seen_seq, collections.c.owner_id.isnot(None))
-                .distinct()
-            ).all()
-            users = {row.owner_id for row in writers}
-            rows = conn.execute(
-                select(bindings.c.id, bindings.c.user_id).where(bindings.c.user_id.in_(users))
-            )
             # A binding's own pulls (origin binding:<id>) are no reason to run it again.
-            return top, [
-                row.id
-                for row in rows
-                if any(w.owner_id == row.user_id and w.origin != origin_of(row.id) for w in writers)
-            ]
+            return top, binding_store.touched_since(conn, self._seen_seq, origin_of)
 
         top, ids = self.store.read(changed)
         self._seen_seq = top
@@ -182,6 +181,7 @@ class Scheduler:
     def run_due(self) -> dict[int, RoundReport | Exception | None]:
         """One pass: every due binding once. Returns what happened to each."""
         self.trigger_local_changes()
+        self._sweep()
         now = time.time()
         due = self.store.read(lambda conn: binding_store.due(conn, now, self.holder.space))
         results: dict[int, RoundReport | Exception | None] = {}
@@ -201,7 +201,19 @@ class Scheduler:
                 self._refused.pop(row.id, None)
         return results
 
+    def _sweep(self) -> None:
+        """Once per polling interval: close the backends of bindings retired or gone."""
+        if not self.backends.kept() or time.monotonic() - self._swept < self.timing.poll_seconds:
+            return
+        self._swept = time.monotonic()
+        self.backends.keep_only(self.store.read(binding_store.active_ids))
+
     def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:
+        """Passes until ``stop`` is set; the caller closes the scheduler afterwards."""
         while not stop.is_set():
             self.run_due()
             stop.wait(tick_seconds)
+
+    def close(self) -> None:
+        """Close every backend the scheduler kept (at shutdown: SIGTERM, stop)."""
+        self.backends.close()

@@ -9,9 +9,9 @@ from typing import Any
 
 from bridge.config import load_config
 from bridge.secret_keys import load_keyring
-from bridge.server import open_store
 from bridge.store import binding_secrets
 from bridge.store import bindings as binding_store
+from bridge.wiring import open_store
 from tests.contract.driver import Driver
 
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bridge.backends.base import Backend, RemoteEvent
-from bridge.backends.factory import BackendFactory
 from bridge.backends.kinds import schema_for
 from bridge.model import Meeting
 from bridge.secret_box import Keyring
@@ -22,6 +21,7 @@ from bridge.store import users as user_store
 from bridge.store.schema import links, meetings
 from bridge.sync.engine import Engine, RoundReport
 from bridge.sync.rules import SyncRules
+from bridge.wiring import BackendMaker
 from tests.contract.driver import Driver
 from tests.support.sync_world import USERS, crm_meeting
 
@@ -33,7 +33,7 @@ class ContractWorld:
     binding_id: int
     rules: SyncRules
     keyring: Keyring
-    backend_for: BackendFactory
+    backend_for: BackendMaker
 
     def binding(self):
         return self.store.read(lambda c: binding_store.get(c, self.binding_id))
@@ -103,5 +103,5 @@ def make_contract_world(
 
     binding_id = store.write(setup)
     return ContractWorld(
-        store, driver, binding_id, rules or SyncRules(), keyring, BackendFactory(keyring)
+        store, driver, binding_id, rules or SyncRules(), keyring, BackendMaker(keyring)
     )

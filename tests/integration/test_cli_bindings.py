@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from bridge.config import load_config
 from bridge.secret_keys import load_keyring
-from bridge.server import open_store
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store.schema import links, meetings
+from bridge.wiring import open_store
 from tests.support.cli import bridge, google_binding_config
 from tests.support.sync_world import crm_meeting
 

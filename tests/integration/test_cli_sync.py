@@ -86,9 +86,9 @@ def test_authorize_then_check(tmp_path, db, google_emulator):
 def test_revoked_token_is_reported_by_check(tmp_path, db, google_emulator):
     from bridge.config import load_config
     from bridge.secret_keys import load_keyring
-    from bridge.server import open_store
     from bridge.store import binding_secrets
     from bridge.store import bindings as binding_store
+    from bridge.wiring import open_store
 
     user = google_emulator.add_user("alice@example.com")
     config = write_config(tmp_path, db, google_emulator)
@@ -112,9 +112,9 @@ def test_status_shows_quarantined_events(tmp_path, db, google_emulator):
     from bridge.meeting_service import save_from_sync
     from bridge.model import Meeting
     from bridge.secret_keys import load_keyring
-    from bridge.server import open_store
     from bridge.store import binding_secrets
     from bridge.store import bindings as binding_store
+    from bridge.wiring import open_store
 
     user = google_emulator.add_user("alice@example.com")
     config = write_config(tmp_path, db, google_emulator)

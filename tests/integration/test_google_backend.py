@@ -325,13 +325,15 @@ def test_check_reports_revoked_tokens_and_missing_calendars(google_emulator, ali
 
 
 def test_watch_and_stop_channel(google_emulator, backend):
-    channel = backend.watch("http://127.0.0.1:9/hook", "chan-1", "secret-token", 3600)
+    push = backend.push()
+    assert push is not None and push.renew(None, timedelta(hours=1)) is None  # no renewal
+    channel = push.open("http://127.0.0.1:9/hook", "chan-1", "secret-token", timedelta(hours=1))
     assert channel.id == "chan-1" and channel.resource_id
-    assert channel.expiration is not None
-    assert channel.expiration - datetime.now(UTC) <= timedelta(seconds=3601)
-    backend.stop_channel(channel.id, channel.resource_id)
+    assert channel.expires_at is not None
+    assert channel.expires_at - datetime.now(UTC) <= timedelta(seconds=3601)
+    push.stop(channel)
     with pytest.raises(NotFound):
-        backend.stop_channel(channel.id, channel.resource_id)
+        push.stop(channel)
 
 
 def test_service_account_with_domain_wide_delegation(google_emulator, alice):

@@ -76,7 +76,7 @@ def _post(url: str, headers: dict[str, str]) -> int:
 
 def _open(world, hook: str, **options) -> object:
     seen = len(world.google.notifications)
-    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH, **options) == 1
+    assert renew_channels(world.store, world.backend_for, hook, **options) == 1
     row = _channel(world)
     # Google's first message on a new channel is "sync"; it is recognised and answered 200.
     deliveries = world.google.wait_for_notifications(seen + 1)
@@ -110,7 +110,7 @@ def test_a_change_in_google_makes_the_binding_due(world, hook):
     assert abs(row.expiration - remote.expiration.timestamp()) < 1  # a double, not rounded
     assert row.expiration > time.time() + 86400 - 60
     # A channel that lives long enough is left alone.
-    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook) == 0
 
     _postpone(world)
     _change_in_google(world, "Lunch with Bob")
@@ -180,17 +180,17 @@ def test_a_channel_near_expiry_is_renewed_and_the_old_one_stopped(world, hook):
     _postpone(world)
     _change_in_google(world, "Lunch after renewal")
     assert _wait(lambda: _next_run(world) < FAR)
-    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook) == 0
 
 
 def test_a_failing_watch_leaves_polling_and_the_old_channel(world, hook):
     world.google.faults.error(400, "badRequest", times=1, api="events.watch")
-    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook) == 0
     assert _channel(world) is None  # nothing half-open left behind
 
     old = _open(world, hook, ttl_seconds=1800)
     world.google.faults.error(400, "badRequest", times=1, api="events.watch")
-    assert renew_channels(world.store, world.backend_for, hook + GOOGLE_PATH) == 0
+    assert renew_channels(world.store, world.backend_for, hook) == 0
     kept = _channel(world)
     assert (kept.channel_id, kept.token_hash, kept.resource_id) == (
         old.channel_id,

@@ -12,12 +12,12 @@ from sqlalchemy import insert, select, update
 from bridge.config import load_config
 from bridge.secret_box import Keyring, generate_key, is_encrypted, token_digest
 from bridge.secret_keys import load_keyring
-from bridge.server import open_store
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store import users as user_store
 from bridge.store.schema import bindings
+from bridge.wiring import open_store
 from tests.support.cli import bridge, google_binding_config
 
 CLIENT_SECRET = "client-s3cret-value"

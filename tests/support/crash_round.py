@@ -16,13 +16,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bridge.backends.factory import BackendFactory
 from bridge.secret_box import Keyring
 from bridge.secret_keys import keys_from_env
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.sync.engine import Engine
 from bridge.sync.rules import SyncRules
+from bridge.wiring import BackendMaker
 
 
 class AtCall:
@@ -62,7 +62,7 @@ def main() -> None:
     url, binding_id, method, nth = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     store = Store(url)
     row = store.read(lambda conn: binding_store.get(conn, binding_id))
-    backend = BackendFactory(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))(row)
+    backend = BackendMaker(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))(row)
     Engine(store, binding_id, kill_after(backend, method, nth), SyncRules()).run()
     sys.exit(3)  # the kill point was never reached
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from bridge.backends.factory import BackendFactory
 from bridge.secret_box import Keyring
 from bridge.secret_keys import keys_from_env
 from bridge.store import Store
 from bridge.sync.rules import SyncRules
 from bridge.sync.scheduler import Scheduler, Timing
+from bridge.wiring import BackendMaker
 from tests.support.crash_round import AtCall, kill_after
 
 
@@ -36,7 +36,7 @@ def hold_at(backend: Any, method: str, nth: int) -> AtCall:
 def main() -> None:
     url, binding_id, method, nth, mode = sys.argv[1:6]
     store = Store(url)
-    factory = BackendFactory(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))
+    factory = BackendMaker(Keyring(keys_from_env("BRIDGE_SECRET_KEY")))
     wrap = kill_after if mode == "kill" else hold_at
 
     def backend_for(row: Any) -> Any:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bridge.backends.factory import BackendFactory
 from bridge.meeting_service import save_from_sync
 from bridge.model import Meeting, Participant
 from bridge.secret_box import Keyring
@@ -20,6 +19,7 @@ from bridge.store import users as user_store
 from bridge.store.schema import links, meetings
 from bridge.sync.engine import Engine, RoundReport
 from bridge.sync.rules import SyncRules
+from bridge.wiring import BackendMaker
 
 USERS = [
     user_store.UserRecord("alice", "alice@example.com", "Alice"),
@@ -56,7 +56,7 @@ class World:
     binding_id: int
     rules: SyncRules
     keyring: Keyring
-    backend_for: BackendFactory
+    backend_for: BackendMaker
 
     def backend(self):
         row = self.store.read(lambda c: binding_store.get(c, self.binding_id))
@@ -126,7 +126,7 @@ def make_world(db_url: str, google, rules: SyncRules | None = None, **backend) -
         return row.id
 
     binding_id = store.write(setup)
-    return World(store, google, binding_id, rules or SyncRules(), keyring, BackendFactory(keyring))
+    return World(store, google, binding_id, rules or SyncRules(), keyring, BackendMaker(keyring))
 
 
 __all__ = ["World", "crm_meeting", "make_world", "Participant"]

@@ -499,7 +499,7 @@ def test_api_defaults_to_off(tmp_path):
     settings = load_config(write(tmp_path, server_block() + USERS))
     assert settings.api == ApiSettings()
     assert settings.api.enabled is False and settings.api.port == 5233
-    assert settings.api.google_webhook_url == ""
+    assert settings.api.push_base_url == ""
 
 
 def test_api_table_loads(tmp_path):
@@ -511,7 +511,7 @@ def test_api_table_loads(tmp_path):
     api = load_config(write(tmp_path, body)).api
     assert (api.enabled, api.host, api.port) == (True, "0.0.0.0", 0)
     assert (api.channel_ttl_seconds, api.renew_before_seconds) == (7200, 600)
-    assert api.google_webhook_url == "https://bridge.example.com/crm/webhooks/google"
+    assert api.push_base_url == "https://bridge.example.com/crm"
 
 
 @pytest.mark.parametrize(

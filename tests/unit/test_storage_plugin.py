@@ -10,7 +10,8 @@ from radicale import Application
 from radicale import item as radicale_item
 
 from bridge.config import parse_config
-from bridge.server import open_store, radicale_configuration
+from bridge.server import radicale_configuration
+from bridge.wiring import open_store
 from tests.support.http import vevent
 
 FILTER = """<C:filter xmlns:C="urn:ietf:params:xml:ns:caldav"><C:comp-filter name="VCALENDAR">

@@ -20,13 +20,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.backends.base import (
     BackendError,
     NotFound,
+    PushChannel,
     Rejected,
     RemoteEvent,
     ResyncRequired,
@@ -47,7 +47,6 @@ from bridge.backends.google.http import (
 from bridge.backends.recurrence import normalise_recurrence
 
 __all__ = [
-    "Channel",
     "GoogleAuthError",
     "GoogleBackend",
     "GoogleSettings",
@@ -61,16 +60,6 @@ def event_id_for(idempotency_key: str) -> str:
     """The client-chosen event id for a key: base32hex of sha256, lowercase (52 of a-v, 0-9)."""
     digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
     return base64.b32hexencode(digest).decode("ascii").rstrip("=").lower()
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A push-notification channel on the user's calendar (events.watch)."""
-
-    id: str
-    resource_id: str
-    expiration: datetime | None
-    resource_uri: str = ""
 
 
 class GoogleBackend:
@@ -324,32 +313,12 @@ class GoogleBackend:
         """
         return google_batch.create_many(self, events)
 
-    # --- push channels and checks -----------------------------------------------------------
-    def watch(self, address: str, channel_id: str, token: str, ttl_seconds: int) -> Channel:
-        """Open a push channel: Google POSTs to ``address`` when the calendar changes."""
-        body = {
-            "id": channel_id,
-            "type": "web_hook",
-            "address": address,
-            "token": token,
-            "params": {"ttl": str(int(ttl_seconds))},
-        }
-        request = self.events.watch(calendarId=self.settings.calendar_id, body=body)
-        answer = self._run("events.watch", request)
-        expiration = answer.get("expiration")
-        return Channel(
-            id=answer["id"],
-            resource_id=answer["resourceId"],
-            expiration=None
-            if expiration is None
-            else datetime.fromtimestamp(int(expiration) / 1000, UTC),
-            resource_uri=answer.get("resourceUri", ""),
-        )
+    # --- push and checks --------------------------------------------------------------------
+    def push(self) -> PushChannel | None:
+        """events.watch channels (bridge.backends.google.push)."""
+        from bridge.backends.google.push import GooglePush
 
-    def stop_channel(self, channel_id: str, resource_id: str) -> None:
-        """Stop a push channel; NotFound when it is unknown or already stopped."""
-        request = self.service.channels().stop(body={"id": channel_id, "resourceId": resource_id})
-        self._run("channels.stop", request)
+        return GooglePush(self)
 
     def check(self) -> str | None:
         """None when the credentials and the calendar work, else what is wrong, in words."""

@@ -1,0 +1,156 @@
+"""The composition root: store, keyring, rules, backends, scheduler and API built from one
+configuration, for `bridge serve`, `bridge worker` and the other commands.
+
+Nothing else wires these parts together: bridge.server runs the CalDAV server and
+bridge.cli_sync the sync commands, each taking what it needs from here.
+
+Backends are made through the kind registry (bridge.backends.kinds): the binding row and
+its opened settings and secret become a typed ``BindingSpec``, and the kind's ``make``
+turns it into a backend. The scheduler keeps what it makes (bridge.sync.pool).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bridge.backends import kinds
+from bridge.backends.base import Backend
+from bridge.backends.kinds import BindingConfigError, BindingSpec
+from bridge.config import Settings
+from bridge.secret_box import Keyring
+from bridge.secret_keys import load_keyring
+from bridge.store import Store, binding_secrets, shared_store
+from bridge.store import bindings as binding_store
+from bridge.store import users as user_store
+from bridge.store.bindings import BindingRow
+from bridge.store.changes import Tx
+from bridge.sync.adopted import ConfiguredRules
+from bridge.sync.scheduler import Scheduler, Timing
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+log = logging.getLogger("bridge")
+
+
+def open_store(settings: Settings, *, adopt: bool = True) -> Store:
+    """The store of ``settings``, migrated, with the configured users in it.
+
+    ``adopt`` (`bridge serve`, `bridge db upgrade`): the store takes this configuration's
+    binding settings and rules, re-pairs bindings whose kind or calendar changed and
+    retires bindings gone from it (bridge.store.binding_config). Other commands only add
+    bindings the store does not know yet, and compare before each round
+    (bridge.sync.adopted).
+
+    Binding credentials are stored encrypted with the keys of ``[secrets]``; any still
+    in plain text (written before encryption existed) are encrypted now.
+    """
+    keyring = load_keyring(settings)
+    s = settings.store
+    store = shared_store(
+        s.url,
+        max_occurrences=s.max_occurrences,
+        index_horizon_days=s.index_horizon_days,
+        change_retention_days=s.change_retention_days,
+        migrate=True,
+    )
+    records = [
+        user_store.UserRecord(
+            u.login, u.email, u.display_name, tuple(u.can_see), tuple(u.can_book_for)
+        )
+        for u in settings.users
+    ]
+    links = [
+        binding_store.BindingRecord(
+            u.login,
+            b.name,
+            b.kind,
+            b.backend,
+            b.rules.to_mapping(),
+            tuple(kinds.schema_for(b.kind).identity(b.backend)),
+        )
+        for u in settings.users
+        for b in u.bindings
+    ]
+
+    def write(tx: Tx) -> tuple[int, list[str]]:
+        user_store.sync(tx, records)
+        events = binding_store.sync(tx, links, keyring, adopt=adopt)
+        return binding_secrets.seal_plaintext(tx, keyring), events
+
+    sealed, events = store.write(write, origin="config")
+    for event in events:
+        log.warning("binding %s", event)
+    if sealed:
+        log.warning("encrypted the plain-text credentials of %d binding(s)", sealed)
+    return store
+
+
+def spec_of(row: BindingRow, keyring: Keyring) -> BindingSpec:
+    """The typed binding a backend is made from: the row, its settings and secret opened."""
+    try:
+        settings = binding_secrets.open_settings(row, keyring)
+        secret = binding_secrets.read_secret(row, keyring)
+    except binding_secrets.UnreadableSecret as error:
+        raise BindingConfigError(str(error)) from None
+    return BindingSpec(row.id, row.login, row.kind, settings, secret)
+
+
+class BackendMaker:
+    """``maker(row)``: a new backend for a binding row, made by its kind's ``make``;
+    BindingConfigError when the kind is unknown or has no constructor."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def __call__(self, row: BindingRow) -> Backend:
+        try:
+            make = kinds.kind_of(row.kind).make
+        except KeyError:
+            make = None
+        if make is None:
+            raise BindingConfigError(f"backend kind {row.kind!r} is not available")
+        return make(spec_of(row, self.keyring))
+
+
+def scheduler_timing(settings: Settings) -> Timing:
+    """The scheduler's lease timing from ``[sync]``."""
+    return Timing(
+        heartbeat_seconds=settings.sync.heartbeat_seconds,
+        lease_seconds=settings.sync.lease_seconds,
+    )
+
+
+class Wiring:
+    """The parts of one process, built from ``settings`` (the keyring loaded once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.keyring = load_keyring(settings)
+
+    def store(self, *, adopt: bool = True) -> Store:
+        return open_store(self.settings, adopt=adopt)
+
+    def rules(self) -> ConfiguredRules:
+        """The rules a stored binding may sync with in this process (bridge.sync.adopted)."""
+        return ConfiguredRules(self.settings, self.keyring)
+
+    def backends(self) -> BackendMaker:
+        return BackendMaker(self.keyring)
+
+    def scheduler(self, store: Store) -> Scheduler:
+        """The sync scheduler; its owner calls ``close()`` when it stops."""
+        return Scheduler(
+            store, self.backends(), self.rules(), timing=scheduler_timing(self.settings)
+        )
+
+    def api_app(self, store: Store) -> web.Application:
+        """The webhooks and /health of ``[api]``."""
+        from bridge.api.webhooks import webhook_app
+
+        return webhook_app(store, coalesce_seconds=self.settings.api.push_coalesce_seconds)
+
+    def push_base_url(self) -> str:
+        """Where the services send push notifications (…/webhooks/<kind>), or "" for none."""
+        return self.settings.api.push_base_url
