@@ -33,6 +33,7 @@ from bench.sync_measure import Bench
 from bench.sync_remotes import CaldavRemote, GoogleRemote, Remote
 from bridge.api.runner import start_in_thread
 from bridge.api.webhooks import GOOGLE_PATH, webhook_app
+from bridge.config.api import ApiSettings
 from bridge.sync.channels import renew_channels, stop_all
 from tests.contract.drivers.caldav import CaldavDriver
 from tests.emulators.google_calendar import GoogleEmulator
@@ -76,6 +77,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "update; caldav (default 1): no push, the p95 is bounded by it",
     )
     p.add_argument("--tick", type=float, default=0.05, help="the scheduler's tick, seconds")
+    p.add_argument(
+        "--coalesce-seconds",
+        type=float,
+        default=ApiSettings.push_coalesce_seconds,
+        help="the webhook's push coalescing ([api] push_coalesce_seconds; production default "
+        "%(default)s s): a notification makes the binding due this much later at the latest",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = p.parse_args(argv)
     if args.poll_seconds is None:
@@ -92,7 +100,9 @@ def google_to_caldav_with_push(
 ) -> dict:
     """Serve the webhook app on a free local port, give the binding a push channel to it,
     measure Google -> CalDAV, then stop the channel and the server."""
-    _, url, stop_server = start_in_thread(webhook_app(world.store), "127.0.0.1", 0)
+    _, url, stop_server = start_in_thread(
+        webhook_app(world.store, coalesce_seconds=args.coalesce_seconds), "127.0.0.1", 0
+    )
     address = f"{url}{GOOGLE_PATH}"
     try:
         seen = len(world.google.notifications)
@@ -224,6 +234,7 @@ def run(args: argparse.Namespace) -> dict:
         to_remote: to_remote_result,
         to_crm: to_crm_result,
         f"{to_crm}_mode": mode,
+        "push_coalesce_seconds": args.coalesce_seconds,
         "targets": {
             name: {
                 "want": f"{targets(kind)[name][0]} {targets(kind)[name][1]}",
@@ -273,7 +284,8 @@ def print_report(report: dict) -> None:
     if mode == "push":
         print(
             f" ({r['push_notifications']} change notifications answered 200 at "
-            f"{r['webhook']}; polling every {r['poll_seconds']} s)"
+            f"{r['webhook']}; polling every {r['poll_seconds']} s; notifications coalesced "
+            f"for up to {report['push_coalesce_seconds']} s, which the latency includes)"
         )
     elif kind == "caldav":
         print(": the p95 is bounded by the polling interval")

@@ -110,7 +110,12 @@ def test_what_is_created_lists_back_with_the_same_hash(backend: CaldavBackend, n
     event = ROUND_TRIPS[name]
     created = backend.create(event, idempotency_key=f"key-{name}")
     assert created.remote_id == name_for(f"key-{name}") and created.etag
-    changes, _ = _all(backend, cursor)
+    assert _all(backend, cursor)[0] == []  # its own write, unchanged since: not fetched
+    reader = CaldavBackend(backend.settings)  # another process reads what the server holds
+    try:
+        changes, _ = _all(reader, cursor)
+    finally:
+        reader.close()
     assert [c.remote_id for c in changes] == [created.remote_id]
     listed = changes[0]
     assert isinstance(listed, RemoteEvent)
@@ -327,10 +332,16 @@ def test_without_sync_collection_it_lists_by_ctag_and_etags(
         assert len(proxy.records) - before == 1  # an idle round: the ctag alone
         via.update(first.remote_id, _event("m-1", subject="new"), etag=first.etag)
         via.delete(second.remote_id, etag=second.etag)
-        changes, cursor = _all(via, cursor)
+        reader = CaldavBackend(via.settings)
+        try:
+            changes, _ = _all(reader, cursor)
+        finally:
+            reader.close()
         assert sorted(changes, key=lambda c: c.remote_id) == sorted(
             [via.get(first.remote_id), Deleted(second.remote_id)], key=lambda c: c.remote_id
         )
+        # The writer's own listing leaves out its update (unchanged since it wrote it).
+        assert _all(via, cursor)[0] == [Deleted(second.remote_id)]
     finally:
         via.close()
         proxy.stop()
@@ -385,6 +396,34 @@ def test_a_crm_update_keeps_the_users_own_additions(radicale: Radicale, calendar
         assert "TRIGGER:-PT5M" not in stored and "RECURRENCE-ID" not in stored
         assert "TRIGGER:-PT30M" in stored and "X-FOO:kept" in stored
         assert proxy.mailed() == []
+    finally:
+        via.close()
+        proxy.stop()
+
+
+def test_an_incremental_listing_fetches_only_what_others_changed(
+    radicale: Radicale, calendar: str
+) -> None:
+    """The round after our own writes asks the server once: members still at the etag our
+    write got are not fetched; one the user changed since is; a full listing has all."""
+    proxy = DavProxy(radicale.url)
+    path = calendar.split("/", 3)[3]
+    via = CaldavBackend(CaldavSettings(f"{proxy.url}/{path}", "alice", "alice-pw"))
+    try:
+        _, cursor = _all(via, None)
+        ours = via.create(_event("m-1"), idempotency_key="a")
+        edited = via.create(_event("m-2"), idempotency_key="b")
+        other = CaldavBackend(CaldavSettings(f"{radicale.url}/{path}", "alice", "alice-pw"))
+        try:
+            other.update(edited.remote_id, _event("m-2", subject="on the phone"), etag=edited.etag)
+        finally:
+            other.close()
+        before = len(proxy.records)
+        changes, cursor = _all(via, cursor)
+        assert [(c.remote_id, c.subject) for c in changes] == [(edited.remote_id, "on the phone")]
+        assert len(proxy.records) - before == 2  # sync-collection + one multiget
+        full, _ = _all(via, None)
+        assert sorted(c.remote_id for c in full) == sorted([ours.remote_id, edited.remote_id])
     finally:
         via.close()
         proxy.stop()

@@ -17,7 +17,7 @@ from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store.schema import bindings, channels
-from tests.integration.test_serve_sync import start_with_binding
+from tests.integration.test_serve_push import start_with_binding
 from tests.support import server as support
 
 FAR = 4_000_000_000.0

@@ -6,7 +6,8 @@ The binding's real backend (built from the store, talking to the emulator) is wr
 that right after its NTH call of METHOD returns, the process kills itself: the remote
 write has happened, whatever the engine meant to do next has not. WHEN ``before``: killed
 before the NTH call goes out instead. METHOD ``page``: killed when the NTH page of a pull
-has been listed, before the engine applies it (the pages before it are applied).
+has been listed, before the engine applies it (the pages before it are applied). METHOD
+may name several methods, comma-separated ("set_tag,update"): their calls count together.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ class AtCall:
     def __init__(
         self, backend: Any, method: str, nth: int, action: Callable[[], None], *, before: bool
     ) -> None:
-        self._backend, self._method, self._left = backend, method, nth
+        self._backend, self._methods, self._left = backend, set(method.split(",")), nth
         self._action, self._before = action, before
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._backend, name)
-        if name != self._method:
+        if name not in self._methods:
             return real
 
         def call(*args: Any, **kwargs: Any) -> Any:

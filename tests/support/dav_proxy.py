@@ -51,7 +51,7 @@ class Recorded:
 @dataclass
 class Faults:
     next: dict[str, list[int]] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, tuple[int, int]] = field(default_factory=dict)  # name: (status, times)
     expire_token: bool = False
     no_sync_collection: bool = False
 
@@ -80,9 +80,10 @@ class DavProxy:
         with self.lock:
             self.faults.next.setdefault(kind, []).extend([status] * count)
 
-    def reject(self, name: str, status: int = 403) -> None:
+    def reject(self, name: str, status: int = 403, times: int = 10**9) -> None:
+        """Writes (PUT, DELETE) of object ``name`` answer ``status``, ``times`` times."""
         with self.lock:
-            self.faults.rejected[name] = status
+            self.faults.rejected[name] = (status, times)
 
     def expire_next_token(self) -> None:
         with self.lock:
@@ -92,7 +93,12 @@ class DavProxy:
         with self.lock:
             name = unquote(request.path).rstrip("/").rsplit("/", 1)[-1]
             if request.method in ("PUT", "DELETE") and name in self.faults.rejected:
-                return self.faults.rejected[name], b""
+                status, times = self.faults.rejected[name]
+                if times <= 1:
+                    del self.faults.rejected[name]
+                else:
+                    self.faults.rejected[name] = (status, times - 1)
+                return status, b""
             if self.faults.no_sync_collection and b"sync-collection" in request.body:
                 # a server without RFC 6578: the REPORT is not supported (RFC 3253 3.6)
                 body = b'<D:error xmlns:D="DAV:"><D:supported-report/></D:error>'

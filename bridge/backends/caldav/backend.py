@@ -34,6 +34,7 @@ from bridge.backends.base import (
 )
 from bridge.backends.caldav import dav, listing, merge, wire
 from bridge.backends.caldav.http import Answer, Session
+from bridge.backends.caldav.http import strong as _strong
 from bridge.backends.caldav.settings import CaldavSettings
 
 ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
@@ -42,12 +43,6 @@ ICS_HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 def name_for(idempotency_key: str) -> str:
     """The resource name a create with ``idempotency_key`` uses: sha256 hex + ".ics"."""
     return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest() + ".ics"
-
-
-def _strong(etag: str) -> str:
-    """An etag compared as If-Match compares it (a weak W/ prefix dropped)."""
-    text = etag.strip()
-    return text[2:] if text.startswith("W/") else text
 
 
 class CaldavBackend(BaseBackend):
@@ -59,6 +54,11 @@ class CaldavBackend(BaseBackend):
         self.settings = settings
         self.paths = dav.Paths(settings.url)
         self.session = Session(settings)
+        #: The etag each of our own writes got, until a listing reports that object: a
+        #: member listed at the etag we wrote is unchanged since, so it is not fetched (the
+        #: round after a push stays one request, as with Google, whose listing carries the
+        #: events). Bounded by the writes of one round.
+        self.own_writes: dict[str, str] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -147,6 +147,7 @@ class CaldavBackend(BaseBackend):
             return found
         event = wire.event_from_ical(text, remote_id=remote_id, etag=answer.etag)
         assert event is not None
+        self.own_writes[remote_id] = _strong(answer.etag)
         return event
 
     def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
@@ -203,6 +204,7 @@ class CaldavBackend(BaseBackend):
 
     def delete(self, remote_id: str, *, etag: str) -> None:
         headers = {"If-Match": etag} if etag else {}
+        self.own_writes.pop(remote_id, None)
         self.session.send("DELETE", self.paths.object_url(remote_id), "", headers, one_object=True)
 
     # --- checks -----------------------------------------------------------------------------

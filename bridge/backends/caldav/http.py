@@ -52,6 +52,7 @@ class Session:
             timeout=settings.timeout,
             ssl_verify_cert=settings.verify_tls,
             enable_rfc6764=False,
+            auth_type=None if settings.auth_type == "auto" else settings.auth_type,
         )
 
     def close(self) -> None:
@@ -94,6 +95,12 @@ class Session:
         if answer.status < 400 or answer.status in handled:
             return answer
         raise error_for(what, answer, one_object=one_object)
+
+
+def strong(etag: str) -> str:
+    """An etag compared as If-Match compares it (a weak W/ prefix dropped)."""
+    text = etag.strip()
+    return text[2:] if text.startswith("W/") else text
 
 
 def _bytes(body: bytes | str | None) -> bytes:

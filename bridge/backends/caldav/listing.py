@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from bridge.backends.base import BackendError, Change, ChangePage, Deleted, ResyncRequired
 from bridge.backends.caldav import dav, wire
+from bridge.backends.caldav.http import strong as _strong
 
 if TYPE_CHECKING:
     from bridge.backends.caldav.backend import CaldavBackend
@@ -59,16 +60,32 @@ def list_changes(backend: CaldavBackend, cursor: str | None) -> Iterator[ChangeP
     else:
         raise ResyncRequired(f"CalDAV: unknown cursor {cursor[:20]!r}")
     token, present, gone = changed
-    yield from _pages(backend, present, gone, SYNC + token)
+    yield from _pages(backend, _to_fetch(backend, present, cursor), gone, SYNC + token)
+
+
+def _to_fetch(backend: CaldavBackend, listed: dict[str, str], cursor: str | None) -> list[str]:
+    """The listed members (id: etag) to fetch. An incremental listing leaves out those
+    still at the etag our own write got: unchanged since we wrote them, the engine would
+    find them echoes. A full listing (no cursor) returns everything: it is how a lost
+    link or a new pairing finds our copies by their tag."""
+    if cursor is None:
+        backend.own_writes.clear()
+        return list(listed)
+    fetch: list[str] = []
+    for remote_id, etag in listed.items():
+        ours = backend.own_writes.pop(remote_id, None)
+        if ours is None or not etag or _strong(etag) != ours:
+            fetch.append(remote_id)
+    return fetch
 
 
 def _sync_report(
     backend: CaldavBackend, token: str, *, initial: bool
-) -> tuple[str, list[str], list[str]] | None:
-    """(new token, changed ids, deleted ids); None when the server has no sync-collection
-    (asked only on the initial listing). Follows truncated (507) answers."""
-    present: dict[str, None] = {}
-    gone: dict[str, None] = {}
+) -> tuple[str, dict[str, str], list[str]] | None:
+    """(new token, changed ids with their etags, deleted ids); None when the server has no
+    sync-collection (asked only on the initial listing). Follows truncated (507) answers."""
+    present: dict[str, str] = {}
+    gone: dict[str, str] = {}
     while True:
         answer = backend.session.send(
             "REPORT",
@@ -95,9 +112,9 @@ def _sync_report(
                 continue
             target = gone if entry.status == 404 else present
             (present if target is gone else gone).pop(remote_id, None)
-            target[remote_id] = None
+            target[remote_id] = entry.etag or ""
         if not result.truncated or not result.sync_token or result.sync_token == token:
-            return result.sync_token, list(present), list(gone)
+            return result.sync_token, present, list(gone)
         token = result.sync_token
 
 
@@ -136,7 +153,8 @@ def _etag_listing(backend: CaldavBackend, cursor: str | None) -> Iterator[Change
         yield ChangePage([], cursor)
         return
     ctag, now = members(backend)
-    changed = [i for i, etag in now.items() if old.get(i) != etag or not etag]
+    listed = {i: e for i, e in now.items() if old.get(i) != e or not e}
+    changed = _to_fetch(backend, listed, cursor)
     gone = [i for i in old if i not in now]
     yield from _pages(backend, changed, gone, encode_etags(ctag, now))
 

@@ -23,11 +23,12 @@ CALDAV = KindSchema(
     {
         "url": Setting(str, identity=True),  # the calendar collection
         "username": Setting(str, identity=True),
-        "password_file": Setting(str),
+        "password_file": Setting(str, private_file="password file"),
         "password_env": Setting(str),
         "timeout": Setting(float),
         "verify_tls": Setting(bool),
         "batch_size": Setting(int),  # hrefs per calendar-multiget
+        "auth_type": Setting(str),  # basic (sent with every request) | digest | auto
     },
 )
 
@@ -42,6 +43,12 @@ class CaldavSettings:
     timeout: float = 30.0
     verify_tls: bool = True
     batch_size: int = 100
+    #: "basic" sends the credentials with every request (no 401 round trip first);
+    #: "digest" for servers that ask for it; "auto" learns the scheme from a 401.
+    auth_type: str = "basic"
+
+
+AUTH_TYPES = ("basic", "digest", "auto")
 
 
 def _password(settings: dict, secret: dict) -> str:
@@ -76,7 +83,13 @@ def caldav_settings(spec: BindingSpec) -> CaldavSettings:
     for key in ("url", "username"):
         if not settings.get(key):
             raise BindingConfigError(f"backend.{key} is missing")
+    auth_type = settings.get("auth_type", "basic")
+    if auth_type not in AUTH_TYPES:
+        raise BindingConfigError(
+            f"backend.auth_type: must be one of {', '.join(AUTH_TYPES)}, not {auth_type!r}"
+        )
     return CaldavSettings(
+        auth_type=auth_type,
         url=settings["url"],
         username=settings["username"],
         password=_password(settings, dict(spec.secret)),

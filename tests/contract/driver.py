@@ -1,0 +1,98 @@
+"""What the contract suite needs of one backend kind: its Driver.
+
+A driver stands for the service and its user: it says how alice's binding is configured,
+makes a backend as production does, and acts in the calendar as the user would (seed,
+edit, remove: no CRM tag, never through our backend). It reads what the service holds,
+injects faults and counts calls, so every case in tests/contract/ runs unchanged on every
+kind.
+
+A kind joins the suite with a module ``tests/contract/drivers/<kind>.py`` defining
+
+    @contextmanager
+    def open_driver(tmp_path: Path) -> Iterator[Driver]: ...
+
+(its service started and alice's calendar made, torn down after). ``edit`` takes
+RemoteEvent field names: subject, location, description, start, end, all_day, private,
+recurrence (iCalendar lines, EXDATE included) and overrides (each moved occurrence).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from bridge.backends.base import Backend, RemoteEvent
+
+#: The e-mail of the user whose binding the suite syncs (her calendar).
+ALICE = "alice@example.com"
+
+
+class Driver(Protocol):
+    kind: str  # "google", "caldav"
+    page_setting: str  # the backend setting that bounds how many events one pull page holds
+
+    def binding_backend_settings(self) -> dict:
+        """The [users.bindings.backend] table for alice's binding."""
+        ...
+
+    def binding_secret(self) -> dict:
+        """What the store keeps as the binding's secret ({} if none)."""
+        ...
+
+    def make_backend(self) -> Backend:
+        """A backend for alice's binding, as production makes it."""
+        ...
+
+    def seed(
+        self,
+        *,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        all_day: bool = False,
+        recurrence: tuple[str, ...] = (),
+        private: bool = False,
+        description: str = "",
+        location: str = "",
+        attendees: tuple[str, ...] = (),
+    ) -> str:
+        """The user creates an event in their own calendar (no CRM tag); its id."""
+        ...
+
+    def edit(self, remote_id: str, **fields: Any) -> None:
+        """The user edits the event (RemoteEvent field names)."""
+        ...
+
+    def remove(self, remote_id: str) -> None:
+        """The user deletes the event."""
+        ...
+
+    def events(self) -> list[RemoteEvent]:
+        """Every live event the remote holds now, read through the service's own view."""
+        ...
+
+    def expire_cursor(self) -> None:
+        """The next list with the stored cursor gets "expired"."""
+        ...
+
+    def fail_next(self, method: str, status: int, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` ("create", "update", "delete", "list")
+        answer HTTP ``status``."""
+        ...
+
+    def reject(self, remote_id: str, status: int = 403, times: int = 10**9) -> None:
+        """Writes to this one event are refused with ``status`` (the next ``times`` ones;
+        by default always)."""
+        ...
+
+    def write_count(self) -> int:
+        """Remote write calls so far (creates, updates, deletes)."""
+        ...
+
+    def request_count(self) -> int:
+        """All remote calls so far."""
+        ...
+
+    def mailed(self) -> list[str]:
+        """Everything that would have mailed someone."""
+        ...
