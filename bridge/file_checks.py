@@ -2,13 +2,15 @@
 
 ``bridge check`` prints these problems and ``bridge serve`` logs them at start: the
 SQLite database (with its -wal and -shm files) and its directory, the key file, the
-htpasswd file and the Google service-account files named by bindings.
+htpasswd file and the files bindings name that their kind's schema marks private (a
+Google service-account file, a CalDAV password file).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bridge.backends import kinds
 from bridge.config import Settings
 from bridge.file_modes import ModeProblem, mode_problems, sqlite_files
 from bridge.store.engine import sqlite_path
@@ -28,7 +30,6 @@ def permission_problems(settings: Settings) -> list[ModeProblem]:
         files.append((settings.server.htpasswd, "htpasswd file"))
     for user in settings.users:
         for binding in user.bindings:
-            account = binding.backend.get("service_account_file")
-            if isinstance(account, str):
-                files.append((Path(account), "service-account file"))
+            schema = kinds.schema_for(binding.kind)
+            files += [(Path(p), what) for p, what in schema.private_files(binding.backend)]
     return mode_problems(files, dirs)

@@ -21,11 +21,14 @@ _VALUE_NAMES = {str: "string", int: "integer", float: "float"}
 class Setting:
     """One key: its type (an int is accepted where a float is asked), whether it names the
     remote calendar or account (``identity``: changing it starts a new pairing), and
-    whether it is secret (encrypted at rest, never shown in a message)."""
+    whether it is secret (encrypted at rest, never shown in a message), and whether it
+    names a file that must stay private (``private_file``: ``bridge check`` reports it when
+    its group or others can read it)."""
 
     type: type = str
     identity: bool = False
     secret: bool = False
+    private_file: str = ""  # what the file is, in words ("" = not a private file)
 
     def check(self, value: Any) -> str | None:
         """Why ``value`` does not fit, or None."""
@@ -57,6 +60,14 @@ class KindSchema:
     def identity(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The settings that name the remote calendar (a change means a new pairing)."""
         return {k: settings.get(k) for k, s in sorted(self.settings.items()) if s.identity}
+
+    def private_files(self, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(path, what it is) of every private file ``settings`` name."""
+        return [
+            (value, setting.private_file)
+            for key, setting in sorted(self.settings.items())
+            if setting.private_file and isinstance(value := settings.get(key), str)
+        ]
 
     def is_secret(self, key: str) -> bool:
         setting = self.settings.get(key)

@@ -30,7 +30,7 @@ GOOGLE = KindSchema(
         "auth_uri": Setting(str),
         "redirect_uri": Setting(str),
         # ... or a service account acting for the user (domain-wide delegation).
-        "service_account_file": Setting(str),
+        "service_account_file": Setting(str, private_file="service-account file"),
         "subject": Setting(str, identity=True),
     },
 )
