@@ -115,8 +115,9 @@ class BackendMaker:
 
 
 def scheduler_timing(settings: Settings) -> Timing:
-    """The scheduler's lease timing from ``[sync]``."""
+    """The scheduler's polling interval and lease timing from ``[sync]``."""
     return Timing(
+        poll_seconds=settings.sync.poll_seconds,
         heartbeat_seconds=settings.sync.heartbeat_seconds,
         lease_seconds=settings.sync.lease_seconds,
     )

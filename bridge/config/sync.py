@@ -4,6 +4,8 @@
 [sync]
 heartbeat_seconds = 5     # a worker renews the lease of the binding it runs this often
 lease_seconds = 15        # a lease without a heartbeat for this long is taken over
+poll_seconds = 60         # a binding is synced at least this often (push or a local change
+                          # makes it due sooner; a kind without push, like caldav, polls)
 ```
 
 A worker that dies on another host is replaced after ``lease_seconds``; one that dies
@@ -23,11 +25,13 @@ from bridge.config.validators import _integer, _Problem, table_values
 class SyncSettings:
     heartbeat_seconds: int = 5
     lease_seconds: int = 15
+    poll_seconds: int = 60
 
 
 _KEYS = {
     "heartbeat_seconds": _integer(1, 300),
     "lease_seconds": _integer(2, 3600),
+    "poll_seconds": _integer(5, 86400),
 }
 
 

@@ -560,6 +560,16 @@ def test_sync_leases_default_to_five_second_heartbeats(tmp_path):
     assert (sync.heartbeat_seconds, sync.lease_seconds) == (2, 4)
 
 
+def test_sync_polls_every_minute_unless_told(tmp_path):
+    from bridge.wiring import scheduler_timing
+
+    settings = load_config(write(tmp_path, server_block() + USERS))
+    assert settings.sync.poll_seconds == 60
+    assert scheduler_timing(settings).poll_seconds == 60
+    settings = load_config(write(tmp_path, server_block() + "[sync]\npoll_seconds = 300\n"))
+    assert scheduler_timing(settings).poll_seconds == 300
+
+
 @pytest.mark.parametrize(
     ("table", "key", "reason"),
     [
@@ -568,6 +578,7 @@ def test_sync_leases_default_to_five_second_heartbeats(tmp_path):
         ("lease_seconds = 1.5", "sync.lease_seconds", "expected an integer"),
         ("lease_seconds = 9", "sync.lease_seconds", "at least twice sync.heartbeat_seconds (5)"),
         ("heartbeat_seconds = 10", "sync.lease_seconds", "got 15"),
+        ("poll_seconds = 1", "sync.poll_seconds", "between 5 and 86400"),
     ],
 )
 def test_sync_errors_name_key_and_reason(tmp_path, table, key, reason):
