@@ -7,8 +7,10 @@ user's phone would, so they never count as the backend's requests.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -221,16 +223,27 @@ class CaldavDriver:
 
 @contextmanager
 def open_driver(directory: Path, radicale: Radicale | None = None) -> Iterator[CaldavDriver]:
-    """A driver on ``radicale`` (or on a Radicale of its own, stopped afterwards)."""
-    own = radicale is None
-    server = start_radicale(directory / "radicale") if radicale is None else radicale
-    driver = CaldavDriver(server, directory)
+    """A driver on ``radicale``, by default on the one Radicale this test process shares
+    (started on first use, stopped at exit); every driver gets a calendar of its own."""
+    driver = CaldavDriver(radicale or _shared(), directory)
     try:
         yield driver
     finally:
         driver.close()
-        if own:
-            server.stop()
+
+
+_SHARED: list[Radicale] = []
+
+
+def _shared() -> Radicale:
+    """One stock Radicale per test process: starting one costs about a second, and each
+    test's calendar is new, so tests never see each other's events or sync tokens."""
+    if not _SHARED or _SHARED[0].process.poll() is not None:
+        directory = Path(tempfile.mkdtemp(prefix="contract-radicale-"))
+        _SHARED[:] = [start_radicale(directory)]
+        atexit.register(_SHARED[0].stop)
+        atexit.register(shutil.rmtree, directory, True)
+    return _SHARED[0]
 
 
 @pytest.fixture
