@@ -24,6 +24,7 @@ from bridge.backends.base import (
 )
 from bridge.model import BusyStatus
 from tests.contract.pull import is_deleted, listed
+from tests.support.remote_events import at, meeting
 
 
 @pytest.fixture
@@ -31,25 +32,6 @@ def backend(driver) -> Iterator[Backend]:
     made = driver.make_backend()
     yield made
     made.close()
-
-
-def at(day: int, hour: int = 10) -> datetime:
-    return datetime(2031, 3, day, hour, tzinfo=UTC)
-
-
-def meeting(uid: str = "m-1", day: int = 3, **fields) -> RemoteEvent:
-    values = dict(
-        remote_id="",
-        start=at(day),
-        end=at(day, 11),
-        crm_meeting_id=uid,
-        subject=f"Meeting {uid}",
-        location="Room 1",
-        description="Agenda",
-        timezone="Europe/Berlin",
-    )
-    values.update(fields)
-    return RemoteEvent(**values)
 
 
 def held(driver, remote_id: str) -> RemoteEvent:

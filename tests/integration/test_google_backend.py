@@ -34,6 +34,7 @@ from bridge.backends.google.backend import (
 )
 from bridge.model import BusyStatus
 from tests.emulators.google_calendar.keys import service_account_info
+from tests.support.remote_events import at, meeting
 
 ALICE = "alice@example.com"
 
@@ -80,25 +81,6 @@ def backend(google_emulator, alice):
     made = make_backend(google_emulator, alice)
     yield made
     made.close()
-
-
-def at(day: int, hour: int = 10) -> datetime:
-    return datetime(2031, 3, day, hour, tzinfo=UTC)
-
-
-def meeting(uid: str = "m-1", day: int = 3, **fields) -> RemoteEvent:
-    values = dict(
-        remote_id="",
-        start=at(day),
-        end=at(day, 11),
-        crm_meeting_id=uid,
-        subject=f"Meeting {uid}",
-        location="Room 1",
-        description="Agenda",
-        timezone="Europe/Berlin",
-    )
-    values.update(fields)
-    return RemoteEvent(**values)
 
 
 def stored(google, event_id: str) -> dict:

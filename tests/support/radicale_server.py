@@ -5,10 +5,8 @@ subprocess. ``calendar(name)`` makes a calendar collection with MKCALENDAR (cald
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from pathlib import Path
 import caldav
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_listening
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 
@@ -89,17 +87,8 @@ level = warning
         stderr=subprocess.STDOUT,
     )
     server = Radicale(f"http://127.0.0.1:{port}", storage, process, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"radicale exited {process.returncode}: {log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"radicale did not listen on {port}: {log.read_text()}")
+    wait_listening("radicale", process, port, timeout, log.read_text, server.stop)
+    return server
 
 
 @pytest.fixture(scope="module")

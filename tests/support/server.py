@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,14 +97,28 @@ def start(config: Path, port: int, *, cwd: Path, timeout: float = 30) -> Server:
         stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", config, process, log)
+    wait_listening("bridge serve", process, port, timeout, server.output, server.stop)
+    return server
+
+
+def wait_listening(
+    what: str,
+    process: subprocess.Popen,
+    port: int,
+    timeout: float,
+    output: Callable[[], str],
+    stop: Callable[[], None],
+) -> None:
+    """Wait until ``process`` listens on ``port``; RuntimeError with its output if it exits
+    or does not listen within ``timeout`` seconds (then ``stop`` is called)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"bridge serve exited {process.returncode}:\n{server.output()}")
+            raise RuntimeError(f"{what} exited {process.returncode}:\n{output()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
+                return
         except OSError:
             time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"bridge serve did not listen on {port}:\n{server.output()}")
+    stop()
+    raise RuntimeError(f"{what} did not listen on {port}:\n{output()}")
