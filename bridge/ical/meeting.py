@@ -19,7 +19,7 @@ _VUTC = vobject.icalendar.utc  # vobject names only its own UTC object "UTC"
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 
 
-def _text(component: vobject.base.Component, name: str) -> str:
+def text_value(component: vobject.base.Component, name: str) -> str:
     found = lines(component, name)
     return str(found[0].value) if found else ""
 
@@ -44,14 +44,14 @@ def _master(vcal: vobject.base.Component) -> vobject.base.Component:
     return masters[0]
 
 
-def _zone_of(value: date) -> str:
+def zone_of(value: date) -> str:
     if not isinstance(value, datetime) or value.tzinfo is None:
         return "UTC"
     name = tz_name(value.tzinfo)
     return name if name and iana_zone(name) is not None else "UTC"
 
 
-def _aware(value: date, zone: str) -> datetime:
+def aware_in(value: date, zone: str) -> datetime:
     """A DATE as midnight UTC; a date-time in ``zone`` (floating as UTC)."""
     if not isinstance(value, datetime):
         return as_utc(value)
@@ -60,12 +60,12 @@ def _aware(value: date, zone: str) -> datetime:
     return as_utc(value).astimezone(tz)
 
 
-def _busy(event: vobject.base.Component) -> BusyStatus:
-    if _text(event, "x-microsoft-cdo-busystatus").upper() == "OOF":
+def busy_of(event: vobject.base.Component) -> BusyStatus:
+    if text_value(event, "x-microsoft-cdo-busystatus").upper() == "OOF":
         return BusyStatus.OUT_OF_OFFICE
-    if _text(event, "transp").upper() == "TRANSPARENT":
+    if text_value(event, "transp").upper() == "TRANSPARENT":
         return BusyStatus.FREE
-    if _text(event, "status").upper() == "TENTATIVE":
+    if text_value(event, "status").upper() == "TENTATIVE":
         return BusyStatus.TENTATIVE
     return BusyStatus.BUSY
 
@@ -78,10 +78,10 @@ def meeting_from_ical(
     event = _master(vcal)
     raw_start = event.dtstart.value
     all_day = not isinstance(raw_start, datetime)
-    zone = _zone_of(raw_start)
-    start = _aware(raw_start, zone)
+    zone = zone_of(raw_start)
+    start = aware_in(raw_start, zone)
     if "dtend" in event.contents:
-        end = _aware(event.dtend.value, zone)
+        end = aware_in(event.dtend.value, zone)
     elif "duration" in event.contents:
         end = start + event.duration.value
     else:
@@ -115,27 +115,27 @@ def meeting_from_ical(
     for name, found in event.contents.items():
         if name.upper().startswith(FIELD_PREFIX) and found:
             custom[name[len(FIELD_PREFIX) :].lower()] = str(found[0].value)
-    activity = _text(event, "x-crm-activity-type") or (MEETING if attendees else APPOINTMENT)
-    sequence = _text(event, "sequence")
+    activity = text_value(event, "x-crm-activity-type") or (MEETING if attendees else APPOINTMENT)
+    sequence = text_value(event, "sequence")
     return Meeting(
         uid=str(event.uid.value),
         start=start,
         end=end,
         organiser=organiser,
-        booked_by=_text(event, "x-crm-booked-by") or None,
+        booked_by=text_value(event, "x-crm-booked-by") or None,
         internal_users=internal,
         crm_persons=[str(x.value) for x in lines(event, "x-crm-person")],
         crm_organisations=[str(x.value) for x in lines(event, "x-crm-organisation")],
         external=external,
         activity_type=activity,
-        subject=_text(event, "summary"),
-        location=_text(event, "location"),
-        description=_text(event, "description"),
+        subject=text_value(event, "summary"),
+        location=text_value(event, "location"),
+        description=text_value(event, "description"),
         timezone=zone,
         all_day=all_day,
         recurrence=_recurrence(vcal, event, zone),
         private=is_private(event),
-        busy=_busy(event),
+        busy=busy_of(event),
         custom_fields=custom,
         sequence=int(sequence) if sequence.strip().lstrip("-").isdigit() else 0,
         declined=declined,
@@ -149,9 +149,9 @@ def _recurrence(
     overrides = [
         _instance_id(e.recurrence_id.value) for e in events(vcal) if "recurrence-id" in e.contents
     ]
-    exdates = [_aware(v, zone) for x in lines(event, "exdate") for v in x.value]
+    exdates = [aware_in(v, zone) for x in lines(event, "exdate") for v in x.value]
     rdates = [
-        _aware(v[0] if isinstance(v, tuple) else v, zone)
+        aware_in(v[0] if isinstance(v, tuple) else v, zone)
         for x in lines(event, "rdate")
         for v in x.value
     ]
@@ -207,7 +207,7 @@ def meeting_to_ical(
             event.add(name).value = value
     event.add("sequence").value = str(meeting.sequence)
     event.add("class").value = "PRIVATE" if meeting.private else "PUBLIC"
-    _write_busy(event, meeting.busy)
+    write_busy(event, meeting.busy)
     event.add("x-crm-activity-type").value = meeting.activity_type
     if meeting.booked_by:
         event.add("x-crm-booked-by").value = meeting.booked_by
@@ -262,7 +262,7 @@ def _attendee(event: vobject.base.Component, email: str, name: str, partstat: st
     line.params["PARTSTAT"] = [partstat]
 
 
-def _write_busy(event: vobject.base.Component, busy: BusyStatus) -> None:
+def write_busy(event: vobject.base.Component, busy: BusyStatus) -> None:
     event.add("transp").value = "TRANSPARENT" if busy is BusyStatus.FREE else "OPAQUE"
     if busy is BusyStatus.TENTATIVE:
         event.add("status").value = "TENTATIVE"

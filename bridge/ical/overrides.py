@@ -14,11 +14,11 @@ import vobject
 from vobject.icalendar import utc as VUTC  # vobject serialises its own UTC only
 
 from bridge.ical.errors import as_utc, events, fix_tz
-from bridge.ical.meeting import _busy, _instance_id, _text, _write_busy
+from bridge.ical.meeting import _instance_id, busy_of, text_value, write_busy
 from bridge.model import Override
 
 
-def _aware(value: date) -> datetime:
+def aware_in(value: date) -> datetime:
     if isinstance(value, datetime):
         return as_utc(fix_tz(value))
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
@@ -32,9 +32,9 @@ def read_overrides(vcal: vobject.base.Component) -> list[Override]:
         if rid is None:
             continue
         start_value = event.dtstart.value
-        start = _aware(start_value)
+        start = aware_in(start_value)
         if hasattr(event, "dtend"):
-            end = _aware(event.dtend.value)
+            end = aware_in(event.dtend.value)
         elif hasattr(event, "duration"):
             end = start + event.duration.value
         else:
@@ -46,10 +46,10 @@ def read_overrides(vcal: vobject.base.Component) -> list[Override]:
                 recurrence_id=_instance_id(rid.value),
                 start=start,
                 end=end,
-                subject=_text(event, "summary"),
-                location=_text(event, "location"),
-                description=_text(event, "description"),
-                busy=_busy(event),
+                subject=text_value(event, "summary"),
+                location=text_value(event, "location"),
+                description=text_value(event, "description"),
+                busy=busy_of(event),
             )
         )
     return sorted(found, key=lambda o: o.recurrence_id)
@@ -87,5 +87,5 @@ def with_overrides(text: str, overrides: Iterable[Override], *, all_day: bool) -
         ):
             if value:
                 event.add(name).value = value
-        _write_busy(event, o.busy)
+        write_busy(event, o.busy)
     return vcal.serialize()

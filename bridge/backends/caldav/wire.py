@@ -15,16 +15,16 @@ server mails nobody.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytz
 import vobject
 
 from bridge.backends.base import RemoteAttendee, RemoteEvent, RemoteOverride
 from bridge.backends.recurrence import normalise_recurrence
-from bridge.ical.errors import as_utc, events, fix_tz, iana_zone, lines, tz_name
+from bridge.ical.errors import as_utc, events, fix_tz, lines
+from bridge.ical.meeting import aware_in, busy_of, text_value, write_busy, zone_of
 from bridge.ical.redact import is_private
-from bridge.model import BusyStatus
 
 MEETING_ID = "X-CRM-MEETING-ID"
 INVITE_COPY = "X-CRM-INVITE-COPY"
@@ -40,42 +40,14 @@ class WireError(ValueError):
 # --- inbound --------------------------------------------------------------------------------
 
 
-def _text(component: vobject.base.Component, name: str) -> str:
-    found = lines(component, name)
-    return str(found[0].value) if found else ""
-
-
-def _zone_name(value: date) -> str:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        return "UTC"
-    name = tz_name(value.tzinfo)
-    return name if name and iana_zone(name) is not None else "UTC"
-
-
-def _aware(value: date, zone: str = "UTC") -> datetime:
-    if not isinstance(value, datetime):
-        return as_utc(value)
-    return as_utc(fix_tz(value)).astimezone(iana_zone(zone) or UTC)
-
-
 def _span(event: vobject.base.Component, zone: str) -> tuple[datetime, datetime]:
     raw = event.dtstart.value
-    start = _aware(raw, zone)
+    start = aware_in(raw, zone)
     if "dtend" in event.contents:
-        return start, _aware(event.dtend.value, zone)
+        return start, aware_in(event.dtend.value, zone)
     if "duration" in event.contents:
         return start, start + event.duration.value
     return start, start + (timedelta(days=1) if not isinstance(raw, datetime) else timedelta())
-
-
-def busy_of(event: vobject.base.Component) -> BusyStatus:
-    if _text(event, "x-microsoft-cdo-busystatus").upper() == "OOF":
-        return BusyStatus.OUT_OF_OFFICE
-    if _text(event, "transp").upper() == "TRANSPARENT":
-        return BusyStatus.FREE
-    if _text(event, "status").upper() == "TENTATIVE":
-        return BusyStatus.TENTATIVE
-    return BusyStatus.BUSY
 
 
 def rid_key(value: date) -> str:
@@ -145,7 +117,7 @@ def event_from_ical(text: str, *, remote_id: str, etag: str = "") -> RemoteEvent
         return None
     raw = master.dtstart.value
     all_day = not isinstance(raw, datetime)
-    zone = "UTC" if all_day else _zone_name(raw)
+    zone = "UTC" if all_day else zone_of(raw)
     start, end = _span(master, zone)
     overrides: dict[str, RemoteOverride] = {}
     cancelled: list[date] = []
@@ -153,7 +125,7 @@ def event_from_ical(text: str, *, remote_id: str, etag: str = "") -> RemoteEvent
         if "recurrence-id" not in event.contents:
             continue
         rid = event.recurrence_id.value
-        if _text(event, "status").upper() == "CANCELLED":
+        if text_value(event, "status").upper() == "CANCELLED":
             cancelled.append(rid)
             continue
         o_start, o_end = _span(event, zone)
@@ -161,9 +133,9 @@ def event_from_ical(text: str, *, remote_id: str, etag: str = "") -> RemoteEvent
             recurrence_id=rid_key(rid),
             start=o_start,
             end=o_end,
-            subject=_text(event, "summary"),
-            location=_text(event, "location"),
-            description=_text(event, "description"),
+            subject=text_value(event, "summary"),
+            location=text_value(event, "location"),
+            description=text_value(event, "description"),
             busy=busy_of(event),
         )
     last_modified = lines(master, "last-modified") or lines(master, "dtstamp")
@@ -172,11 +144,11 @@ def event_from_ical(text: str, *, remote_id: str, etag: str = "") -> RemoteEvent
         start=start,
         end=end,
         etag=etag,
-        crm_meeting_id=_text(master, MEETING_ID.lower()) or None,
-        is_invite_copy=_text(master, INVITE_COPY.lower()).upper() == "TRUE",
-        subject=_text(master, "summary"),
-        location=_text(master, "location"),
-        description=_text(master, "description"),
+        crm_meeting_id=text_value(master, MEETING_ID.lower()) or None,
+        is_invite_copy=text_value(master, INVITE_COPY.lower()).upper() == "TRUE",
+        subject=text_value(master, "summary"),
+        location=text_value(master, "location"),
+        description=text_value(master, "description"),
         all_day=all_day,
         timezone=zone,
         recurrence=_recurrence(master, cancelled),
@@ -203,14 +175,6 @@ def _writer(event: RemoteEvent):  # noqa: ANN202 - a datetime -> date | datetime
         except pytz.UnknownTimeZoneError:
             zone = _VUTC
     return lambda value: value.astimezone(zone)
-
-
-def _write_busy(component: vobject.base.Component, busy: BusyStatus) -> None:
-    component.add("transp").value = "TRANSPARENT" if busy is BusyStatus.FREE else "OPAQUE"
-    if busy is BusyStatus.TENTATIVE:
-        component.add("status").value = "TENTATIVE"
-    if busy is BusyStatus.OUT_OF_OFFICE:
-        component.add("x-microsoft-cdo-busystatus").value = "OOF"
 
 
 def _write_texts(component: vobject.base.Component, subject: str, location: str, text: str):  # noqa: ANN202
@@ -253,7 +217,7 @@ def event_to_ical(event: RemoteEvent, *, uid: str) -> str:
     master.add("dtend").value = when(event.end)
     _write_texts(master, event.subject, event.location, event.description)
     master.add("class").value = "PRIVATE" if event.private else "PUBLIC"
-    _write_busy(master, event.busy)
+    write_busy(master, event.busy)
     _write_recurrence(master, event)
     if event.crm_meeting_id is not None:
         master.add(MEETING_ID.lower()).value = event.crm_meeting_id
@@ -269,7 +233,7 @@ def event_to_ical(event: RemoteEvent, *, uid: str) -> str:
         _write_texts(child, override.subject, override.location, override.description)
         if event.private:
             child.add("class").value = "PRIVATE"
-        _write_busy(child, override.busy)
+        write_busy(child, override.busy)
     return str(cal.serialize())
 
 
