@@ -104,15 +104,16 @@ def Paused(backend, during):  # noqa: N802 - reads as the wrapper it makes
 
 
 def test_heartbeats_keep_a_round_longer_than_its_lease_leased(world):
-    """A 0.3 s lease, a round of 1.5 s: the heartbeat keeps others out all along."""
-    worker = scheduler(world, "w", heartbeat_seconds=0.1, lease_seconds=0.3)
+    """A 1 s lease, a round of 5 s: the heartbeat keeps others out all along. (A 0.3 s
+    lease lost heartbeats when the suite ran one process per core on 2 cores.)"""
+    worker = scheduler(world, "w", heartbeat_seconds=0.2, lease_seconds=1.0)
     other = scheduler(world, "other")
     world.crm_meeting("hb-1", "Long round")
     seen = {}
 
     def during():
         first = binding(world)
-        time.sleep(1.5)
+        time.sleep(5.0)
         seen["other"] = other.run_binding(world.binding_id)
         seen["rows"] = (first, binding(world))
 
