@@ -9,6 +9,8 @@ import http.client
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import bcrypt
@@ -183,3 +185,37 @@ def test_a_round_in_progress_is_not_interrupted(tmp_path, db_url, google_emulato
         assert "failed" not in ops.server.output()[mark:]
     finally:
         ops.server.stop()
+
+
+def test_bridge_reload_reaches_serve_and_every_worker(tmp_path, db_url, google_emulator):
+    ops = start_ops(tmp_path, db_url, google_emulator)
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "worker", "--config", str(ops.config)],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        pid_file = tmp_path / f"bridge-worker-{worker.pid}.pid"
+        ops.wait(lambda: pid_file.exists(), "the worker wrote no pid file")
+        edit(
+            ops.config,
+            'display_name = "Dave Dune"',
+            'display_name = "Dave Dune"\ncan_see = ["bob"]',
+        )
+        asked = bridge("reload", "--config", str(ops.config), cwd=tmp_path)
+        assert asked.returncode == 0, asked.stderr
+        assert f"asked bridge serve (pid {ops.server.process.pid})" in asked.stdout
+        assert f"asked bridge worker (pid {worker.pid})" in asked.stdout
+        wait_log(ops, "configuration reloaded from")
+        ops.wait(
+            lambda: "configuration reloaded from" in (tmp_path / "worker.log").read_text(),
+            "the worker did not reload",
+        )
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+        ops.server.stop()
+    assert not pid_file.exists()  # removed at a clean exit
