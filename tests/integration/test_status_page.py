@@ -108,3 +108,24 @@ def test_a_failing_binding_says_why_in_plain_words(tmp_path, db_url, google_emul
         assert "last error:" in status.stdout and "The calendar was not found" in status.stdout
     finally:
         ops.server.stop()
+
+
+def test_the_push_channel_expiry_is_shown_and_counted(tmp_path, db_url, google_emulator):
+    ops = start_ops(
+        tmp_path, db_url, google_emulator, api='public_url = "http://127.0.0.1:{api_port}"'
+    )
+    try:
+        row = ops.wait(
+            lambda: (b := ops.binding())["channel_expires_at"] and b, "no push channel opened"
+        )
+        assert abs(row["channel_expires_at"] - (time.time() + 86400)) < 600
+        assert re.search(
+            r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in 2[34] h\)</td>",
+            ops.get("/status/rows").body,
+        )
+        metrics = ops.get("/metrics").body
+        assert "bridge_push_channels_open 1.0" in metrics
+        status = bridge("status", "--config", str(ops.config), cwd=tmp_path)
+        assert "  push channel: open until " in status.stdout
+    finally:
+        ops.server.stop()

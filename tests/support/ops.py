@@ -79,6 +79,7 @@ def write_ops_config(
     top: str = "",
     backend: str = "",
     rules: str = "",
+    api: str = "",
 ) -> Path:
     config = support.write_config(
         tmp_path, db_url, port, alice_extra=google_binding(google, backend=backend, rules=rules)
@@ -92,6 +93,7 @@ def write_ops_config(
 enabled = true
 port = {api_port}
 admins = ["alice"]
+{api.replace("{api_port}", str(api_port))}
 
 [sync]
 poll_seconds = 3600
