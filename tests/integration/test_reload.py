@@ -219,3 +219,26 @@ def test_bridge_reload_reaches_serve_and_every_worker(tmp_path, db_url, google_e
         log.close()
         ops.server.stop()
     assert not pid_file.exists()  # removed at a clean exit
+
+
+def test_a_binding_removed_from_the_file_stops_at_the_reload(tmp_path, db_url, google_emulator):
+    ops = start_ops(tmp_path, db_url, google_emulator)
+    try:
+        ops.wait(lambda: ops.binding()["last_success_at"], "no first round")
+        text = ops.config.read_text()
+        start = text.index("[[users.bindings]]")
+        end = text.index("[[users]]", start)
+        ops.config.write_text(text[:start] + text[end:])
+        os.kill(ops.server.process.pid, signal.SIGHUP)
+        wait_log(ops, "configuration reloaded from")
+        row = ops.wait(lambda: (b := ops.binding())["retired_at"] and b, "not retired")
+        assert row["next_run_at"] is None
+        calls = sum(google_emulator.calls.values())
+        put = request(ops.server.url, "PUT", "/alice/meetings/g-1.ics", vevent("g-1", "Gone"))
+        assert put.status == 201
+        time.sleep(3)  # a live binding would have synced it within a second or two
+        assert sum(google_emulator.calls.values()) == calls
+        assert "Gone" not in {e.get("summary") for e in google_emulator.events("alice@example.com")}
+        assert "<td>retired</td>" in ops.get("/status/rows").body
+    finally:
+        ops.server.stop()
