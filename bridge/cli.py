@@ -42,6 +42,42 @@ def cmd_db_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Signal the running `bridge serve` / `bridge worker` of this configuration to read it
+    again; a file with a mistake is refused here, before anything is signalled."""
+    from bridge.reload import signal_running
+
+    settings = _settings(args)
+    signalled = signal_running(settings)
+    if not signalled:
+        where = settings.server.run_dir or settings.path.parent
+        print(f"bridge: no running bridge serve or worker found (pid files in {where})")
+        return 1
+    for role, pid in signalled:
+        print(f"asked bridge {role} (pid {pid}) to reload {settings.path}")
+    return 0
+
+
+def _long_running() -> tuple[object, ...]:
+    from bridge.cli_sync import cmd_worker
+
+    return (cmd_serve, cmd_worker)
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """The log of ``[logging]`` for every command that reads a configuration (a broken file
+    is reported by the command itself)."""
+    from bridge import log_setup
+
+    if getattr(args, "config", None) is None:
+        return
+    try:
+        settings = load_config(args.config)
+        log_setup.setup(settings, one_shot=args.func not in _long_running())
+    except ConfigError:
+        pass
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -60,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "prune", parents=[common], help="drop change-log rows past retention"
     ).set_defaults(func=cmd_db_prune)
+    commands.add_parser(
+        "reload", parents=[common], help="make the running serve and workers re-read the config"
+    ).set_defaults(func=cmd_reload)
     add_sync_commands(commands, common)
     add_secrets_commands(commands, common)
     add_bindings_commands(commands, common)
@@ -69,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _setup_logging(args)
         return args.func(args)
     except ConfigError as error:
         print(f"bridge: configuration error: {error}", file=sys.stderr)

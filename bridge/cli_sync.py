@@ -12,7 +12,6 @@ from typing import Any
 from bridge.config import load_config
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
-from bridge.store import quarantine as quarantine_store
 from bridge.store.bindings import BindingRow
 from bridge.sync.adopted import BindingRefused
 from bridge.wiring import Wiring
@@ -30,49 +29,34 @@ def _when(epoch: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from bridge.sync.status import status_views
+
     wiring, store = _open(args)
-    rows = store.read(binding_store.all_bindings)
-    if not rows:
+    views = status_views(store, wiring.rules())
+    if not views:
         print("no bindings configured")
         return 0
-    held = store.read(quarantine_store.summaries)
-    now = time.time()
-    rules = wiring.rules()
-    for row in rows:
-        print(f"{row.login}/{row.name} ({row.kind})")
-        if row.retired_at is not None:
-            print(f"  not in the configuration since {_when(row.retired_at)}: it does not sync;")
+    for view in views:
+        print(f"{view.login}/{view.name} ({view.kind})")
+        if view.retired_at is not None:
+            print(f"  not in the configuration since {_when(view.retired_at)}: it does not sync;")
             print("  `bridge bindings prune --config FILE` deletes it and its links")
-        else:
-            try:
-                rules(row)
-            except BindingRefused as error:
-                print(f"  refused here: {error}")
-        print(f"  last success: {_when(row.last_success_at)}")
-        print(f"  running:      {_running(row, now)}")
-        if row.last_error:
-            print(f"  last error:   {_when(row.last_error_at)}: {row.last_error}")
-        if row.failures:
-            print(f"  failures:     {row.failures} in a row, next try {_when(row.next_run_at)}")
-        if row.id in held:
-            found = held[row.id]
-            print(f"  quarantined:  {found.count} event(s); latest {_when(found.latest_at)}:")
-            print(f"                {found.latest_reason}")
+        elif view.refused:
+            print(f"  refused here: {view.refused}")
+        print(f"  state:        {view.state}")
+        print(f"  last success: {_when(view.last_success_at)}")
+        print(f"  running:      {view.running}")
+        if view.last_error:
+            print(f"  last error:   {_when(view.last_error_at)}: {view.last_error}")
+        if view.failures:
+            print(f"  failures:     {view.failures} in a row, next try {_when(view.next_run_at)}")
+        if view.channel_expires_at:
+            print(f"  push channel: open until {_when(view.channel_expires_at)}")
+        if view.quarantined:
+            latest = _when(view.quarantine_at)
+            print(f"  quarantined:  {view.quarantined} event(s); latest {latest}:")
+            print(f"                {view.quarantine_reason}")
     return 0
-
-
-def _running(row: BindingRow, now: float) -> str:
-    """Whether a round runs: only a live lease (fresh heartbeat, holder not seen dead)."""
-    from bridge.sync.lease import state_of
-
-    held = state_of(row)
-    if held is None:
-        return "no"
-    beat = f"heartbeat {max(0, now - held.beat):.0f} s ago" if held.beat else "no heartbeat"
-    if held.live(now):
-        return f"yes, by {held.holder_text()} ({beat})"
-    why = "dead" if held.dead else beat
-    return f"no; stale lease of {held.holder_text()} ({why}), the next round takes it over"
 
 
 def _selected(store: Store, login: str, name: str | None) -> list[BindingRow]:
@@ -156,13 +140,20 @@ def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> in
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from bridge.reload import Reloadable, pid_file
+
     wiring, store = _open(args)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     scheduler = wiring.scheduler(store)
+    live = Reloadable(wiring, adopt=False)  # SIGHUP: rules and bindings read again
+    scheduler.rules_for = live.rules()
+    live.attach(scheduler)
+    live.on_sighup()
     try:
-        scheduler.run_forever(stop, tick_seconds=args.tick)
+        with pid_file(wiring.settings, "worker"):
+            scheduler.run_forever(stop, tick_seconds=args.tick)
     finally:
         scheduler.close()  # every kept backend closed once
     return 0

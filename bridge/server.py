@@ -10,13 +10,16 @@ import radicale
 from radicale import config as radicale_config
 from radicale import log as radicale_log
 
+from bridge import log_setup
 from bridge.config import Settings
 from bridge.file_checks import permission_problems
+from bridge.reload import Reloadable, pid_file
 from bridge.rights import refusal_reason
 from bridge.wiring import Wiring, open_store
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
 from bridge.wsgi_commit import commit_on_success
 from bridge.wsgi_guard import RequestGuard
+from bridge.wsgi_metrics import measured
 from bridge.wsgi_status import RefusalStatus
 
 log = logging.getLogger("bridge")
@@ -70,21 +73,23 @@ def make_app(settings: Settings) -> WSGIApp:
         max_occurrences=settings.store.max_occurrences,
         horizon_days=settings.store.index_horizon_days,
     )
-    return utf8_paths(guarded)
+    return measured(utf8_paths(guarded))
 
 
-def start_sync_worker(wiring: Wiring) -> Callable[[], None]:
-    """Run the sync scheduler beside the CalDAV server when bindings are configured.
+def start_sync_worker(live: Reloadable) -> Callable[[], None]:
+    """Run the sync scheduler beside the CalDAV server (always: a reload may add the
+    first binding; with none, a pass is one query).
 
     Returns the function that stops it and closes the backends it kept."""
-    settings = wiring.settings
-    if not any(user.bindings for user in settings.users):
-        return lambda: None
+    wiring = live.wiring
     scheduler = wiring.scheduler(wiring.store())
+    scheduler.rules_for = live.rules()
+    live.attach(scheduler)
     done = threading.Event()
     thread = threading.Thread(target=scheduler.run_forever, args=(done,), name="sync", daemon=True)
     thread.start()
-    log.info("sync worker started for %d binding(s)", sum(len(u.bindings) for u in settings.users))
+    bindings = sum(len(u.bindings) for u in wiring.settings.users)
+    log.info("sync worker started for %d binding(s)", bindings)
 
     def stop() -> None:
         done.set()
@@ -94,23 +99,25 @@ def start_sync_worker(wiring: Wiring) -> Callable[[], None]:
     return stop
 
 
-def start_api(wiring: Wiring) -> Callable[[], None]:
+def start_api(live: Reloadable) -> Callable[[], None]:
     """Serve the webhooks and /health ([api]); open and renew the push channels of the
     bindings whose backend offers push.
 
     Channels are kept by this process only (the one that receives the webhooks), never by
     `bridge worker`. Returns the function that stops it all.
     """
+    wiring = live.wiring
     settings = wiring.settings
     if not settings.api.enabled:
         return lambda: None
     from bridge.api.runner import start_in_thread
 
     store = wiring.store()
-    _, url, stop_http = start_in_thread(wiring.api_app(store), settings.api.host, settings.api.port)
+    app = wiring.api_app(store, live.rules)
+    _, url, stop_http = start_in_thread(app, settings.api.host, settings.api.port)
     log.info("API on %s/", url)
     base_url = wiring.push_base_url()
-    if not base_url or not any(u.bindings for u in settings.users):
+    if not base_url:
         return stop_http
     from bridge.sync.channels import keep_channels, stop_all
 
@@ -139,23 +146,26 @@ def serve(settings: Settings, *, threads: int = 8) -> None:
     import waitress
 
     radicale_log.setup()
-    radicale_log.set_level("info", False)
+    radicale_log.set_level(settings.logging.level, False)
+    log_setup.setup(settings)
     app = make_app(settings)
     for problem in permission_problems(settings):
         log.warning("%s", problem)
-    wiring = Wiring(settings)
-    stop_sync = start_sync_worker(wiring)
-    stop_api = start_api(wiring)
+    live = Reloadable(Wiring(settings), adopt=True)
+    stop_sync = start_sync_worker(live)
+    stop_api = start_api(live)
+    live.on_sighup()
     log.info("CalDAV on http://%s:%d/", settings.server.host, settings.server.port)
     try:
-        waitress.serve(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            threads=threads,
-            max_request_body_size=settings.server.max_body_bytes,
-            ident="crm-calendar-bridge",
-        )
+        with pid_file(settings, "serve"):
+            waitress.serve(
+                app,
+                host=settings.server.host,
+                port=settings.server.port,
+                threads=threads,
+                max_request_body_size=settings.server.max_body_bytes,
+                ident="crm-calendar-bridge",
+            )
     finally:
         stop_api()
         stop_sync()

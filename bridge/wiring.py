@@ -12,8 +12,10 @@ turns it into a backend. The scheduler keeps what it makes (bridge.sync.pool).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bridge import log_setup
 from bridge.backends import kinds
 from bridge.backends.base import Backend
 from bridge.backends.kinds import BindingConfigError, BindingSpec
@@ -30,6 +32,8 @@ from bridge.sync.scheduler import Scheduler, Timing
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from bridge.api.login import Gate
 
 log = logging.getLogger("bridge")
 
@@ -94,6 +98,7 @@ def spec_of(row: BindingRow, keyring: Keyring) -> BindingSpec:
         secret = binding_secrets.read_secret(row, keyring)
     except binding_secrets.UnreadableSecret as error:
         raise BindingConfigError(str(error)) from None
+    log_setup.remember(secret)  # stored credentials (refresh tokens) never reach the log
     return BindingSpec(row.id, row.login, row.kind, settings, secret)
 
 
@@ -146,11 +151,33 @@ class Wiring:
             store, self.backends(), self.rules(), timing=scheduler_timing(self.settings)
         )
 
-    def api_app(self, store: Store) -> web.Application:
-        """The webhooks and /health of ``[api]``."""
+    def api_app(
+        self, store: Store, rules: Callable[[], ConfiguredRules] | None = None
+    ) -> web.Application:
+        """The app of ``[api]``: webhooks, /health, the status page and /metrics.
+
+        ``rules`` gives the rules check of the configuration in force (a reload swaps
+        it); by default this wiring's."""
+        from bridge.api import metrics_route, status_page
         from bridge.api.webhooks import webhook_app
 
-        return webhook_app(store, coalesce_seconds=self.settings.api.push_coalesce_seconds)
+        app = webhook_app(store, coalesce_seconds=self.settings.api.push_coalesce_seconds)
+        gate = self.admin_gate()
+        mine = self.rules()
+        source = status_page.StatusSource(store, gate, rules or (lambda: mine))
+        status_page.add_routes(app, source)
+        metrics_route.add_routes(app, store, gate)
+        return app
+
+    def admin_gate(self) -> Gate:
+        """Who may open /status and /metrics: ``[api] admins``, logged in against the
+        CalDAV server's htpasswd file (bridge.api.login; API keys join it later)."""
+        from bridge.api.login import Gate, htpasswd_login
+
+        server = self.settings.server
+        if server.auth == "none" or server.htpasswd is None:
+            return Gate([], (), open=True)
+        return Gate([htpasswd_login(server.htpasswd)], self.settings.api.admins, open=False)
 
     def push_base_url(self) -> str:
         """Where the services send push notifications (…/webhooks/<kind>), or "" for none."""

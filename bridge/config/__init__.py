@@ -7,6 +7,7 @@ The file has three parts::
     [api]               # the bridge's HTTP API: webhooks, health (bridge.config.api)
     [secrets]           # keys that encrypt stored credentials (bridge.config.secrets)
     [sync]              # sync workers' leases and heartbeats (bridge.config.sync)
+    [logging]           # log format (human or json) and level (bridge.config.logs)
     [[users]]           # one table per CRM user (array of tables)
 
 Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
@@ -35,6 +36,7 @@ from typing import Any
 
 from bridge.config.api import ApiSettings, parse_api
 from bridge.config.bindings import BindingSettings, bindings
+from bridge.config.logs import LoggingSettings, parse_logging
 from bridge.config.secrets import SecretsSettings, parse_secrets
 from bridge.config.sync import SyncSettings, parse_sync
 from bridge.config.validators import (
@@ -54,6 +56,7 @@ from bridge.config.validators import (
 __all__ = [
     "ApiSettings",
     "ConfigError",
+    "LoggingSettings",
     "SecretsSettings",
     "ServerSettings",
     "Settings",
@@ -90,6 +93,9 @@ class ServerSettings:
     max_body_bytes: int = 10_000_000
     #: The largest single calendar object accepted.
     max_resource_bytes: int = 1_000_000
+    #: Where `bridge serve` and `bridge worker` write their pid files, which `bridge reload`
+    #: reads (absolute once loaded; default: the config file's directory).
+    run_dir: Path | None = None
     #: ``[server.radicale.<section>]`` tables passed to Radicale's config verbatim.
     radicale_extra: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -127,6 +133,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -153,6 +160,7 @@ _SERVER_KEYS: dict[str, _Key] = {
     "max_body_bytes": _Key(_integer(1024, 2**31 - 1)),
     "max_resource_bytes": _Key(_integer(1024, 2**31 - 1)),
     "radicale": _Key(_radicale_tables, attr="radicale_extra"),
+    "run_dir": _Key(_string(nonempty=True)),
 }
 
 _STORE_KEYS: dict[str, _Key] = {
@@ -173,7 +181,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "users")
+_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -222,6 +230,9 @@ def _parse_server(data: Any, base_dir: Path) -> ServerSettings:
         if not path.is_file():
             raise _Problem("server.htpasswd", f"htpasswd file not found: {path}")
         kw["htpasswd"] = path
+    if "run_dir" in kw:
+        run_dir = Path(kw["run_dir"]).expanduser()
+        kw["run_dir"] = run_dir if run_dir.is_absolute() else base_dir / run_dir
     body = kw.get("max_body_bytes", ServerSettings.max_body_bytes)
     resource = kw.get("max_resource_bytes", ServerSettings.max_resource_bytes)
     if resource > body:
@@ -301,6 +312,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         api = parse_api(data.get("api", {}))
         secrets = parse_secrets(data.get("secrets", {}), Path(base_dir), store.url)
         sync = parse_sync(data.get("sync", {}))
+        logs = parse_logging(data.get("logging", {}))
         users = _parse_users(data.get("users", []))
     except _Problem as problem:
         raise ConfigError(file, problem.key, problem.reason) from None
@@ -312,6 +324,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         api=api,
         secrets=secrets,
         sync=sync,
+        logging=logs,
     )
 
 

@@ -10,6 +10,8 @@ channel_ttl_seconds = 86400                   # lifetime asked for each push cha
 renew_before_seconds = 3600                   # renew a channel this long before it ends
 push_coalesce_seconds = 2                     # a notification makes its round start within
                                               # this; notifications meanwhile join that round
+admins = ["alice"]                            # htpasswd logins that may open /status and
+                                              # /metrics (none: nobody may)
 ```
 
 Push notifications need ``public_url``: Google POSTs to ``<public_url>/webhooks/google``
@@ -23,7 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridge.config.validators import _integer, _Problem, _string, _wrong_type, table_values
+from bridge.config.validators import (
+    _array_of,
+    _integer,
+    _Problem,
+    _string,
+    _wrong_type,
+    table_values,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class ApiSettings:
     #: A push notification makes its binding due this many seconds later at the latest;
     #: the notifications that arrive meanwhile (or during a round) coalesce into one round.
     push_coalesce_seconds: int = 2
+    #: Logins of the htpasswd file that may see /status and /metrics (bridge.api.login).
+    admins: tuple[str, ...] = ()
 
     @property
     def push_base_url(self) -> str:
@@ -74,6 +85,7 @@ _KEYS = {
     "channel_ttl_seconds": _integer(600, 30 * 86400),
     "renew_before_seconds": _integer(60, 7 * 86400),
     "push_coalesce_seconds": _integer(0, 300),
+    "admins": _array_of(_string(nonempty=True)),
 }
 
 

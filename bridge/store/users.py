@@ -35,7 +35,7 @@ def meetings_path(login: str) -> str:
 
 def sync(tx: Tx, records: Iterable[UserRecord]) -> None:
     """Make the users table, visibility, booking rights and homes match ``records`` (users
-    are never deleted)."""
+    are never deleted; one not in ``records`` loses its visibility and booking rights)."""
     wanted = list(records)
     conn = tx.conn
     for rec in wanted:
@@ -61,6 +61,12 @@ def sync(tx: Tx, records: Iterable[UserRecord]) -> None:
         ]
         if rights:
             conn.execute(insert(booking_rights), rights)
+    # A user gone from the configuration keeps its row (meetings refer to it) but no
+    # longer sees colleagues or books for them.
+    gone = [uid for login, uid in ids.items() if login not in {r.login for r in wanted}]
+    if gone:
+        conn.execute(delete(visibility).where(visibility.c.viewer_id.in_(gone)))
+        conn.execute(delete(booking_rights).where(booking_rights.c.booker_id.in_(gone)))
 
 
 def _ensure_home(tx: Tx, login: str, user_id: int) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from bridge import log_context, metrics
 from bridge.backends.base import Backend, BackendError
 from bridge.store import Store
 from bridge.store import bindings as binding_store
@@ -95,6 +96,13 @@ class Scheduler:
             raise
         if not self.acquire(binding_id):
             return None
+        with log_context.sync_round(f"{found.login}/{found.name}"):
+            return self._run_leased(binding_id, found.kind, rules)
+
+    def _run_leased(self, binding_id: int, kind: str, rules: SyncRules) -> RoundReport:
+        """The round of a binding whose lease was just taken; its outcome is counted."""
+        started = time.monotonic()
+        outcome = "failed"
         row = None
         heartbeat = lease.Heartbeat(
             self.store,
@@ -103,12 +111,14 @@ class Scheduler:
             every=self.timing.heartbeat_seconds,
             seconds=self.timing.lease_seconds,
         )
+        log.debug("binding %s: round started", binding_id)
         try:
             with heartbeat:
                 row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
                 backend = lease.Fenced(self.backends.get(row), heartbeat.check)
                 report = Engine(self.store, binding_id, backend, rules).run()
         except lease.LeaseLost:
+            outcome = "lease_lost"
             log.warning("binding %s: lost its lease mid-round; left to its new holder", binding_id)
             raise
         except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
@@ -131,9 +141,18 @@ class Scheduler:
             if report.errors:
                 log.info("binding %s: %s", binding_id, "; ".join(report.errors))
             self.store.write(lambda tx: binding_store.record_success(tx, binding_id))
+            outcome = "ok"
+            log.debug(
+                "binding %s: round done: pulled %d, pushed %d in %.2f s",
+                binding_id,
+                report.pulled,
+                report.pushed,
+                time.monotonic() - started,
+            )
             return report
         finally:
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
+            metrics.round_done(kind, outcome, time.monotonic() - started)
 
     def acquire(self, binding_id: int) -> bool:
         """Take the binding's lease: one conditional UPDATE, which also takes over the

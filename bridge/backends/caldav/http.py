@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import caldav
 from caldav.lib import error as dav_error
 
+from bridge import metrics
 from bridge.backends.base import (
     AuthError,
     BackendError,
@@ -69,6 +70,7 @@ class Session:
         handled: Collection[int] = (),
     ) -> Answer:
         what = f"CalDAV {method} {url}"
+        metrics.remote_call("caldav")
         try:
             raw = self.client.request(url, method, body, dict(headers or {}))
         except dav_error.AuthorizationError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
+from bridge import metrics
 from bridge.backends.base import BackendError, RemoteEvent
 from bridge.backends.google import wire
 from bridge.backends.google.http import (
@@ -82,6 +83,7 @@ def create_many(
                         error or RuntimeError("no answer in the batch response"), "events.insert"
                     )
             if retry:
+                metrics.REMOTE_RETRIES.labels("google").inc(len(retry))
                 inserts.limiter.sleep(wait)
             attempt += 1
             pending = retry

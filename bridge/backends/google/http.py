@@ -22,6 +22,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from bridge import metrics
 from bridge.backends.base import (
     AuthError,
     BackendError,
@@ -30,6 +31,9 @@ from bridge.backends.base import (
     Rejected,
     ResyncRequired,
 )
+
+#: The kind label of this backend's metrics.
+KIND = "google"
 
 SCOPES = ("https://www.googleapis.com/auth/calendar",)
 RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded")
@@ -274,7 +278,8 @@ def call(
     try:
         for attempt in retrying(settings):
             with attempt:
-                limiter.acquire(cost)
+                metrics.throttled(KIND, limiter.acquire(cost))
+                metrics.remote_call(KIND, retry=attempt.retry_state.attempt_number > 1)
                 return request()
     except Exception as exc:  # noqa: BLE001 - every failure leaves as a BackendError
         raise to_backend_error(exc, what) from exc
