@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -10,6 +11,7 @@ import time
 from typing import Any
 
 from bridge.config import load_config
+from bridge.progress import Reporter, reporter
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import quarantine as quarantine_store
@@ -87,15 +89,22 @@ class Busy(Exception):
     """Another live worker kept the binding for longer than we were to wait."""
 
 
-def _run_waiting(scheduler: Any, store: Store, row: BindingRow, wait: float) -> Any:
+def _run_waiting(
+    scheduler: Any, store: Store, row: BindingRow, wait: float, progress: Reporter
+) -> Any:
     """Run one round of the binding, waiting up to ``wait`` seconds for its lease."""
     from bridge.sync.lease import state_of
 
     label = f"{row.login}/{row.name}"
     deadline = time.monotonic() + wait
     told = False
+    steps = {"pull": "events pulled", "push": "changes planned", "create": "copies created"}
+
+    def told_progress(step: str, done: int, total: int) -> None:
+        progress(f"{label}: {steps.get(step, step)}", done, total)
+
     while True:
-        report = scheduler.run_binding(row.id)
+        report = scheduler.run_binding(row.id, progress=told_progress)
         if report is not None:
             return report
         now_row = store.read(lambda conn: binding_store.get(conn, row.id))
@@ -133,7 +142,8 @@ def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> in
     for row in _selected(store, args.login, args.binding):
         label = f"{row.login}/{row.name}"
         try:
-            report = _run_waiting(scheduler, store, row, args.wait)
+            with reporter("") as progress:
+                report = _run_waiting(scheduler, store, row, args.wait, progress)
         except Busy as busy:
             print(f"bridge: {busy}", file=sys.stderr)
             status = status or EXIT_BUSY
@@ -156,6 +166,10 @@ def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> in
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if not logging.getLogger().handlers:  # the rounds it runs, one line each at start and end
+        logging.basicConfig(
+            level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+        )
     wiring, store = _open(args)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -31,7 +31,7 @@ from bridge.store import changes as change_log
 from bridge.store.bindings import BindingRow
 from bridge.sync import lease
 from bridge.sync.adopted import BindingRefused
-from bridge.sync.engine import Engine, RoundReport, origin_of
+from bridge.sync.engine import Engine, Progress, RoundReport, origin_of
 from bridge.sync.pool import BackendPool
 from bridge.sync.rules import SyncRules
 
@@ -75,7 +75,7 @@ class Scheduler:
 
     # -- one binding ------------------------------------------------------------------------
 
-    def run_binding(self, binding_id: int) -> RoundReport | None:
+    def run_binding(self, binding_id: int, progress: Progress | None = None) -> RoundReport | None:
         """One round under the lease; None if another live worker holds it.
 
         ``rules_for`` may refuse the binding (bridge.sync.adopted.BindingRefused: retired,
@@ -105,9 +105,14 @@ class Scheduler:
         )
         try:
             with heartbeat:
+                # Both lines are written under the lease: an operator (and the container
+                # test) can see which process ran which round, and that none overlapped.
+                log.info(
+                    "binding %s: round started by %s at %.6f", binding_id, self.owner, time.time()
+                )
                 row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
                 backend = lease.Fenced(self.backends.get(row), heartbeat.check)
-                report = Engine(self.store, binding_id, backend, rules).run()
+                report = Engine(self.store, binding_id, backend, rules, progress=progress).run()
         except lease.LeaseLost:
             log.warning("binding %s: lost its lease mid-round; left to its new holder", binding_id)
             raise
@@ -133,6 +138,7 @@ class Scheduler:
             self.store.write(lambda tx: binding_store.record_success(tx, binding_id))
             return report
         finally:
+            log.info("binding %s: round ended by %s at %.6f", binding_id, self.owner, time.time())
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
 
     def acquire(self, binding_id: int) -> bool:
