@@ -220,3 +220,38 @@ def test_a_changed_copy_is_named(tmp_path, google_emulator, target_url):
     finally:
         source.dispose()
         target.dispose()
+
+
+def test_what_failed_is_said(tmp_path, target_url):
+    """A source that is not SQLite, an unreachable target, a URL that is not MySQL: each
+    named, with the password never shown."""
+    mysql_config = tmp_path / "maria.toml"
+    mysql_config.write_text(f'[server]\nauth = "none"\n[store]\nurl = "{target_url}"\n')
+    not_sqlite = bridge(
+        "db", "migrate-to-mysql", "--config", str(mysql_config), "--to", target_url, cwd=tmp_path
+    )
+    assert not_sqlite.returncode == 2
+    assert "is not a SQLite file: nothing to move" in not_sqlite.stderr
+
+    config = tmp_path / "bridge.toml"
+    config.write_text(f'[server]\nauth = "none"\n[store]\nurl = "sqlite:///{tmp_path}/b.db"\n')
+    assert bridge("db", "upgrade", "--config", str(config), cwd=tmp_path).returncode == 0
+    down = bridge(
+        "db",
+        "migrate-to-mysql",
+        "--config",
+        str(config),
+        "--to",
+        "mysql+pymysql://someone:hunter2-secret@127.0.0.1:9/bridge",
+        cwd=tmp_path,
+    )
+    assert down.returncode == 1
+    assert "failed while preparing the target database" in down.stderr
+    assert "the SQLite store was not changed" in down.stderr
+    assert "hunter2" not in down.stdout + down.stderr
+    assert "mysql+pymysql://someone:***@127.0.0.1:9/bridge" in down.stdout
+
+    wrong = bridge(
+        "db", "migrate-to-mysql", "--config", str(config), "--to", "postgresql://x/y", cwd=tmp_path
+    )
+    assert wrong.returncode == 1 and "give a mysql+pymysql://" in wrong.stderr
