@@ -140,6 +140,9 @@ def serve(settings: Settings, *, threads: int = 8) -> None:
 
     radicale_log.setup()
     radicale_log.set_level("info", False)
+    # The bridge's own INFO lines too (start-up, each sync round's start and end), through
+    # the handler Radicale set up, as `bridge worker` shows them.
+    logging.getLogger("bridge").setLevel(logging.INFO)
     app = make_app(settings)
     for problem in permission_problems(settings):
         log.warning("%s", problem)

@@ -269,6 +269,8 @@ def test_the_services_run_as_compose_runs_them(host, google_emulator):
         if name.startswith("worker"):
             assert processes[name].returncode == 0, logs[name].read_text()[-3000:]
 
+    # serve runs a scheduler too, and its round lines are in its log like the workers'.
+    assert f"sync worker started for {BINDINGS} binding(s)" in logs["serve"].read_text()
     rounds = _rounds(logs)
     by_process = defaultdict(int)
     for binding, spans in rounds.items():
