@@ -4,10 +4,11 @@
 #   bridge-entrypoint [serve|worker|migrate|health] [extra arguments]
 #   bridge-entrypoint <any other bridge command ...>      e.g. `status`, `sync alice`
 #
-# The role is BRIDGE_ROLE when set, else the first argument (default serve). Every role
-# first waits up to BRIDGE_DB_WAIT_SECONDS (default 60) for the database. Only `migrate`
-# changes the schema (`bridge db upgrade`); serve and worker wait until the schema is at
-# the revision they need, so they never race each other to upgrade it.
+# The role is BRIDGE_ROLE when set, else the first argument (default serve); a first
+# argument that is no role is a bridge command, run as given (`status --config ...`).
+# serve, worker and migrate first wait up to BRIDGE_DB_WAIT_SECONDS (default 60) for the
+# database. Only `migrate` changes the schema (`bridge db upgrade`); serve and worker wait
+# until the schema is at the revision they need, so they never race to upgrade it.
 # BRIDGE_CONFIG: the configuration file (default /etc/bridge/bridge.toml).
 set -eu
 
@@ -15,14 +16,11 @@ CONFIG="${BRIDGE_CONFIG:-/etc/bridge/bridge.toml}"
 WAIT="${BRIDGE_DB_WAIT_SECONDS:-60}"
 
 case "${1:-}" in
-    serve|worker|migrate|health) first="$1"; shift ;;
-    "") first="" ;;
-    *) first="command" ;;
+    serve|worker|migrate) ROLE="${BRIDGE_ROLE:-$1}"; shift ;;
+    health) ROLE=health; shift ;;
+    "") ROLE="${BRIDGE_ROLE:-serve}" ;;
+    *) ROLE=command ;;  # any other bridge command, whatever this container's role
 esac
-ROLE="${BRIDGE_ROLE:-${first:-serve}}"
-if [ "$first" = health ]; then
-    ROLE=health
-fi
 
 say() { printf 'bridge-entrypoint: %s\n' "$*" >&2; }
 

@@ -58,6 +58,8 @@ token_uri = "{google.token_uri}"
 def host(tmp_path, google_emulator):
     with compose_run.mysql_user_database() as database:
         caldav, api = free_port(), free_port()
+        while api == caldav:  # a port freed by the first call may come back at once
+            api = free_port()
         prepared = compose_run.prepare(
             tmp_path, database, caldav, api, google_users(google_emulator), POLL_SECONDS
         )
@@ -196,6 +198,12 @@ def test_the_services_run_as_compose_runs_them(host, google_emulator):
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert re.search(r"database at revision \w+", migrated.stdout)
     _seed(host, google_emulator)
+    # Any other bridge command runs as given, in any service's environment.
+    status = run(host, services["serve"], ["status", "--config", "/etc/bridge/bridge.toml"])
+    assert status.returncode == 0, status.stderr
+    assert "sync00/google (google)" in status.stdout and "last success: never" in status.stdout
+    unknown = run(host, services["worker"], BRIDGE_ROLE="cron")
+    assert unknown.returncode == 64 and "unknown role 'cron'" in unknown.stderr
 
     logs = {"serve": host.root / "serve.log"}
     processes = {"serve": start(host, services["serve"], logs["serve"], BRIDGE_READY_URL=ready_url)}

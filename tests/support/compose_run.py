@@ -82,7 +82,7 @@ class Host:
     def command(self, args: list[str]) -> list[str]:
         """An exec-form command as the image runs it: the entrypoint, then the arguments."""
         assert entrypoint_command() == ["bridge-entrypoint"]
-        return ["sh", str(ENTRYPOINT), *args]
+        return ["sh", str(ENTRYPOINT), *(self.path(arg) for arg in args)]
 
 
 def _shims(bin_dir: Path) -> None:
