@@ -8,6 +8,8 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -255,3 +257,39 @@ def test_what_failed_is_said(tmp_path, target_url):
         "db", "migrate-to-mysql", "--config", str(config), "--to", "postgresql://x/y", cwd=tmp_path
     )
     assert wrong.returncode == 1 and "give a mysql+pymysql://" in wrong.stderr
+
+
+def test_a_progress_bar_on_a_terminal(tmp_path, google_emulator, target_url):
+    shutil.copy(ROOT / "config" / "users.htpasswd", tmp_path / "users.htpasswd")
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        big_store.config_text(f"sqlite:///{tmp_path / 'var' / 'b.sqlite3'}", google_emulator)
+    )
+    big_store.fill(config, google_emulator, 40)
+    leader, follower = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "db", "migrate-to-mysql"]
+        + ["--config", str(config), "--to", target_url],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    shown = output.decode(errors="replace")
+    assert process.wait(120) == 0, shown
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", shown)  # colours and cursor moves
+    assert "━" in plain and re.search(r"meetings\s+━+\s+50/50 rows", plain), plain
+    assert "(100%)" not in shown  # a bar, not the plain lines
+    assert "moved and checked" in shown
