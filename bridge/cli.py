@@ -7,8 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from bridge.cli_bindings import add_commands as add_bindings_commands
+from bridge.cli_move import add_commands as add_move_commands
 from bridge.cli_secrets import add_commands as add_secrets_commands
 from bridge.cli_sync import add_commands as add_sync_commands
+from bridge.cli_wait import add_commands as add_wait_commands
 from bridge.config import ConfigError, Settings, load_config
 
 DEFAULT_CONFIG = "config/bridge.toml"
@@ -99,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "reload", parents=[common], help="make the running serve and workers re-read the config"
     ).set_defaults(func=cmd_reload)
+    add_move_commands(db_commands, common)
+    add_wait_commands(db_commands, common)
     add_sync_commands(commands, common)
     add_secrets_commands(commands, common)
     add_bindings_commands(commands, common)

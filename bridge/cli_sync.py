@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from bridge.config import load_config
+from bridge.progress import Reporter, reporter
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store.bindings import BindingRow
@@ -71,15 +72,22 @@ class Busy(Exception):
     """Another live worker kept the binding for longer than we were to wait."""
 
 
-def _run_waiting(scheduler: Any, store: Store, row: BindingRow, wait: float) -> Any:
+def _run_waiting(
+    scheduler: Any, store: Store, row: BindingRow, wait: float, progress: Reporter
+) -> Any:
     """Run one round of the binding, waiting up to ``wait`` seconds for its lease."""
     from bridge.sync.lease import state_of
 
     label = f"{row.login}/{row.name}"
     deadline = time.monotonic() + wait
     told = False
+    steps = {"pull": "events pulled", "push": "changes planned", "create": "copies created"}
+
+    def told_progress(step: str, done: int, total: int) -> None:
+        progress(f"{label}: {steps.get(step, step)}", done, total)
+
     while True:
-        report = scheduler.run_binding(row.id)
+        report = scheduler.run_binding(row.id, progress=told_progress)
         if report is not None:
             return report
         now_row = store.read(lambda conn: binding_store.get(conn, row.id))
@@ -117,7 +125,8 @@ def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> in
     for row in _selected(store, args.login, args.binding):
         label = f"{row.login}/{row.name}"
         try:
-            report = _run_waiting(scheduler, store, row, args.wait)
+            with reporter("") as progress:
+                report = _run_waiting(scheduler, store, row, args.wait, progress)
         except Busy as busy:
             print(f"bridge: {busy}", file=sys.stderr)
             status = status or EXIT_BUSY

@@ -19,7 +19,8 @@ one accepted is a replay or a late duplicate, answered 200 and ignored. A notice
 says "changed" makes the binding due within ``coalesce_seconds`` (never later than it
 already was), so a flood makes one round: no remote call happens here.
 
-``GET /health`` answers 200 ``{"status": "ok"}`` when the database answers, else 503.
+``GET /health`` answers 200 ``{"status": "ok"}`` when the database answers, else 503;
+``GET /ready`` (bridge.api.ready) also wants the schema at the newest revision.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ def add_routes(app: web.Application) -> None:
     """Add the webhook and health routes to an app that holds the store under STORE."""
     app.router.add_post(WEBHOOK_ROUTE, notification)
     app.router.add_get("/health", health)
+    from bridge.api.ready import ready_handler
+
+    app.router.add_get("/ready", ready_handler(STORE))
 
 
 def webhook_app(store: Store, *, coalesce_seconds: float = 2.0) -> web.Application:

@@ -66,6 +66,15 @@ from bridge.sync.rules import SyncRules
 log = logging.getLogger("bridge.sync")
 
 
+Progress = Callable[[str, int, int], None]
+"""progress(step, done, total): "pull" counts events read (total 0: not known), "push"
+counts pending changes planned and "create" the new copies made."""
+
+
+def _quiet(step: str, done: int, total: int) -> None:
+    """No one is watching the round."""
+
+
 def origin_of(binding_id: int) -> str:
     """How the store's origin column names writes made by this binding."""
     return f"binding:{binding_id}"
@@ -90,8 +99,11 @@ class Engine(PushEffects):
         rules: SyncRules,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: Progress | None = None,
     ) -> None:
         self.store = store
+        #: Told how far the round is (bridge.progress): events pulled, changes pushed.
+        self.progress: Progress = progress or _quiet
         self.binding_id = binding_id
         self.backend = backend
         self.rules = rules
@@ -151,6 +163,7 @@ class Engine(PushEffects):
         reported without a time is dated when its page was asked for (``listed_at``).
         """
         cursor: str | None = None
+        seen = 0
         gone: list[tuple[Deleted, datetime]] = []
         self.listed_at = self.clock()
         pages = list_pages()
@@ -163,6 +176,8 @@ class Engine(PushEffects):
                     gone.append((change, self.listed_at))
                 else:
                     self._pull_one(change)
+            seen += len(page.changes)
+            self.progress("pull", seen, 0)
             cursor = page.cursor
             self.listed_at = self.clock()
         for change, seen in gone:

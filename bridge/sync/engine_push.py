@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("bridge.sync")
 
 
+#: New copies handed to Backend.create_many at once: a multiple of the batch sizes the
+#: services take (Google 50, Graph 20), so slicing adds no request; between slices the
+#: round reports its progress.
+CREATE_SLICE = 200
+
+
 class PushEffects:
     """The push of bridge.sync.engine.Engine; its state is the Engine's."""
 
@@ -56,6 +62,7 @@ class PushEffects:
     report: RoundReport
     _plan: Callable[[Link | None, LocalSide, RemoteSide], list[Action]]
     _run: Callable[..., bool]
+    progress: Callable[[str, int, int], None]
 
     # -- push -----------------------------------------------------------------------------
 
@@ -69,7 +76,8 @@ class PushEffects:
         )
         creates: list[tuple[int, PushCreate]] = []
         failed: list[int] = []
-        for change in pending:
+        for number, change in enumerate(pending, 1):
+            self.progress("push", number, len(pending))
             link, local = self.store.read(lambda conn, c=change: self.sides.for_push(conn, c))
             actions = self._plan(link, local, RemoteSide(State.UNCHANGED if link else State.ABSENT))
             item = item_of_meeting(change.uid or change.href, link)
@@ -102,7 +110,11 @@ class PushEffects:
         if not creates:
             return [], None
         pairs = [(action.event, action.idempotency_key) for _, action in creates]
-        results: list[RemoteEvent | BaseException] = list(self.backend.create_many(pairs))
+        results: list[RemoteEvent | BaseException] = []
+        self.progress("create", 0, len(pairs))
+        for start in range(0, len(pairs), CREATE_SLICE):
+            results += self.backend.create_many(pairs[start : start + CREATE_SLICE])
+            self.progress("create", len(results), len(pairs))
         made: list[tuple[str, RemoteEvent]] = []
         failed: list[int] = []
         transient: BaseException | None = None

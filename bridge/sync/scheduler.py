@@ -32,7 +32,7 @@ from bridge.store import changes as change_log
 from bridge.store.bindings import BindingRow
 from bridge.sync import lease
 from bridge.sync.adopted import BindingRefused
-from bridge.sync.engine import Engine, RoundReport, origin_of
+from bridge.sync.engine import Engine, Progress, RoundReport, origin_of
 from bridge.sync.pool import BackendPool
 from bridge.sync.rules import SyncRules
 
@@ -76,7 +76,7 @@ class Scheduler:
 
     # -- one binding ------------------------------------------------------------------------
 
-    def run_binding(self, binding_id: int) -> RoundReport | None:
+    def run_binding(self, binding_id: int, progress: Progress | None = None) -> RoundReport | None:
         """One round under the lease; None if another live worker holds it.
 
         ``rules_for`` may refuse the binding (bridge.sync.adopted.BindingRefused: retired,
@@ -97,9 +97,11 @@ class Scheduler:
         if not self.acquire(binding_id):
             return None
         with log_context.sync_round(f"{found.login}/{found.name}"):
-            return self._run_leased(binding_id, found.kind, rules)
+            return self._run_leased(binding_id, found.kind, rules, progress)
 
-    def _run_leased(self, binding_id: int, kind: str, rules: SyncRules) -> RoundReport:
+    def _run_leased(
+        self, binding_id: int, kind: str, rules: SyncRules, progress: Progress | None
+    ) -> RoundReport:
         """The round of a binding whose lease was just taken; its outcome is counted."""
         started = time.monotonic()
         outcome = "failed"
@@ -111,12 +113,16 @@ class Scheduler:
             every=self.timing.heartbeat_seconds,
             seconds=self.timing.lease_seconds,
         )
-        log.debug("binding %s: round started", binding_id)
         try:
             with heartbeat:
+                # Both lines are written under the lease: an operator (and the container
+                # test) can see which process ran which round, and that none overlapped.
+                log.info(
+                    "binding %s: round started by %s at %.6f", binding_id, self.owner, time.time()
+                )
                 row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
                 backend = lease.Fenced(self.backends.get(row), heartbeat.check)
-                report = Engine(self.store, binding_id, backend, rules).run()
+                report = Engine(self.store, binding_id, backend, rules, progress=progress).run()
         except lease.LeaseLost:
             outcome = "lease_lost"
             log.warning("binding %s: lost its lease mid-round; left to its new holder", binding_id)
@@ -151,6 +157,7 @@ class Scheduler:
             )
             return report
         finally:
+            log.info("binding %s: round ended by %s at %.6f", binding_id, self.owner, time.time())
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
             metrics.round_done(kind, outcome, time.monotonic() - started)
 
