@@ -119,6 +119,7 @@ password_file = "bob.password"
         "secret key": key,
         "CalDAV password": radicale.password("bob"),
         "htpasswd password": "alice",  # alice's CalDAV and status page login
+        "target database password": "move-target-pw-7f3a",
     }
     output: list[str] = []
     run: set[tuple[str, ...]] = set()
@@ -169,6 +170,10 @@ password_file = "bob.password"
         command("reload")
         command("db", "upgrade")
         command("db", "prune")
+        command("db", "wait", "--head")
+        # an unreachable target whose URL carries a password: the failure must not show it
+        target = "mysql+pymysql://bridge:move-target-pw-7f3a@127.0.0.1:1/bridge"
+        assert command("db", "migrate-to-mysql", "--to", target).returncode != 0
         command("bindings", "prune", "--dry-run")
         command("secrets", "rotate")
         generated = bridge("secrets", "generate-key", cwd=tmp_path)
