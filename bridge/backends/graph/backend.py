@@ -97,7 +97,7 @@ class GraphBackend(BaseBackend):
             f"{self.base}/events",
             params={"$filter": flt, "$expand": wire.EXPAND_TAGS, "$top": "10"},
         )
-        raise_for(reply, "GET events by tag")
+        raise_for(reply, "GET events by tag", mailbox=True)
         for item in (reply.body or {}).get("value", []):
             tags = wire.tags_of(item)
             if wire.is_invite_copy(tags) or item.get("type") in ("occurrence", "exception"):

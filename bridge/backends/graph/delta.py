@@ -98,7 +98,7 @@ class DeltaPull:
                 "GET", link, headers={"Prefer": f"odata.maxpagesize={self.page_size}"}
             )
             try:
-                raise_for(reply, "calendarView/delta")
+                raise_for(reply, "calendarView/delta", mailbox=True)
             except NotFound as error:  # a deltaLink Graph no longer knows
                 if stored is not None and not full:
                     raise ResyncRequired(str(error)) from None

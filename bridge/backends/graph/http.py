@@ -104,8 +104,10 @@ class Reply:
             return default
 
 
-def raise_for(reply: Reply, what: str) -> None:
-    """The seam's exception for a failed answer (nothing when it succeeded)."""
+def raise_for(reply: Reply, what: str, *, mailbox: bool = False) -> None:
+    """The seam's exception for a failed answer (nothing when it succeeded). A 403 on a
+    call about the whole mailbox (``mailbox``: a list, a subscription) is the app's missing
+    permission (AuthError); on one event, that event refused (Rejected)."""
     if reply.ok:
         return
     detail = f"Microsoft Graph {what}: HTTP {reply.status}"
@@ -118,7 +120,7 @@ def raise_for(reply: Reply, what: str) -> None:
     if reply.status in (401,):
         raise AuthError(detail)
     if reply.status == 403:
-        if code in ("ErrorAccessDenied", "Authorization_RequestDenied", "AccessDenied", ""):
+        if mailbox:
             raise AuthError(detail + ": the app lacks Calendars.ReadWrite for this mailbox")
         raise Rejected(detail)
     if reply.status == 404:
@@ -233,7 +235,7 @@ class GraphClient:
                 chunk = pending[start : start + size]
                 requests = [{"id": str(i), **parts[i]} for i in chunk]
                 reply = await self._call("POST", "/$batch", None, {"requests": requests}, {})
-                raise_for(reply, "$batch")
+                raise_for(reply, "$batch", mailbox=True)
                 answers = {str(r.get("id")): r for r in (reply.body or {}).get("responses", [])}
                 for index in chunk:
                     answer = answers.get(str(index))

@@ -54,7 +54,7 @@ class GraphPush:
             "clientState": token,
         }
         reply = self.backend.http.call("POST", "/subscriptions", body=body)
-        raise_for(reply, "POST subscriptions")
+        raise_for(reply, "POST subscriptions", mailbox=True)
         return self._subscription(reply.body or {})
 
     def renew(self, subscription: Subscription, lifetime: timedelta) -> Subscription | None:
