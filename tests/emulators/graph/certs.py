@@ -31,7 +31,7 @@ def check_assertion(assertion: str, app: App, token_endpoint: str) -> str | None
     except jwt.PyJWTError as exc:
         return f"The client assertion is not a well formed JWT: {exc}."
     thumb = header.get("x5t#S256") or header.get("x5t")
-    if thumb not in thumbprints(app.certificate_pem):
+    if str(thumb).rstrip("=") not in thumbprints(app.certificate_pem):
         return (
             f"The certificate with identifier used to sign the client assertion is not "
             f"registered on application '{app.client_id}'."
