@@ -126,3 +126,20 @@ def test_user_side_series_edits(graph: GraphEmulator, client: Client) -> None:
     alice.update(instances["value"][0]["id"], subject="Edited in Outlook")
     assert alice.event(instances["value"][0]["id"])["type"] == "exception"
     assert graph.mailed == []
+
+
+def test_exception_edits_move_the_master_change_key(graph: GraphEmulator, client: Client) -> None:
+    alice = graph.mailbox(ALICE)
+    master = client("POST", f"/users/{ALICE}/events", weekly(3))
+    occurrences = alice.instances(master["id"])
+    assert [o["type"] for o in occurrences] == ["occurrence"] * 3
+    client("PATCH", f"/users/{ALICE}/events/{occurrences[0]['id']}", {"subject": "One"})
+    stale = client(
+        "PATCH",
+        f"/users/{ALICE}/events/{master['id']}",
+        {"subject": "All"},
+        {"If-Match": master["@odata.etag"]},
+    )
+    assert stale.status == 412
+    alice.delete(occurrences[1]["id"])
+    assert [o["type"] for o in alice.instances(master["id"])] == ["exception", "occurrence"]

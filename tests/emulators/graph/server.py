@@ -76,6 +76,16 @@ class UserMailbox:
             live = [s for s in self.box.events.values() if not s.deleted]
             return [self.render(s.immutable_id) for s in live]
 
+    def instances(self, master_id: str) -> list[dict[str, Any]]:
+        """The series' live occurrences and exceptions (immutable ids), in order."""
+        with self.g.state.lock:
+            master, key = self.box.find(master_id)
+            if key is not None or not master.recurring:
+                raise ValueError(f"{master_id} is not a series master")
+            keys = [k for k, _, _ in events.instances(master) if k not in master.cancelled]
+            view = events.View(immutable=True)
+            return [copy.deepcopy(events.render(self.box, master, view, key=k)) for k in keys]
+
     def extended(self, event_id: str) -> dict[str, str]:
         with self.g.state.lock:
             stored, _ = self.box.find(event_id)

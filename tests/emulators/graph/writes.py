@@ -73,6 +73,7 @@ def update(
         master.overrides[key] = target
         master.instance_seq[key] = box.bump()
         target.seq = master.instance_seq[key]
+        master.change += 1  # exceptions live inside the master item: its change key moves too
     else:
         master.seq = box.bump()
     if recorded:
@@ -135,6 +136,7 @@ def delete(
         check_etag(current, if_match)
         exception = master.overrides.pop(key, None)
         master.cancelled[key] = box.bump()
+        master.change += 1
         attendees = addresses((exception.attendees if exception else None) or master.attendees)
     else:
         check_etag(master.etag(), if_match)
