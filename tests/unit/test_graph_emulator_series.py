@@ -94,7 +94,7 @@ def test_patterns_and_bad_recurrences(client: Client) -> None:
     path = f"/users/{ALICE}/events"
     monthly = event_json(
         "Monthly",
-        day="2026-12-10",
+        day="2026-12-01",
         recurrence={
             "pattern": {"type": "relativeMonthly", "daysOfWeek": ["thursday"], "index": "last"},
             "range": {"type": "endDate", "startDate": "2026-12-01", "endDate": "2027-03-31"},
@@ -143,3 +143,33 @@ def test_exception_edits_move_the_master_change_key(graph: GraphEmulator, client
     assert stale.status == 412
     alice.delete(occurrences[1]["id"])
     assert [o["type"] for o in alice.instances(master["id"])] == ["exception", "occurrence"]
+
+
+def test_series_start_rule_and_reshaping(graph: GraphEmulator, client: Client) -> None:
+    path = f"/users/{ALICE}/events"
+    mismatched = weekly()
+    mismatched["recurrence"]["range"]["startDate"] = "2026-11-24"
+    assert client("POST", path, mismatched).status == 400
+    master = client("POST", path, weekly(3))
+    occurrences = graph.mailbox(ALICE).instances(master["id"])
+    client("PATCH", f"{path}/{occurrences[0]['id']}", {"subject": "Exception"})
+    later = {"dateTime": "2026-12-08T12:00:00", "timeZone": "Europe/Berlin"}
+    refused = client("PATCH", f"{path}/{master['id']}", {"start": later})
+    assert refused.status == 400  # the range still starts on 2026-12-01
+    assert client("GET", f"{path}/{master['id']}")["start"]["dateTime"].startswith("2026-12-01")
+    moved = client(
+        "PATCH",
+        f"{path}/{master['id']}",
+        {
+            "start": later,
+            "end": {**later, "dateTime": "2026-12-08T13:00:00"},
+            "recurrence": {
+                **master["recurrence"],
+                "range": {**master["recurrence"]["range"], "startDate": "2026-12-08"},
+            },
+        },
+    )
+    assert moved.status == 200
+    after = graph.mailbox(ALICE).instances(master["id"])
+    assert [o["type"] for o in after] == ["occurrence"] * 3  # the exception went with the old shape
+    assert after[0]["start"]["dateTime"].startswith("2026-12-08T11:00")

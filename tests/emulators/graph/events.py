@@ -57,6 +57,8 @@ READ_ONLY = {
     "onlineMeetingUrl",
     "occurrenceId",
 }
+TIME_ATTRS = ("start", "end", "start_zone", "end_zone", "all_day")
+SERIES_SHAPE = {"start", "end", "isAllDay", "recurrence"}
 MAIL_FIELDS = ("subject", "start", "end", "location", "locations", "body", "recurrence", "isAllDay")
 
 
@@ -177,6 +179,22 @@ def apply_times(stored_like: dict[str, Any], changes: dict[str, Any], base: Stor
     )
 
 
+def check_series_start(stored: Stored) -> None:
+    """recurrence.range.startDate must be the date of the event's start (in its zone)."""
+    rec = stored.fields.get("recurrence")
+    if not rec:
+        return
+    zone = times.zone(rec["range"]["recurrenceTimeZone"] or stored.start_zone)
+    day = stored.start.date() if stored.all_day else stored.start.astimezone(zone).date()
+    if rec["range"]["startDate"] != day.isoformat():
+        raise GraphError(
+            400,
+            "ErrorInvalidRequest",
+            f"Invalid recurrence: range startDate {rec['range']['startDate']} must be the date "
+            f"of the event's start ({day.isoformat()}).",
+        )
+
+
 def create(box: Mailbox, body: dict[str, Any], organizer: dict[str, Any], now: datetime) -> Stored:
     changes = check_write(body, creating=True)
     resolved: dict[str, Any] = {}
@@ -198,6 +216,7 @@ def create(box: Mailbox, body: dict[str, Any], organizer: dict[str, Any], now: d
         ext=ext,
         **resolved,
     )
+    check_series_start(stored)
     return stored
 
 
@@ -209,6 +228,8 @@ def patch(stored: Stored, body: Any, now: datetime, *, occurrence: bool = False)
     """Apply a PATCH; returns the names of the properties whose value changed."""
     changes = check_write(body, creating=False, occurrence=occurrence)
     before = render_fields(stored)
+    before_fields, before_ext = copy.deepcopy(stored.fields), dict(stored.ext)
+    before_times = {k: getattr(stored, k) for k in TIME_ATTRS}
     resolved: dict[str, Any] = {}
     apply_times(resolved, changes, stored)
     for pid, value in changes.pop("singleValueExtendedProperties", []):
@@ -222,10 +243,23 @@ def patch(stored: Stored, body: Any, now: datetime, *, occurrence: bool = False)
             stored.fields[key] = value
     for key, value in resolved.items():
         setattr(stored, key, value)
+    if not occurrence:
+        try:
+            check_series_start(stored)
+        except GraphError:
+            stored.fields = before_fields
+            stored.ext = before_ext
+            for key, value in before_times.items():
+                setattr(stored, key, value)
+            raise
     stored.change += 1
     stored.modified = now
     after = render_fields(stored)
-    return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    if not occurrence and changed & SERIES_SHAPE and (stored.overrides or stored.cancelled):
+        stored.overrides.clear()  # as Outlook: a new series time or pattern drops exceptions
+        stored.cancelled.clear()
+    return changed
 
 
 def render_fields(stored: Stored) -> dict[str, Any]:
