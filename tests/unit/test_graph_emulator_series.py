@@ -108,6 +108,8 @@ def test_patterns_and_bad_recurrences(client: Client) -> None:
         for o in client("GET", f"{path}/{made['id']}/instances?{window}")["value"]
     ]
     assert days == ["2026-12-31", "2027-01-28", "2027-02-25", "2027-03-25"]
+    reversed_window = "startDateTime=2027-06-01T00:00:00Z&endDateTime=2026-12-01T00:00:00Z"
+    assert client("GET", f"{path}/{made['id']}/instances?{reversed_window}").status == 400
     bad = [
         {"pattern": {"type": "hourly"}, "range": {"type": "noEnd", "startDate": "2026-12-01"}},
         {"pattern": {"type": "weekly"}, "range": {"type": "noEnd", "startDate": "2026-12-01"}},

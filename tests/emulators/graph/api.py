@@ -123,17 +123,7 @@ class Api:
         return self.paged(call, items, f"{self.base_url()}/{call.owner}/events")
 
     def window(self, call: Call) -> tuple[Any, Any]:
-        if "startDateTime" not in call.query or "endDateTime" not in call.query:
-            raise GraphError(
-                400,
-                "ErrorInvalidParameter",
-                "This request requires a time window specified by the query string parameters "
-                "StartDateTime and EndDateTime.",
-            )
-        return (
-            times.parse_instant(call.query["startDateTime"], "startDateTime"),
-            times.parse_instant(call.query["endDateTime"], "endDateTime"),
-        )
+        return times.window(call.query)
 
     def calendar_view(self, call: Call) -> Reply:
         query.only(call.query, {"$select", "$expand", "$filter", "$top", "$skip", "$orderby"})

@@ -65,18 +65,7 @@ class Delta:
             if state is None or state.upn != box.upn or state.generation != box.generation:
                 raise self.gone()
         else:
-            if "startDateTime" not in q or "endDateTime" not in q:
-                raise GraphError(
-                    400,
-                    "ErrorInvalidParameter",
-                    "This request requires a time window specified by the query string "
-                    "parameters StartDateTime and EndDateTime.",
-                )
-            window = (
-                times.parse_instant(q["startDateTime"], "startDateTime"),
-                times.parse_instant(q["endDateTime"], "endDateTime"),
-            )
-            state = DeltaState(box.upn, window, None, box.generation)
+            state = DeltaState(box.upn, times.window(q), None, box.generation)
         pages = self.snapshot(box, state, view)
         token = secrets.token_urlsafe(24)
         self.pages[token] = pages

@@ -92,3 +92,24 @@ def parse_instant(value: str, field: str) -> datetime:
             400, "ErrorInvalidParameter", f"The value '{value}' of parameter '{field}' is invalid."
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def window(query: dict[str, str]) -> tuple[datetime, datetime]:
+    """startDateTime/endDateTime of a calendarView (or its delta); 400 if missing or reversed."""
+    if "startDateTime" not in query or "endDateTime" not in query:
+        raise GraphError(
+            400,
+            "ErrorInvalidParameter",
+            "This request requires a time window specified by the query string parameters "
+            "StartDateTime and EndDateTime.",
+        )
+    start = parse_instant(query["startDateTime"], "startDateTime")
+    end = parse_instant(query["endDateTime"], "endDateTime")
+    if end <= start:
+        raise GraphError(
+            400,
+            "ErrorInvalidParameter",
+            f"The endDateTime {query['endDateTime']} is not after the startDateTime "
+            f"{query['startDateTime']}.",
+        )
+    return start, end
