@@ -253,3 +253,12 @@ def test_delta_refuses_query_options_and_expires(graph: GraphEmulator, client: C
     graph.expire_delta(ALICE)
     gone = client("GET", link)
     assert gone.status == 410 and gone["error"]["code"] == "syncStateNotFound"
+
+
+def test_delta_after_an_id_changing_move(graph: GraphEmulator, client: Client) -> None:
+    made = client("POST", f"/users/{ALICE}/events", event_json())
+    _, link, _ = _drain(client, f"/users/{ALICE}/calendarView/delta?{WINDOW}")
+    renewed = graph.mailbox(ALICE).move(made["id"], keep_immutable=False)
+    items, _, _ = _drain(client, link)
+    assert {"@removed": {"reason": "deleted"}, "id": made["id"]} in items
+    assert [i["id"] for i in items if "@removed" not in i] == [renewed["id"]]

@@ -90,3 +90,25 @@ def test_fail_next_and_reject(graph: GraphEmulator, client: Client) -> None:
     assert client("GET", f"{path}/{made['id']}")["subject"] == "Meeting"
     assert client("PATCH", f"{path}/{made['id']}", {"subject": "z"}).status == 200
     assert [c.status for c in graph.calls][-7:] == [503, 200, 429, 403, 403, 200, 200]
+
+
+def test_batch_parts_carry_their_own_headers(graph: GraphEmulator, client: Client) -> None:
+    path = f"/users/{ALICE}/events"
+    made = client("POST", path, event_json())
+    parts = [
+        part("1", "GET", f"{path}/{made['id']}"),
+        {**part("2", "GET", f"{path}/{made['id']}"), "headers": {"Prefer": 'IdType="ImmutableId"'}},
+        part(
+            "3",
+            "PATCH",
+            f"{path}/{made['id']}",
+            {"subject": "x"},
+            dependsOn=["2"],
+        ),
+    ]
+    parts[2]["headers"]["If-Match"] = 'W/"stale"'
+    outer = client("POST", "/$batch", {"requests": parts})  # Prefer on the batch is not inherited
+    answers = {r["id"]: r for r in outer["responses"]}
+    assert answers["1"]["body"]["id"] != made["id"]  # a REST id: the part asked for nothing
+    assert answers["2"]["body"]["id"] == made["id"]
+    assert answers["3"]["status"] == 412
