@@ -112,3 +112,12 @@ def test_batch_parts_carry_their_own_headers(graph: GraphEmulator, client: Clien
     assert answers["1"]["body"]["id"] != made["id"]  # a REST id: the part asked for nothing
     assert answers["2"]["body"]["id"] == made["id"]
     assert answers["3"]["status"] == 412
+
+
+def test_request_rate_per_app_and_mailbox(graph: GraphEmulator, client: Client) -> None:
+    graph.throttle.rate, graph.throttle.per = 3, 60.0
+    statuses = [client("GET", f"/users/{ALICE}/events").status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client("GET", f"/users/{BOB}/events").status == 200  # another mailbox
+    refused = client("GET", f"/users/{ALICE}/events")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60

@@ -35,6 +35,8 @@ stale If-Match -> 412 ErrorIrresolvableConflict; delta with $expand/$select/$fil
 
 Test levers: `g.expire_delta(upn=None)`, `g.fail_next(regex on "METHOD /path", status,
 count, code=, retry_after=)`, `g.reject(event_id, status, times)`, `g.max_concurrency` (4),
+`g.throttle.rate` / `g.throttle.per` (10,000 requests per 600 s per app and mailbox),
+`g.token_lifetime` (3600 s),
 `g.latency` (seconds per call, holding the mailbox slot), `g.lifecycle(subscription_id,
 "reauthorizationRequired" | "missed" | "subscriptionRemoved")`, `g.subscriptions.require_https`.
 

@@ -69,7 +69,7 @@ class Gateway:
                 raise fault
             upn = self.mailbox_key(call) if slot else None
             if upn is not None:
-                self.g.throttle.acquire(upn)
+                self.g.throttle.acquire(upn, call.grant.client_id)
             try:
                 if self.latency:
                     await asyncio.sleep(self.latency)

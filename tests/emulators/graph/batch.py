@@ -87,7 +87,7 @@ class Batch:
             upn = self.gateway.mailbox_key(part_call)
             if upn is not None:
                 try:
-                    throttle.acquire(upn)
+                    throttle.acquire(upn, outer.grant.client_id if outer.grant else "")
                 except GraphError as exc:
                     self.gateway.record(part_call, exc.status, True)
                     results[pid] = self.answer(pid, Reply(exc.status, exc.body(), exc.headers))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 
 from .call import Call
@@ -65,24 +68,36 @@ class Faults:
 
 
 class Throttle:
-    """At most `limit` requests in flight per mailbox; the next one gets 429 MailboxConcurrency."""
+    """Outlook's limits per app and mailbox: at most `limit` requests in flight (the next gets
+    429 MailboxConcurrency) and at most `rate` requests per `per` seconds."""
 
     def __init__(self, limit: int = 4, retry_after: int = 1) -> None:
         self.limit = limit
         self.retry_after = retry_after
+        self.rate, self.per = 10_000, 600.0
         self.lock = threading.Lock()
         self.in_flight: dict[str, int] = {}
         self.peak: dict[str, int] = {}
+        self.history: dict[tuple[str, str], deque[float]] = {}
         self.rejected = 0
 
-    def acquire(self, upn: str) -> None:
+    def acquire(self, upn: str, client_id: str = "") -> None:
         with self.lock:
+            seen = self.history.setdefault((client_id, upn), deque())
+            moment = time.monotonic()
+            while seen and seen[0] <= moment - self.per:
+                seen.popleft()
+            if len(seen) >= self.rate:
+                self.rejected += 1
+                wait = max(1, math.ceil(seen[0] + self.per - moment))
+                raise throttled(wait, "Application is over its request rate for this mailbox.")
             now = self.in_flight.get(upn, 0)
             if now >= self.limit:
                 self.rejected += 1
                 raise throttled(
                     self.retry_after, "Application is over its MailboxConcurrency limit."
                 )
+            seen.append(moment)
             self.in_flight[upn] = now + 1
             self.peak[upn] = max(self.peak.get(upn, 0), now + 1)
 

@@ -284,6 +284,15 @@ class GraphEmulator:
         self.identity.revoke_refresh_tokens(upn)
 
     @property
+    def token_lifetime(self) -> int:
+        return self.identity.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: int) -> None:
+        """Lifetime (expires_in) of access tokens issued from now on."""
+        self.identity.token_lifetime = seconds
+
+    @property
     def device_interval(self) -> int:
         return self.oauth.device_interval
 

@@ -82,11 +82,15 @@ class Subscriptions:
 
     # --- HTTP ----------------------------------------------------------------------------
     async def handle(self, call: Call, rest: list[str]) -> Reply:
+        if rest or call.method != "POST":
+            with self.state.lock:
+                return self.manage(call, rest)
+        return await self.create(call)
+
+    def manage(self, call: Call, rest: list[str]) -> Reply:
         grant = call.grant
         assert grant is not None
         if not rest:
-            if call.method == "POST":
-                return await self.create(call)
             if call.method == "GET":
                 mine = [s.json() for s in self.subs.values() if s.client_id == grant.client_id]
                 return Reply(200, {"value": mine})
@@ -181,7 +185,8 @@ class Subscriptions:
             expires=expires,
             immutable=call.view().immutable,
         )
-        self.subs[sub.id] = sub
+        with self.state.lock:
+            self.subs[sub.id] = sub
         return Reply(201, sub.json())
 
     async def validate(self, url: str) -> None:
@@ -243,9 +248,12 @@ class Subscriptions:
     def lifecycle(self, subscription_id: str, event: str) -> None:
         if event not in LIFECYCLE:
             raise ValueError(f"lifecycle event must be one of {sorted(LIFECYCLE)}")
-        sub = self.subs[subscription_id]
-        if not sub.lifecycle_url:
-            raise ValueError(f"subscription {subscription_id} has no lifecycleNotificationUrl")
+        with self.state.lock:
+            sub = self.subs[subscription_id]
+            if not sub.lifecycle_url:
+                raise ValueError(f"subscription {subscription_id} has no lifecycleNotificationUrl")
+            if event == "subscriptionRemoved":
+                self.subs.pop(sub.id, None)
         item = {
             "subscriptionId": sub.id,
             "subscriptionExpirationDateTime": times.iso_utc(sub.expires),
@@ -253,8 +261,6 @@ class Subscriptions:
             "clientState": sub.client_state,
             "lifecycleEvent": event,
         }
-        if event == "subscriptionRemoved":
-            self.subs.pop(sub.id, None)
         self.send(sub.lifecycle_url, {"value": [item]}, "lifecycle")
 
     def send(self, url: str, payload: dict[str, Any], kind: str) -> None:
