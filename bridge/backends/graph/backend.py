@@ -79,8 +79,14 @@ class GraphBackend(BaseBackend):
                     self._note(change)
             yield page
 
-    def _note(self, event: RemoteEvent) -> None:
+    def _note(self, event: RemoteEvent) -> RemoteEvent:
+        """Remember what a read or write showed of ``event``; returns it."""
         self.noisy[event.remote_id] = bool(event.attendees)
+        if event.recurrence:
+            self.delta.known.pop(event.remote_id, None)
+        else:
+            self.delta.known[event.remote_id] = event
+        return event
 
     def get(self, remote_id: str) -> Change | None:
         event = self.reader.events([remote_id], self.until)[remote_id]
@@ -115,15 +121,14 @@ class GraphBackend(BaseBackend):
         body = wire.create_body(event, transaction_id(idempotency_key), self._rule(event))
         reply = self.http.call("POST", f"{self.base}/events", body=body)
         raise_for(reply, "POST event")
-        return self._created(reply.body, event)
+        return self._note(self._created(reply.body, event))
 
     def _created(self, item: dict[str, Any], event: RemoteEvent) -> RemoteEvent:
         """The event a POST answered (possibly an earlier attempt's, by transactionId),
         brought to ``event``'s content and overrides."""
         self.noisy[item["id"]] = False
-        tags = {wire.CRM_ID_PROPERTY.lower(): event.crm_meeting_id or ""}
         if item.get("type") != "seriesMaster":
-            made = wire.single_from_graph(item, tags)
+            made = wire.single_from_graph(item, wire.tags_for(event))
             if made.content_hash() == event.content_hash():
                 return made
             return self._patch(item["id"], event, made.etag)
@@ -162,7 +167,7 @@ class GraphBackend(BaseBackend):
             event = events[slot][0]
             try:
                 raise_for(reply, "POST event ($batch)")
-                results[slot] = self._created(reply.body, event)
+                results[slot] = self._note(self._created(reply.body, event))
             except BackendError as error:
                 results[slot] = error
         return results
@@ -193,9 +198,8 @@ class GraphBackend(BaseBackend):
         raise_for(reply, "PATCH event")
         item = reply.body
         if item.get("type") == "seriesMaster":
-            return self.series.finish(item, event, self.until)
-        tags = {wire.CRM_ID_PROPERTY.lower(): event.crm_meeting_id or ""}
-        return wire.single_from_graph(item, tags)
+            return self._note(self.series.finish(item, event, self.until))
+        return self._note(wire.single_from_graph(item, wire.tags_for(event)))
 
     def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
         self._refuse_if_noisy(remote_id, "updating")
@@ -226,6 +230,7 @@ class GraphBackend(BaseBackend):
         reply = self.http.call("DELETE", self.reader.event_path(remote_id), headers=headers)
         raise_for(reply, "DELETE event")
         self.noisy.pop(remote_id, None)
+        self.delta.known.pop(remote_id, None)
 
     # --- push and checks --------------------------------------------------------------------
     def push(self) -> PushChannel | None:
@@ -241,7 +246,7 @@ class GraphBackend(BaseBackend):
             return str(error)
         except BackendError as error:
             return str(error)
-        reply = self.http.call("GET", f"{self.base}/calendar", params={"$select": "id"})
+        reply = self.http.call("GET", f"{self.base}/events", params={"$select": "id", "$top": "1"})
         if reply.ok:
             return None
         code = reply.error_code()

@@ -29,6 +29,7 @@ from bridge.backends.base import (
     ChangePage,
     Deleted,
     NotFound,
+    RemoteEvent,
     ResyncRequired,
     Window,
 )
@@ -80,6 +81,9 @@ class DeltaPull:
         #: occurrence id -> series master id, from every delta page read by this backend
         #: (a cancelled occurrence comes as its own @removed id)
         self.masters: dict[str, str] = {}
+        #: single events as this backend last wrote or read them: a delta entry at the same
+        #: etag is that event (our own write coming back), no need to read it again
+        self.known: dict[str, RemoteEvent] = {}
 
     def first_link(self, start: datetime, end: datetime) -> str:
         query = f"startDateTime={quote(start.isoformat())}&endDateTime={quote(end.isoformat())}"
@@ -127,6 +131,7 @@ class DeltaPull:
     ) -> list[Change]:
         wanted: list[str] = []  # ids to read whole: singles, masters
         removed: list[str] = []
+        ready: list[Change] = []  # known at this etag already
         for item in items:
             item_id = str(item.get("id", ""))
             if "@removed" in item:
@@ -137,6 +142,12 @@ class DeltaPull:
                     removed.append(item_id)
                 continue
             kind = item.get("type")
+            known = self.known.get(item_id)
+            if kind == "singleInstance" and known and known.etag == item.get("@odata.etag"):
+                if item_id not in seen:
+                    seen.add(item_id)
+                    ready.append(known)
+                continue
             if kind in ("occurrence", "exception") and item.get("seriesMasterId"):
                 self.masters[item_id] = str(item["seriesMasterId"])
                 wanted.append(str(item["seriesMasterId"]))
@@ -144,9 +155,9 @@ class DeltaPull:
                 wanted.append(item_id)
         order = [i for i in dict.fromkeys(wanted + removed) if i not in seen]
         if not order:
-            return []
+            return ready
         found = self.reader.items(order)
-        out: list[Change] = []
+        out: list[Change] = ready
         live = {i: item for i, item in found.items() if item is not None}
         events = self.reader.whole(live, until)
         for remote_id in order:

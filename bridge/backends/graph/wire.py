@@ -140,6 +140,14 @@ def is_invite_copy(tags: dict[str, str]) -> bool:
     return tags.get(INVITE_PROPERTY.lower(), "").lower() == INVITE_COPY_VALUE
 
 
+def tags_for(event: RemoteEvent) -> dict[str, str]:
+    """The tags an event we wrote carries (as tags_of reads them)."""
+    tags = {CRM_ID_PROPERTY.lower(): event.crm_meeting_id or ""}
+    if event.is_invite_copy:
+        tags[INVITE_PROPERTY.lower()] = INVITE_COPY_VALUE
+    return tags
+
+
 def tag_body(meeting_id: str) -> dict[str, Any]:
     return {"singleValueExtendedProperties": [{"id": CRM_ID_PROPERTY, "value": meeting_id}]}
 
