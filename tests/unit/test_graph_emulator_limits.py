@@ -62,7 +62,7 @@ def test_batch_parts_side_by_side_share_the_mailbox_limit(client: Client) -> Non
 
 
 def test_fifth_concurrent_request_per_mailbox_is_429(graph: GraphEmulator, client: Client) -> None:
-    graph.latency = 0.5
+    graph.latency = 1.0
     with ThreadPoolExecutor(8) as pool:
         alice = list(pool.map(lambda _: client("GET", f"/users/{ALICE}/events"), range(6)))
     statuses = sorted(a.status for a in alice)
