@@ -262,3 +262,25 @@ def test_delta_after_an_id_changing_move(graph: GraphEmulator, client: Client) -
     items, _, _ = _drain(client, link)
     assert {"@removed": {"reason": "deleted"}, "id": made["id"]} in items
     assert [i["id"] for i in items if "@removed" not in i] == [renewed["id"]]
+
+
+def test_meeting_actions_mail_people(graph: GraphEmulator, client: Client) -> None:
+    guest = [{"emailAddress": {"address": "carol@example.com"}, "type": "required"}]
+    invite = graph.mailbox(ALICE).create(
+        **event_json("From Dave", attendees=guest),
+        organizer={"emailAddress": {"address": "dave@example.com"}},
+    )
+    path = f"/users/{ALICE}/events/{invite['id']}"
+    assert client("POST", f"{path}/cancel", {}).status == 400  # not the organiser
+    quiet = client("POST", f"{path}/tentativelyAccept", {"sendResponse": False})
+    assert quiet.status == 202 and graph.mailed == []
+    assert client("GET", path)["responseStatus"]["response"] == "tentativelyAccepted"
+    assert client("POST", f"{path}/decline", {"comment": "no"}).status == 202
+    assert [(m.reason, m.recipients) for m in graph.mailed] == [
+        ("response:declined", ("dave@example.com",))
+    ]
+    assert client("GET", path).status == 404
+    own = client("POST", f"/users/{ALICE}/events", event_json(attendees=guest))
+    assert client("POST", f"/users/{ALICE}/events/{own['id']}/accept", {}).status == 400
+    assert client("POST", f"/users/{ALICE}/events/{own['id']}/cancel", {}).status == 202
+    assert graph.mailed[-1].reason == "cancel"

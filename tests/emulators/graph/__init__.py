@@ -27,11 +27,14 @@ Errors as Entra answers them: AADSTS90002 bad tenant, 700016 unknown client, 700
 secret, 1002012 scope without /.default, 70016 authorization_pending, 65001 consent.
 
 Graph: /users/{id|upn}/events (+ /me for delegated tokens, /calendar/... aliases) CRUD,
-/events/{id}/instances, /calendarView, /calendarView/delta, /$batch, /subscriptions.
+/events/{id}/instances, /events/{id}/cancel|accept|tentativelyAccept|decline,
+/calendarView, /calendarView/delta, /$batch, /subscriptions.
 No Calendars.Read(Write) -> 403 ErrorAccessDenied; unknown user -> 404 ErrorInvalidUser; user
 without mailbox -> 404 MailboxNotEnabledForRESTAPI; unknown event -> 404 ErrorItemNotFound;
 stale If-Match -> 412 ErrorIrresolvableConflict; delta with $expand/$select/$filter/$top ->
-400 ErrorInvalidUrlQuery; expired delta token -> 410 syncStateNotFound.
+400 ErrorInvalidUrlQuery; expired delta token -> 410 syncStateNotFound. $batch parts see
+only their own headers (Prefer, If-Match) plus the batch's Authorization; parts without
+dependsOn run side by side and share the mailbox's 4-request limit (the 5th part gets 429).
 
 Test levers: `g.expire_delta(upn=None)`, `g.fail_next(regex on "METHOD /path", status,
 count, code=, retry_after=)`, `g.reject(event_id, status, times)`, `g.max_concurrency` (4),
@@ -43,7 +46,9 @@ count, code=, retry_after=)`, `g.reject(event_id, status, times)`, `g.max_concur
 Records: `g.calls` (CallRecord method/path/status/in_batch), `g.http_requests()`,
 `g.token_requests`, `g.mailed` (writes that would mail attendees: creates with attendees,
 organiser PATCHes of subject/time/location/body/recurrence, organiser DELETEs, added
-attendees), `g.attendees_written`, `g.deliveries` / `g.wait_for_deliveries(n, kind)`,
+attendees, cancel, meeting responses sent to the organiser), `g.attendees_written`,
+`g.deliveries` / `g.wait_for_deliveries(n, kind)`,
+(user-side helper writes are the user's own: never in `g.mailed` or `g.calls`)
 `g.throttle.peak` (highest concurrency seen per mailbox), `g.reset_counters()`.
 """
 

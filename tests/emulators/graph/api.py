@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import events, query, times, writes
+from . import events, query, rendering, times, writes
 from .call import Call, Reply
 from .delta import Delta
 from .errors import GraphError, access_denied, bad_request, item_not_found
@@ -14,6 +14,7 @@ from .store import State, invalid_user, mailbox_not_enabled
 
 READ = {"Calendars.Read", "Calendars.ReadWrite", "Calendars.ReadBasic"}
 WRITE = {"Calendars.ReadWrite"}
+ACTIONS = ("cancel", "accept", "tentativelyAccept", "decline")
 
 
 class Api:
@@ -83,13 +84,17 @@ class Api:
                 return self.delete(call, rest[1])
         if len(rest) == 3 and rest[0] == "events" and rest[2] == "instances" and m == "GET":
             return self.instances(call, rest[1])
+        if len(rest) == 3 and rest[0] == "events" and rest[2] in ACTIONS and m == "POST":
+            assert call.box is not None
+            writes.act(self.state, call.box, rest[1], rest[2], call.body)
+            return Reply(202)
         raise GraphError(400, "BadRequest", f"Unsupported request: {m} {call.path}")
 
     # --- reads ---------------------------------------------------------------------------
     def render(self, call: Call, stored: Any, key: str | None = None) -> dict[str, Any]:
         assert call.box is not None
         expand = query.expand_ids(call.query.get("$expand"))
-        item = events.render(call.box, stored, call.view(), key=key, expand_ids=expand)
+        item = rendering.render(call.box, stored, call.view(), key=key, expand_ids=expand)
         return query.select(item, call.query.get("$select"))
 
     def get(self, call: Call, event_id: str) -> Reply:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import events, query, times
+from . import events, query, rendering, times
 from .call import Call, Reply
 from .errors import GraphError
 from .store import Mailbox, occurrence_id
@@ -103,7 +103,7 @@ class Delta:
                     )
                 )
                 if since is None or slot not in state.seen or changed(stored, key, since):
-                    items.append(events.render(box, stored, view, key=key))
+                    items.append(rendering.render(box, stored, view, key=key))
         for slot in sorted(state.seen - now_seen, key=str):
             rest_id, immutable_id = ids.get(slot, (slot[0], slot[0]))
             items.append(

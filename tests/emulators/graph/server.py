@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import events, writes
+from . import events, rendering, writes
 from .api import Api
 from .app import CallRecord, Gateway, make_app
 from .batch import Batch
@@ -61,7 +61,7 @@ class UserMailbox:
         with self.g.state.lock:
             stored, key = self.box.find(event_id)
             view = events.View(immutable=immutable)
-            out = events.render(self.box, stored, view, key=key, expand_ids=set(stored.ext))
+            out = rendering.render(self.box, stored, view, key=key, expand_ids=set(stored.ext))
             return copy.deepcopy(out)
 
     def event(self, event_id: str) -> dict[str, Any] | None:
@@ -84,7 +84,7 @@ class UserMailbox:
                 raise ValueError(f"{master_id} is not a series master")
             keys = [k for k, _, _ in events.instances(master) if k not in master.cancelled]
             view = events.View(immutable=True)
-            return [copy.deepcopy(events.render(self.box, master, view, key=k)) for k in keys]
+            return [copy.deepcopy(rendering.render(self.box, master, view, key=k)) for k in keys]
 
     def extended(self, event_id: str) -> dict[str, str]:
         with self.g.state.lock:

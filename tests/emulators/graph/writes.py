@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import events
+from . import events, rendering
 from .errors import GraphError
 from .store import AttendeeWrite, Mail, Mailbox, State, Stored, occurrence_id
 
@@ -64,7 +64,7 @@ def update(
     target = master
     if key is not None:
         target = master.overrides.get(key) or _exception(master, key, box)
-        check_etag(events.render(box, master, events.View(), key=key)["@odata.etag"], if_match)
+        check_etag(rendering.render(box, master, events.View(), key=key)["@odata.etag"], if_match)
     else:
         check_etag(master.etag(), if_match)
     attendees_before = addresses(target.attendees or master.attendees)
@@ -132,7 +132,7 @@ def delete(
 ) -> None:
     master, key = box.find(event_id)
     if key is not None:
-        current = events.render(box, master, events.View(), key=key)["@odata.etag"]
+        current = rendering.render(box, master, events.View(), key=key)["@odata.etag"]
         check_etag(current, if_match)
         exception = master.overrides.pop(key, None)
         master.cancelled[key] = box.bump()
@@ -172,3 +172,48 @@ def move(state: State, box: Mailbox, event_id: str, *, keep_immutable: bool = Tr
     master.seq = box.bump()
     state.changed(box, "updated" if keep_immutable else "created", master.immutable_id)
     return master
+
+
+RESPONSES = {
+    "accept": "accepted",
+    "tentativelyAccept": "tentativelyAccepted",
+    "decline": "declined",
+}
+
+
+def act(state: State, box: Mailbox, event_id: str, action: str, body: Any) -> None:
+    """POST /events/{id}/cancel | accept | tentativelyAccept | decline (all answer 202)."""
+    master, key = box.find(event_id)
+    body = body if isinstance(body, dict) else {}
+    if action == "cancel":
+        if not master.is_organizer:
+            raise GraphError(
+                400,
+                "ErrorAccessDenied",
+                "Your request can't be completed. You need to be an organizer to cancel a meeting.",
+            )
+        attendees = addresses(master.attendees)
+        delete(state, box, event_id, recorded=False)
+        if attendees:
+            state.mailed.append(Mail(box.upn, "POST", master.immutable_id, "cancel", attendees))
+        return
+    if master.is_organizer:
+        raise GraphError(
+            400,
+            "ErrorInvalidRequest",
+            "Your request can't be completed. You can't respond to a meeting you organized.",
+        )
+    if body.get("sendResponse", True):
+        organizer = addresses([master.organizer])
+        state.mailed.append(
+            Mail(box.upn, "POST", master.immutable_id, f"response:{RESPONSES[action]}", organizer)
+        )
+    if action == "decline":
+        delete(state, box, event_id, recorded=False)
+        return
+    target = master if key is None else master.overrides.get(key)
+    if target is not None:
+        target.fields["responseStatus"] = RESPONSES[action]
+        target.change += 1
+    master.seq = box.bump()
+    state.changed(box, "updated", master.immutable_id)
