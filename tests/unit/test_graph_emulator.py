@@ -242,6 +242,10 @@ def test_delta_pages_changes_removals_and_window(graph: GraphEmulator, client: C
     assert changed[ids[1]] == {"@removed": {"reason": "deleted"}, "id": ids[1]}
     assert changed[ids[2]]["@removed"] == {"reason": "deleted"}  # it left the frozen window
     assert len(items) == 4
+    fleeting = client("POST", path, event_json("fleeting"))["id"]
+    client("DELETE", f"{path}/{fleeting}")
+    items, link, _ = _drain(paged, link)
+    assert items == [{"@removed": {"reason": "deleted"}, "id": fleeting}]  # never seen, still told
 
 
 def test_delta_refuses_query_options_and_expires(graph: GraphEmulator, client: Client) -> None:

@@ -104,7 +104,19 @@ class Delta:
                 )
                 if since is None or slot not in state.seen or changed(stored, key, since):
                     items.append(rendering.render(box, stored, view, key=key))
-        for slot in sorted(state.seen - now_seen, key=str):
+        gone = state.seen - now_seen
+        if since is not None:  # also events made and deleted between two syncs, never seen
+            gone |= {
+                (s.immutable_id, None)
+                for s in box.events.values()
+                if s.deleted
+                and s.seq > since
+                and not s.recurring
+                and events.overlaps(s.start, s.end, state.window)
+            }
+            for stored in box.events.values():
+                ids.setdefault((stored.immutable_id, None), (stored.rest_id, stored.immutable_id))
+        for slot in sorted(gone, key=str):
             rest_id, immutable_id = ids.get(slot, (slot[0], slot[0]))
             items.append(
                 {
