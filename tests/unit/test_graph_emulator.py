@@ -288,3 +288,16 @@ def test_meeting_actions_mail_people(graph: GraphEmulator, client: Client) -> No
     assert client("POST", f"/users/{ALICE}/events/{own['id']}/accept", {}).status == 400
     assert client("POST", f"/users/{ALICE}/events/{own['id']}/cancel", {}).status == 202
     assert graph.mailed[-1].reason == "cancel"
+
+
+def test_listing_order_and_paging(client: Client) -> None:
+    path = f"/users/{ALICE}/events"
+    for day in ("2026-12-05", "2026-12-03", "2026-12-04"):
+        client("POST", path, event_json(day, day=day))
+    first = client("GET", f"{path}?$orderby=start/dateTime desc&$top=2")
+    assert [e["subject"] for e in first["value"]] == ["2026-12-05", "2026-12-04"]
+    rest = client("GET", first["@odata.nextLink"])
+    assert [e["subject"] for e in rest["value"]] == ["2026-12-03"]
+    assert "@odata.nextLink" not in rest.body
+    assert client("GET", f"{path}?$orderby=colour").status == 400
+    assert client("GET", f"{path}?$count=true").status == 400

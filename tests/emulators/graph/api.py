@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from . import events, query, rendering, times, writes
 from .call import Call, Reply
@@ -104,6 +105,7 @@ class Api:
         return Reply(200, self.render(call, stored, key))
 
     def paged(self, call: Call, items: list[dict[str, Any]], link: str) -> Reply:
+        items = query.order(items, call.query.get("$orderby"))
         size = query.page_size(call.query, call.prefer())
         try:
             skip = int(call.query.get("$skip", "0"))
@@ -111,9 +113,10 @@ class Api:
             raise query.bad_query("$skip must be an integer.") from None
         body: dict[str, Any] = {"value": items[skip : skip + size]}
         if skip + size < len(items):
-            params = [f"{k}={v}" for k, v in call.query.items() if k not in ("$skip", "$top")]
-            params += [f"$top={size}", f"$skip={skip + size}"]
-            body["@odata.nextLink"] = f"{link}?{'&'.join(params)}"
+            params = [(k, v) for k, v in call.query.items() if k not in ("$skip", "$top")]
+            params += [("$top", str(size)), ("$skip", str(skip + size))]
+            encoded = urlencode(params, safe="$/'():,*@", quote_via=quote)
+            body["@odata.nextLink"] = f"{link}?{encoded}"
         return Reply(200, body)
 
     def list_events(self, call: Call) -> Reply:

@@ -100,3 +100,24 @@ def only(query: dict[str, str], allowed: set[str]) -> None:
     for key in query:
         if key.startswith("$") and key.lower() not in allowed:
             raise bad_query(f"The query parameter '{key}' is not supported here.")
+
+
+ORDERABLE = {
+    "start/datetime": lambda e: e["start"]["dateTime"],
+    "end/datetime": lambda e: e["end"]["dateTime"],
+    "createddatetime": lambda e: e["createdDateTime"],
+    "lastmodifieddatetime": lambda e: e["lastModifiedDateTime"],
+    "subject": lambda e: e.get("subject") or "",
+}
+
+
+def order(items: list[dict[str, Any]], expression: str | None) -> list[dict[str, Any]]:
+    """$orderby over one property (asc/desc); 400 for a property it cannot sort by."""
+    if not expression:
+        return items
+    parts = expression.strip().split()
+    name = parts[0].lower()
+    direction = parts[1].lower() if len(parts) > 1 else "asc"
+    if name not in ORDERABLE or direction not in ("asc", "desc") or len(parts) > 2:
+        raise bad_query(f"The $orderby '{expression}' is not supported.")
+    return sorted(items, key=ORDERABLE[name], reverse=direction == "desc")
