@@ -121,3 +121,26 @@ def test_request_rate_per_app_and_mailbox(graph: GraphEmulator, client: Client) 
     assert client("GET", f"/users/{BOB}/events").status == 200  # another mailbox
     refused = client("GET", f"/users/{ALICE}/events")
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_concurrent_api_and_user_side_writes(graph: GraphEmulator, client: Client) -> None:
+    path = f"/users/{BOB}/events"
+    alice = graph.mailbox(ALICE)
+    mine = [alice.create(**event_json(f"user{i}")) for i in range(10)]
+
+    def api(i: int) -> int:
+        return client("POST", path, event_json(f"api{i}")).status
+
+    def user(i: int) -> None:
+        alice.update(mine[i]["id"], subject=f"edited{i}")
+
+    with ThreadPoolExecutor(6) as pool:  # API calls and Outlook edits interleaved
+        api_calls = [pool.submit(api, i) for i in range(12)]
+        edits = [pool.submit(user, i) for i in range(10)]
+        created = [f.result() for f in api_calls]
+        for edit in edits:
+            edit.result()
+    assert created.count(201) + created.count(429) == 12
+    made = created.count(201)
+    assert len(graph.mailbox(BOB).events()) == made
+    assert sorted(e["subject"] for e in alice.events()) == sorted(f"edited{i}" for i in range(10))
