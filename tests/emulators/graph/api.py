@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from . import events, query, rendering, times, writes
 from .call import Call, Reply
 from .delta import Delta
-from .errors import GraphError, access_denied, bad_request, item_not_found
+from .errors import GraphError, access_denied, bad_request
 from .identity import Identity
 from .store import State, invalid_user, mailbox_not_enabled
 
@@ -180,8 +180,3 @@ class Api:
         assert call.box is not None
         writes.delete(self.state, call.box, event_id, if_match=call.headers.get("If-Match"))
         return Reply(204)
-
-
-def not_found_route(call: Call) -> GraphError:
-    del call
-    return item_not_found()
