@@ -164,3 +164,16 @@ def test_renew_delete_and_lifecycle(
     assert client("DELETE", f"/subscriptions/{other['id']}").status == 204
     client("POST", f"/users/{ALICE}/events", event_json())
     assert graph.wait_for_deliveries(1, timeout=0.5) == []
+
+
+def test_an_expired_subscription_is_gone(
+    graph: GraphEmulator, client: Client, receiver: Receiver
+) -> None:
+    sub = subscribe(client, receiver)
+    assert [s["id"] for s in client("GET", "/subscriptions")["value"]] == [sub["id"]]
+    graph.subscriptions.subs[sub["id"]].expires = datetime.now(UTC) - timedelta(seconds=1)
+    client("POST", f"/users/{ALICE}/events", event_json())
+    assert graph.wait_for_deliveries(1, timeout=0.5) == []
+    assert client("GET", "/subscriptions")["value"] == []
+    renew = client("PATCH", f"/subscriptions/{sub['id']}", {"expirationDateTime": expiry(60)})
+    assert renew.status == 404

@@ -92,10 +92,18 @@ class Subscriptions:
         assert grant is not None
         if not rest:
             if call.method == "GET":
-                mine = [s.json() for s in self.subs.values() if s.client_id == grant.client_id]
+                now = datetime.now(UTC)
+                mine = [
+                    s.json()
+                    for s in self.subs.values()
+                    if s.client_id == grant.client_id and s.expires > now
+                ]
                 return Reply(200, {"value": mine})
         else:
             sub = self.subs.get(rest[0])
+            if sub is not None and sub.expires <= datetime.now(UTC):
+                self.subs.pop(sub.id, None)  # Graph deletes a subscription once it expires
+                sub = None
             if sub is None or sub.tenant_id != grant.tenant_id:
                 raise GraphError(404, "ResourceNotFound", f"The object '{rest[0]}' was not found.")
             if sub.client_id != grant.client_id:
