@@ -301,3 +301,18 @@ def test_listing_order_and_paging(client: Client) -> None:
     assert "@odata.nextLink" not in rest.body
     assert client("GET", f"{path}?$orderby=colour").status == 400
     assert client("GET", f"{path}?$count=true").status == 400
+
+
+def test_directory_reads(graph: GraphEmulator, client: Client) -> None:
+    assert client("GET", f"/users/{ALICE}").status == 403  # Calendars.ReadWrite only
+    tenant = graph.identity.find_tenant(DOMAIN)
+    assert tenant is not None
+    graph.add_app(tenant, "dir", "s", roles=("Calendars.ReadWrite", "User.Read.All"))
+    directory = Client(graph.graph_url, app_token(graph, DOMAIN, "dir", "s")["access_token"])
+    found = directory("GET", f"/users/{ALICE}")
+    assert found["userPrincipalName"] == ALICE and found["id"]
+    assert directory("GET", f"/users/{found['id']}")["userPrincipalName"] == ALICE
+    missing = directory("GET", f"/users/zoe@{DOMAIN}")
+    assert missing.status == 404 and missing["error"]["code"] == "Request_ResourceNotFound"
+    calendar = client("GET", f"/users/{ALICE}/calendar")
+    assert calendar.status == 200 and calendar["owner"]["address"] == ALICE

@@ -26,7 +26,8 @@ quick polling), refresh tokens (`g.revoke_refresh_tokens(upn)`), `g.expire_token
 Errors as Entra answers them: AADSTS90002 bad tenant, 700016 unknown client, 7000215 bad
 secret, 1002012 scope without /.default, 70016 authorization_pending, 65001 consent.
 
-Graph: /users/{id|upn}/events (+ /me for delegated tokens, /calendar/... aliases) CRUD,
+Graph: GET /users/{id|upn} and /me (app-only: needs User.Read.All or alike), /users/{id}/calendar,
+/users/{id|upn}/events (+ /me for delegated tokens, /calendar/... aliases) CRUD,
 /events/{id}/instances, /events/{id}/cancel|accept|tentativelyAccept|decline,
 /calendarView, /calendarView/delta, /$batch, /subscriptions.
 No Calendars.Read(Write) -> 403 ErrorAccessDenied; unknown user -> 404 ErrorInvalidUser; user

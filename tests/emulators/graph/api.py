@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import events, query, rendering, times, writes
+from . import directory, events, query, rendering, times, writes
 from .call import Call, Reply
 from .delta import Delta
 from .errors import GraphError, access_denied, bad_request
@@ -50,6 +50,8 @@ class Api:
             key = grant.user or ""
         else:
             key = owner.split("/", 1)[1]
+        if not rest and call.method == "GET":
+            return directory.user(self.state, grant, key)
         box = self.state.mailbox(key)
         if box is None or box.tenant_id != grant.tenant_id:
             raise invalid_user(key)
@@ -61,6 +63,8 @@ class Api:
         if not grant.permissions & (WRITE if writing else READ):
             raise access_denied()
         call.box = box
+        if rest == ["calendar"] and call.method == "GET":
+            return directory.calendar(box)
         if rest and rest[0] == "calendar":
             rest = rest[1:]
         return self.events_call(call, rest)
