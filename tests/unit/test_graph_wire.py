@@ -115,8 +115,8 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=BERLIN)  # a Monday
     [
         ("RRULE:FREQ=DAILY;INTERVAL=2;COUNT=5", {"type": "daily", "interval": 2}),
         (
-            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;WKST=MO;UNTIL=20260301T225959Z",
-            {"type": "weekly", "daysOfWeek": ["monday", "wednesday"], "firstDayOfWeek": "monday"},
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;WKST=SU;UNTIL=20260301T080000Z",
+            {"type": "weekly", "daysOfWeek": ["monday", "wednesday"], "firstDayOfWeek": "sunday"},
         ),
         ("RRULE:FREQ=MONTHLY;BYMONTHDAY=5", {"type": "absoluteMonthly", "dayOfMonth": 5}),
         ("RRULE:FREQ=MONTHLY;BYDAY=-1FR", {"type": "relativeMonthly", "index": "last"}),
@@ -128,9 +128,20 @@ def test_rules_graph_can_express_round_trip(rule: str, pattern: dict) -> None:
     graph = rec.to_graph(rule, START, "Europe/Berlin", False)
     for key, value in pattern.items():
         assert graph["pattern"][key] == value
-    back = rec.from_graph(graph, "Europe/Berlin", False)
+    back = rec.from_graph(graph, "Europe/Berlin", False, START)
     assert rec.to_graph(back, START, "Europe/Berlin", False) == graph
     assert rec.canonical(back, START, "Europe/Berlin", False) == back
+
+
+def test_what_the_start_implies_is_left_out_so_short_rules_come_back_as_written() -> None:
+    for rule in (
+        "RRULE:FREQ=WEEKLY;COUNT=5",
+        "RRULE:FREQ=MONTHLY",
+        "RRULE:FREQ=YEARLY;INTERVAL=2",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO,FR;WKST=SU",
+        "RRULE:FREQ=DAILY;UNTIL=20260110T080000Z",  # at the start's time on the last day
+    ):
+        assert rec.canonical(rule, START, "Europe/Berlin", False) == rule
 
 
 def test_until_is_the_end_date_in_the_series_zone() -> None:
@@ -142,6 +153,7 @@ def test_until_is_the_end_date_in_the_series_zone() -> None:
         "recurrenceTimeZone": "Europe/Berlin",
     }
     assert rec.from_graph(graph, "Europe/Berlin", False).endswith("UNTIL=20260110T225959Z")
+    assert rec.from_graph(graph, "Europe/Berlin", False, START).endswith("UNTIL=20260110T080000Z")
     all_day = rec.to_graph("RRULE:FREQ=WEEKLY;UNTIL=20260131", START, "UTC", True)
     assert rec.from_graph(all_day, "UTC", True).endswith("UNTIL=20260131")
 

@@ -154,7 +154,7 @@ class TokenSource:
         entry = _app(self.settings)
         with entry.lock:
             cache = entry.app.token_cache
-            for item in cache.search(cache.CredentialType.ACCESS_TOKEN):
+            for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)
 
 

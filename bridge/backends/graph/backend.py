@@ -65,7 +65,7 @@ class GraphBackend(BaseBackend):
         now = datetime.now(UTC)
         self.until = now + timedelta(days=400)  # how far series instances are read
         #: id -> whether a write would mail someone (organised, with attendees), per read
-        self.noisy: dict[str, bool] = {}
+        self.noisy = self.reader.noisy
 
     def close(self) -> None:
         self.http.close()
@@ -79,9 +79,13 @@ class GraphBackend(BaseBackend):
                     self._note(change)
             yield page
 
+    def _wrote(self, event: RemoteEvent) -> RemoteEvent:
+        self.delta.written.add(event.remote_id)
+        self.noisy.setdefault(event.remote_id, False)  # we write no attendees
+        return self._note(event)
+
     def _note(self, event: RemoteEvent) -> RemoteEvent:
         """Remember what a read or write showed of ``event``; returns it."""
-        self.noisy[event.remote_id] = bool(event.attendees)
         if event.recurrence:
             self.delta.known.pop(event.remote_id, None)
         else:
@@ -121,7 +125,7 @@ class GraphBackend(BaseBackend):
         body = wire.create_body(event, transaction_id(idempotency_key), self._rule(event))
         reply = self.http.call("POST", f"{self.base}/events", body=body)
         raise_for(reply, "POST event")
-        return self._note(self._created(reply.body, event))
+        return self._wrote(self._created(reply.body, event))
 
     def _created(self, item: dict[str, Any], event: RemoteEvent) -> RemoteEvent:
         """The event a POST answered (possibly an earlier attempt's, by transactionId),
@@ -167,7 +171,7 @@ class GraphBackend(BaseBackend):
             event = events[slot][0]
             try:
                 raise_for(reply, "POST event ($batch)")
-                results[slot] = self._note(self._created(reply.body, event))
+                results[slot] = self._wrote(self._created(reply.body, event))
             except BackendError as error:
                 results[slot] = error
         return results
@@ -198,8 +202,8 @@ class GraphBackend(BaseBackend):
         raise_for(reply, "PATCH event")
         item = reply.body
         if item.get("type") == "seriesMaster":
-            return self._note(self.series.finish(item, event, self.until))
-        return self._note(wire.single_from_graph(item, wire.tags_for(event)))
+            return self._wrote(self.series.finish(item, event, self.until))
+        return self._wrote(wire.single_from_graph(item, wire.tags_for(event)))
 
     def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
         self._refuse_if_noisy(remote_id, "updating")
@@ -215,6 +219,7 @@ class GraphBackend(BaseBackend):
         )
         raise_for(reply, "PATCH tag")
         item = reply.body or {}
+        self.noisy[remote_id] = wire.organises_meeting(item)
         if item.get("type") == "seriesMaster":
             event = self.reader.events([remote_id], self.until)[remote_id]
             if event is None:

@@ -70,6 +70,10 @@ class Cursor:
         return self.start <= window.start and window.end <= self.end
 
 
+#: ids written per mailbox (its Graph address) since its last pull, in this process
+WRITTEN: dict[str, set[str]] = {}
+
+
 class DeltaPull:
     """One pull of one mailbox."""
 
@@ -84,6 +88,10 @@ class DeltaPull:
         #: single events as this backend last wrote or read them: a delta entry at the same
         #: etag is that event (our own write coming back), no need to read it again
         self.known: dict[str, RemoteEvent] = {}
+        #: ids written to this mailbox since the stored cursor (by any backend of the
+        #: process): one created and deleted again before the next pull may not be
+        #: listed at all, so those not listed are checked
+        self.written: set[str] = WRITTEN.setdefault(http.url(base), set())
 
     def first_link(self, start: datetime, end: datetime) -> str:
         query = f"startDateTime={quote(start.isoformat())}&endDateTime={quote(end.isoformat())}"
@@ -123,8 +131,19 @@ class DeltaPull:
             delta = body.get("@odata.deltaLink")
             if not delta:
                 raise BackendError("Microsoft Graph: a delta page without nextLink or deltaLink")
+            changes += self._unlisted(seen)
             yield ChangePage(changes, Cursor(delta, frozen.start, frozen.end).dump())
             return
+
+    def _unlisted(self, seen: set[str]) -> list[Change]:
+        """Deleted for each event we wrote that the delta did not list and Graph no longer
+        has (made and deleted between two pulls)."""
+        ids = sorted(self.written - seen)
+        self.written.clear()
+        if not ids:
+            return []
+        found = self.reader.items(ids)
+        return [Deleted(i) for i in ids if found.get(i) is None]
 
     def _changes(
         self, items: list[dict[str, Any]], until: datetime, seen: set[str], full: bool
@@ -134,6 +153,7 @@ class DeltaPull:
         ready: list[Change] = []  # known at this etag already
         for item in items:
             item_id = str(item.get("id", ""))
+            self.written.discard(item_id)
             if "@removed" in item:
                 master = self.masters.get(item_id)
                 if master:

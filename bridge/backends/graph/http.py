@@ -173,6 +173,13 @@ def raise_for(reply: Reply, what: str, *, mailbox: bool = False) -> None:
     raise BackendError(detail)
 
 
+def _part_reply(answer: dict[str, Any] | None) -> Reply:
+    if answer is None:
+        return Reply(500, {}, {"error": {"code": "missingPart", "message": "no answer"}})
+    status = int(answer.get("status", 500))
+    return Reply(status, dict(answer.get("headers") or {}), answer.get("body"))
+
+
 def chained(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The batch's parts in 4 chains (dependsOn the part 4 before): Graph runs at most 4
     side by side, the mailbox's limit, instead of all 20 and throttling 16. A part whose
@@ -289,11 +296,16 @@ class GraphClient:
         return {"id": str(index), **part, "headers": headers}
 
     async def _batch(self, parts: list[dict[str, Any]]) -> list[Reply]:
+        """Every part answered; throttled parts (429/503/504) are sent again after their
+        Retry-After at most ``max_retries`` times, parts failed for their chain (424) until
+        they ran (each batch runs every chain's head, so this ends)."""
         results: dict[int, Reply] = {}
         pending = list(range(len(parts)))
-        for attempt in range(self.settings.max_retries + 1):
+        throttled_rounds = 0
+        while pending:
             retry: list[int] = []
             wait = 0.0
+            throttled = False
             size = self.settings.batch_size
             for start in range(0, len(pending), size):
                 chunk = pending[start : start + size]
@@ -302,21 +314,16 @@ class GraphClient:
                 raise_for(reply, "$batch", mailbox=True)
                 answers = {str(r.get("id")): r for r in (reply.body or {}).get("responses", [])}
                 for index in chunk:
-                    answer = answers.get(str(index))
-                    if answer is None:
-                        results[index] = Reply(500, {}, {"error": {"code": "missingPart"}})
-                        continue
-                    part = Reply(
-                        int(answer.get("status", 500)),
-                        dict(answer.get("headers") or {}),
-                        answer.get("body"),
-                    )
+                    part = _part_reply(answers.get(str(index)))
                     results[index] = part
-                    if part.status in (*RETRIED, 424) and attempt < self.settings.max_retries:
+                    if part.status == 424:
                         retry.append(index)
-                        wait = max(wait, self._wait(part) if part.status != 424 else 0.0)
-            if not retry:
-                break
-            await asyncio.sleep(wait)
+                    elif part.status in RETRIED and throttled_rounds < self.settings.max_retries:
+                        retry.append(index)
+                        throttled = True
+                        wait = max(wait, self._wait(part))
+            throttled_rounds += throttled
+            if retry:
+                await asyncio.sleep(wait)
             pending = retry
         return [results[i] for i in range(len(parts))]

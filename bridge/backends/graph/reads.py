@@ -13,11 +13,20 @@ from bridge.backends.graph import wire
 from bridge.backends.graph.http import GraphClient, Reply, raise_for
 
 
+def series_until(master: dict[str, Any], until: datetime) -> datetime:
+    """How far a series' instances are read: to ``until``, or a year past its start for
+    a series that starts beyond it."""
+    return max(until, wire.parse_time(master["start"]) + timedelta(days=400))
+
+
 class Reader:
     """Reads for one mailbox (``base``: "/users/<mailbox>")."""
 
     def __init__(self, http: GraphClient, base: str, page_size: int) -> None:
         self.http, self.base, self.page_size = http, base, page_size
+        #: id -> whether a write to it would mail someone (the user organises it and it
+        #: has attendees), as last read
+        self.noisy: dict[str, bool] = {}
 
     def event_path(self, remote_id: str) -> str:
         return f"{self.base}/events/{quote(remote_id, safe='')}"
@@ -27,6 +36,7 @@ class Reader:
 
     def instances_part(self, master: dict[str, Any], until: datetime) -> dict[str, Any]:
         start = wire.parse_time(master["start"]) - timedelta(days=1)
+        until = series_until(master, until)
         query = (
             f"startDateTime={quote(start.isoformat())}&endDateTime={quote(until.isoformat())}"
             f"&$top={self.page_size}"
@@ -65,9 +75,11 @@ class Reader:
         instances = {i: self._rest(r) for i, r in zip(masters, replies, strict=True)}
         out: dict[str, RemoteEvent] = {}
         for remote_id, item in items.items():
+            self.noisy[remote_id] = wire.organises_meeting(item)
             try:
                 if remote_id in instances:
-                    out[remote_id] = wire.series_from_graph(item, instances[remote_id], until)
+                    listed = series_until(item, until)
+                    out[remote_id] = wire.series_from_graph(item, instances[remote_id], listed)
                 else:
                     out[remote_id] = wire.single_from_graph(item)
             except (KeyError, ValueError) as error:

@@ -80,7 +80,7 @@ def to_graph(rule: str, start: datetime, zone: str, all_day: bool) -> dict[str, 
             raise UnsupportedRule("a weekly rule with numbered days (BYDAY=2MO)")
         chosen = [d for _, d in days] or [DAYS[local.weekday()]]
         pattern |= {"type": "weekly", "daysOfWeek": [DAY_TO_GRAPH[d] for d in chosen]}
-        pattern["firstDayOfWeek"] = DAY_TO_GRAPH[parts.get("WKST", "SU")]
+        pattern["firstDayOfWeek"] = DAY_TO_GRAPH[parts.get("WKST", "MO")]  # RFC 5545 default
     elif freq in ("MONTHLY", "YEARLY"):
         yearly = freq == "YEARLY"
         if yearly:
@@ -124,25 +124,41 @@ def _range(parts: dict[str, str], first: date, zone: str, all_day: bool) -> dict
     return out | {"type": "noEnd"}
 
 
-def from_graph(recurrence: dict[str, Any], zone: str, all_day: bool) -> str:
-    """The RRULE line of Graph's {pattern, range}; UnsupportedRule for a pattern type
-    this module does not know."""
+def from_graph(
+    recurrence: dict[str, Any], zone: str, all_day: bool, start: datetime | None = None
+) -> str:
+    """The RRULE line of Graph's {pattern, range}, in its shortest form for a series that
+    starts at ``start`` (what the start implies is left out: INTERVAL=1, the start's
+    weekday, month day and month, WKST=MO); UnsupportedRule for an unknown pattern type.
+    An end date becomes UNTIL at the series' start time on that date (UTC), or the date
+    itself for all-day series."""
     pattern = recurrence.get("pattern") or {}
     span = recurrence.get("range") or {}
     kind = pattern.get("type", "")
-    parts = [f"INTERVAL={int(pattern.get('interval') or 1)}"]
+    tz = ZoneInfo(span.get("recurrenceTimeZone") or zone or "UTC") if not all_day else UTC
+    local = start.astimezone(tz) if start is not None else None
+    parts: list[str] = []
+    interval = int(pattern.get("interval") or 1)
+    if interval != 1:
+        parts.append(f"INTERVAL={interval}")
     days = [GRAPH_TO_DAY[d.lower()] for d in pattern.get("daysOfWeek") or []]
     if kind == "daily":
         parts.insert(0, "FREQ=DAILY")
     elif kind == "weekly":
-        parts[:0] = ["FREQ=WEEKLY", f"BYDAY={','.join(days)}"]
-        first = GRAPH_TO_DAY.get(str(pattern.get("firstDayOfWeek", "sunday")).lower(), "SU")
-        parts.append(f"WKST={first}")
+        parts.insert(0, "FREQ=WEEKLY")
+        if local is None or days != [DAYS[local.weekday()]]:
+            parts.append(f"BYDAY={','.join(days)}")
+        first = GRAPH_TO_DAY.get(str(pattern.get("firstDayOfWeek", "monday")).lower(), "MO")
+        if first != "MO":
+            parts.append(f"WKST={first}")
     elif kind in ("absoluteMonthly", "absoluteYearly"):
-        parts.insert(0, "FREQ=MONTHLY" if kind == "absoluteMonthly" else "FREQ=YEARLY")
-        parts.append(f"BYMONTHDAY={int(pattern['dayOfMonth'])}")
-        if kind == "absoluteYearly":
+        yearly = kind == "absoluteYearly"
+        parts.insert(0, "FREQ=YEARLY" if yearly else "FREQ=MONTHLY")
+        day = int(pattern["dayOfMonth"])
+        if yearly and (local is None or int(pattern["month"]) != local.month):
             parts.append(f"BYMONTH={int(pattern['month'])}")
+        if local is None or day != local.day:
+            parts.append(f"BYMONTHDAY={day}")
     elif kind in ("relativeMonthly", "relativeYearly"):
         parts.insert(0, "FREQ=MONTHLY" if kind == "relativeMonthly" else "FREQ=YEARLY")
         index = INDEX_OF[str(pattern.get("index", "first"))]
@@ -162,15 +178,15 @@ def from_graph(recurrence: dict[str, Any], zone: str, all_day: bool) -> str:
         if all_day:
             parts.append(f"UNTIL={last.strftime('%Y%m%d')}")
         else:
-            tz = ZoneInfo(span.get("recurrenceTimeZone") or zone or "UTC")
-            until = datetime.combine(last, time(23, 59, 59), tz).astimezone(UTC)
+            at = local.time() if local is not None else time(23, 59, 59)
+            until = datetime.combine(last, at, tz).astimezone(UTC)
             parts.append(f"UNTIL={until.strftime('%Y%m%dT%H%M%SZ')}")
     return "RRULE:" + ";".join(parts)
 
 
 def canonical(rule: str, start: datetime, zone: str, all_day: bool) -> str:
     """The rule as Graph will give it back (what a write of ``rule`` reads back as)."""
-    return from_graph(to_graph(rule, start, zone, all_day), zone, all_day)
+    return from_graph(to_graph(rule, start, zone, all_day), zone, all_day, start)
 
 
 def occurrence_starts(start: datetime, lines: tuple[str, ...], until: datetime) -> list[datetime]:

@@ -12,7 +12,7 @@ from bridge.backends.base import BackendError, Rejected, RemoteEvent
 from bridge.backends.graph import recurrence as graph_rec
 from bridge.backends.graph import wire
 from bridge.backends.graph.http import GraphClient, raise_for
-from bridge.backends.graph.reads import Reader
+from bridge.backends.graph.reads import Reader, series_until
 from bridge.backends.recurrence import normalise_recurrence
 
 
@@ -55,7 +55,7 @@ class SeriesWriter:
         as it then is (master re-read: its final etag)."""
         reply = self.http.batch([self.reader.instances_part(master, until)])[0]
         instances = self.reader._rest(reply)
-        current = wire.series_from_graph(master, instances, until)
+        current = wire.series_from_graph(master, instances, series_until(master, until))
         if current.content_hash() == event.content_hash():
             return current
         by_start: dict[datetime, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ the zone as the IANA name, all-day events at midnight UTC.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -256,7 +257,7 @@ def series_from_graph(
     ``listed_until``) as one RemoteEvent."""
     start, _, all_day = _times(master)
     tz_name = "UTC" if all_day else iana(master.get("originalStartTimeZone"))
-    rule = graph_rec.from_graph(master.get("recurrence") or {}, tz_name, all_day)
+    rule = graph_rec.from_graph(master.get("recurrence") or {}, tz_name, all_day, start)
     series_zone = zone(tz_name)
     overrides = []
     seen: set[datetime] = set()
@@ -288,7 +289,10 @@ def series_from_graph(
             lines.append(f"EXDATE;VALUE=DATE:{expected.strftime('%Y%m%d')}")
         else:
             lines.append(f"EXDATE:{expected.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}")
-    return _event(master, tags, tuple(lines), tuple(overrides))
+    event = _event(master, tags, tuple(lines), ())
+    # an exception put back to the master's values is no override (Graph keeps its type)
+    kept = [o for o in overrides if o != plain_occurrence(event, o.recurrence_id)]
+    return replace(event, overrides=tuple(kept))
 
 
 # --- outbound -------------------------------------------------------------------------------
