@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 from bridge.backends.base import (
-    AuthError,
     BackendError,
     BaseBackend,
     Change,
@@ -247,11 +246,11 @@ class GraphBackend(BaseBackend):
         """None when the sign-in and the mailbox work, else what is wrong, in words."""
         try:
             self.tokens.token()
-        except AuthError as error:
+            reply = self.http.call(
+                "GET", f"{self.base}/events", params={"$select": "id", "$top": "1"}
+            )
+        except BackendError as error:  # AuthError included: what Entra refused, in words
             return str(error)
-        except BackendError as error:
-            return str(error)
-        reply = self.http.call("GET", f"{self.base}/events", params={"$select": "id", "$top": "1"})
         if reply.ok:
             return None
         code = reply.error_code()
