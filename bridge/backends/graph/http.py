@@ -4,7 +4,7 @@ behind blocking methods, because the sync engine is synchronous.
 - Every request carries the binding's bearer token (bridge.backends.graph.auth) and our
   Prefer headers: immutable ids, text bodies.
 - At most 4 requests are in flight per mailbox across every binding and round of the
-  process (Graph's per-mailbox concurrency limit): one semaphore per mailbox on the loop.
+  process (Graph's per-mailbox concurrency limit): bridge.backends.graph.loop.
 - 429 and 503/504 are retried after Retry-After (at most ``retry_after_max`` seconds,
   ``max_retries`` times); a 401 once with a fresh token.
 - JSON $batch of up to 20 requests; every part answered 429 (or 424, failed because a part
@@ -16,13 +16,10 @@ Errors are mapped here to the seam's exceptions; no aiohttp exception leaves thi
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import json
-import threading
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
@@ -35,83 +32,11 @@ from bridge.backends.base import (
     ResyncRequired,
 )
 from bridge.backends.graph.auth import TokenSource
+from bridge.backends.graph.loop import LOOP, MAILBOX_CONCURRENCY
 from bridge.backends.graph.settings import GraphSettings
 
 PREFER = 'IdType="ImmutableId", outlook.body-content-type="text"'
-MAILBOX_CONCURRENCY = 4
 RETRIED = frozenset({429, 503, 504})
-
-T = TypeVar("T")
-
-
-class _Loop:
-    """The process's event loop for Graph, on a daemon thread (started on first use)."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
-        self.semaphores: dict[str, asyncio.Semaphore] = {}
-        self.batch_locks: dict[str, asyncio.Lock] = {}
-        self._session: aiohttp.ClientSession | None = None
-
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(
-                    target=self._loop.run_forever, name="graph-http", daemon=True
-                ).start()
-            return self._loop
-
-    def run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop()).result()  # type: ignore[arg-type]
-
-    def session(self) -> aiohttp.ClientSession:
-        """The process's HTTP session (its connection pool), shared by every binding;
-        only called on the loop's thread."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    def shutdown(self) -> None:
-        """Close the session at interpreter exit (its pool's sockets)."""
-        loop, session = self._loop, self._session
-        if loop is not None and session is not None and not session.closed:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(session.close(), loop).result(5)
-
-    def semaphore(self, mailbox: str) -> asyncio.Semaphore:
-        """Only called on the loop's thread."""
-        key = mailbox.lower()
-        if key not in self.semaphores:
-            self.semaphores[key] = asyncio.Semaphore(MAILBOX_CONCURRENCY)
-            self.batch_locks[key] = asyncio.Lock()
-        return self.semaphores[key]
-
-    @contextlib.asynccontextmanager
-    async def slots(self, mailbox: str, count: int) -> AsyncIterator[None]:
-        """``count`` of the mailbox's request slots (a $batch runs up to 4 parts side by
-        side, so it takes them all); batches gather theirs one at a time, so two can
-        never each hold some and wait for the rest."""
-        semaphore = self.semaphore(mailbox)
-        if count == 1:
-            async with semaphore:
-                yield
-            return
-        taken = 0
-        try:
-            async with self.batch_locks[mailbox.lower()]:
-                for _ in range(count):
-                    await semaphore.acquire()
-                    taken += 1
-            yield
-        finally:
-            for _ in range(taken):
-                semaphore.release()
-
-
-LOOP = _Loop()
-atexit.register(LOOP.shutdown)
 
 
 @dataclass

@@ -55,7 +55,7 @@ class Reader:
             out[remote_id] = reply.body
         return out
 
-    def _rest(self, reply: Reply) -> list[dict[str, Any]]:
+    def all_instances(self, reply: Reply) -> list[dict[str, Any]]:
         """Every instance of an /instances answer, its further pages followed."""
         raise_for(reply, "GET instances")
         body = reply.body or {}
@@ -72,7 +72,7 @@ class Reader:
         """Each read item as a RemoteEvent; masters get their instances (one $batch)."""
         masters = [i for i, item in items.items() if item.get("type") == "seriesMaster"]
         replies = self.http.batch([self.instances_part(items[i], until) for i in masters])
-        instances = {i: self._rest(r) for i, r in zip(masters, replies, strict=True)}
+        instances = {i: self.all_instances(r) for i, r in zip(masters, replies, strict=True)}
         out: dict[str, RemoteEvent] = {}
         for remote_id, item in items.items():
             self.noisy[remote_id] = wire.organises_meeting(item)

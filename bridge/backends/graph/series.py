@@ -54,7 +54,7 @@ class SeriesWriter:
         """Bring ``master``'s instances to ``event``'s overrides and exclusions; the series
         as it then is (master re-read: its final etag)."""
         reply = self.http.batch([self.reader.instances_part(master, until)])[0]
-        instances = self.reader._rest(reply)
+        instances = self.reader.all_instances(reply)
         current = wire.series_from_graph(master, instances, series_until(master, until))
         if current.content_hash() == event.content_hash():
             return current

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.backends.settings_schema import KindSchema, Setting
 
 if TYPE_CHECKING:
+    from bridge.backends.base import Backend
     from bridge.backends.kinds import BindingSpec
 
 GRAPH = KindSchema(
@@ -169,8 +170,9 @@ def graph_settings(spec: BindingSpec) -> GraphSettings:
     )
 
 
-def make(spec: BindingSpec):  # -> GraphBackend (the backend module loads aiohttp and msal)
-    """The backend of a graph binding (the kind's constructor)."""
+def make(spec: BindingSpec) -> Backend:
+    """The backend of a graph binding (the kind's constructor; the backend module, which
+    loads aiohttp and msal, is imported here, on use)."""
     from bridge.backends.graph.backend import GraphBackend
 
     return GraphBackend(graph_settings(spec))
