@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bridge.backends.base import PushNotice, PushReply, Subscription
-from bridge.backends.graph.http import raise_for
 from bridge.backends.graph.wire import parse_instant
 
 if TYPE_CHECKING:
@@ -53,11 +52,15 @@ class GraphPush:
             "expirationDateTime": _expiry(lifetime),
             "clientState": token,
         }
+        from bridge.backends.graph.http import raise_for  # aiohttp loads on use
+
         reply = self.backend.http.call("POST", "/subscriptions", body=body)
         raise_for(reply, "POST subscriptions", mailbox=True)
         return self._subscription(reply.body or {})
 
     def renew(self, subscription: Subscription, lifetime: timedelta) -> Subscription | None:
+        from bridge.backends.graph.http import raise_for
+
         reply = self.backend.http.call(
             "PATCH",
             f"/subscriptions/{quote(subscription.id, safe='')}",
@@ -67,6 +70,8 @@ class GraphPush:
         return self._subscription(reply.body or {}, subscription.id)
 
     def stop(self, subscription: Subscription) -> None:
+        from bridge.backends.graph.http import raise_for
+
         reply = self.backend.http.call(
             "DELETE", f"/subscriptions/{quote(subscription.id, safe='')}"
         )
