@@ -141,8 +141,16 @@ class TokenSource:
         token, until = self._user_token
         if token and time.monotonic() < until:
             return {"access_token": token}
-        self.requests += 1
-        result = app.acquire_token_by_refresh_token(self.settings.refresh_token, USER_SCOPES)
+        # The refresh token Entra rotated in (kept by msal's cache for the signed-in account)
+        # before the stored one, which may have expired since `bridge graph authorize`.
+        result: dict[str, Any] | None = None
+        for account in app.get_accounts(username=self.settings.mailbox):
+            result = app.acquire_token_silent(USER_SCOPES, account=account)
+            if result and "access_token" in result:
+                break
+        if not result or "access_token" not in result:
+            self.requests += 1
+            result = app.acquire_token_by_refresh_token(self.settings.refresh_token, USER_SCOPES)
         if "access_token" in result:
             lifetime = float(result.get("expires_in", 3600))
             self._user_token = (result["access_token"], time.monotonic() + lifetime - 300)
