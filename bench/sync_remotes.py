@@ -164,3 +164,63 @@ class CaldavRemote:
 
     def push_figures(self, since: int) -> dict:
         return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}
+
+
+def _graph_label(path: str) -> str:
+    """A Graph call's kind: $batch, delta, instances, events, subscriptions."""
+    for name in ("$batch", "calendarView/delta", "instances", "subscriptions"):
+        if name in path:
+            return name
+    return "events"
+
+
+class GraphRemote:
+    """The Microsoft Graph emulator (tests/emulators/graph) through the contract driver:
+    HTTP requests are the emulator's (a $batch once, its parts not), token requests
+    counted apart and included in ``http_requests`` (an idle round is one request, token
+    included); write calls are event POST/PATCH/DELETE, a $batch part each."""
+
+    kind = "graph"
+    push = False  # measured polled here (subscriptions: tests/integration/test_graph_push.py)
+
+    def __init__(self, driver) -> None:  # noqa: ANN001 - a GraphDriver
+        self.driver = driver
+        self.graph = driver.graph
+
+    def reset(self) -> None:
+        self.graph.reset_counters()
+
+    def counts(self) -> dict:
+        calls = self.graph.calls
+        outer = [c for c in calls if not c.in_batch]
+        tokens = len(self.graph.token_requests)
+        http = Counter(f"{c.method} {_graph_label(c.path)}" for c in outer)
+        writes = [c for c in calls if c.method in WRITE_METHODS and "/events" in c.path]
+        return {
+            "http_requests": len(outer) + tokens,
+            "http_writes": sum(1 for c in outer if c.method in WRITE_METHODS),
+            "write_calls": len(writes),
+            "token_requests": tokens,
+            "http_by_kind": dict(sorted(http.items())),
+            "calls_by_api": dict(
+                sorted(Counter(f"{c.method} {_graph_label(c.path)}" for c in calls).items())
+            ),
+        }
+
+    def subject(self, remote_id: str) -> str | None:
+        return (self.driver.box.event(remote_id) or {}).get("subject")
+
+    def user_edit(self, remote_id: str, subject: str) -> None:
+        self.driver.edit(remote_id, subject=subject)
+
+    def event_count(self) -> int:
+        return len(self.driver.box.events())
+
+    def rounds(self) -> int:
+        return sum(1 for c in self.graph.calls if "calendarView/delta" in c.path)
+
+    def phase_marker(self) -> int:
+        return 0
+
+    def push_figures(self, since: int) -> dict:
+        return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}

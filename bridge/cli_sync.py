@@ -1,4 +1,5 @@
-"""The sync commands of `bridge`: status, sync, worker, check, google authorize."""
+"""The sync commands of `bridge`: status, sync, worker, check, google authorize, graph
+authorize."""
 
 from __future__ import annotations
 
@@ -228,6 +229,30 @@ def cmd_google_authorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_graph_authorize(args: argparse.Namespace) -> int:
+    """Device-code sign-in for a delegated graph binding; store the refresh token."""
+    from bridge.backends.graph.authorize import AuthorizeError, authorize
+
+    wiring, store = _open(args)
+    row = _selected(store, args.login, args.binding)[0]
+    label = f"{row.login}/{row.name}"
+    if row.kind != "graph":
+        raise SystemExit(f"bridge: binding {label} is {row.kind}, not graph")
+    try:
+        settings = binding_secrets.open_settings(row, wiring.keyring)
+    except binding_secrets.UnreadableSecret as error:
+        raise SystemExit(f"bridge: {error}") from None
+    try:
+        secret = authorize(settings, lambda text: print(text, flush=True))
+    except AuthorizeError as error:
+        text = str(error)
+        where = f"binding {label}: " if text.startswith("backend.") else ""
+        raise SystemExit(f"bridge: {where}{text}") from None
+    store.write(lambda tx: binding_secrets.set_secret(tx, row.id, secret, wiring.keyring))
+    print(f"stored the refresh token for {label}")
+    return 0
+
+
 #: How long `bridge sync` waits for another worker's round by default.
 DEFAULT_WAIT = 60
 
@@ -271,3 +296,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     authorize.add_argument("--binding", help="the binding name (default: the user's first)")
     authorize.add_argument("--email", help="login hint for the consent page")
     authorize.set_defaults(func=cmd_google_authorize)
+    graph = commands.add_parser("graph", help="Microsoft 365 (Graph) bindings")
+    graph_commands = graph.add_subparsers(dest="graph_command", required=True)
+    graph_authorize = graph_commands.add_parser(
+        "authorize",
+        parents=[common],
+        help="sign a user in with a device code and store their refresh token",
+    )
+    graph_authorize.add_argument("login")
+    graph_authorize.add_argument("--binding", help="the binding name (default: the user's first)")
+    graph_authorize.set_defaults(func=cmd_graph_authorize)

@@ -16,6 +16,8 @@ from bridge.backends.base import Backend, PushReceiver
 from bridge.backends.caldav.settings import CALDAV
 from bridge.backends.caldav.settings import make as make_caldav
 from bridge.backends.google.settings import GOOGLE
+from bridge.backends.graph.settings import GRAPH
+from bridge.backends.graph.settings import make as make_graph
 from bridge.backends.settings_schema import KindSchema
 
 
@@ -58,10 +60,12 @@ def _google(spec: BindingSpec) -> Backend:
 
 def _builtin() -> dict[str, BackendKind]:
     from bridge.backends.google.push import GoogleReceiver
+    from bridge.backends.graph.push import GraphReceiver
 
     return {
         GOOGLE.kind: BackendKind(GOOGLE, make=_google, receiver=GoogleReceiver()),
         CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
+        GRAPH.kind: BackendKind(GRAPH, make=make_graph, receiver=GraphReceiver()),
     }
 
 

@@ -1,0 +1,272 @@
+"""Microsoft 365 backend: the Backend protocol over Microsoft Graph v1.0.
+
+One GraphBackend per binding (mailbox), kept across rounds: its msal token is shared with
+every binding of the same app registration, its HTTP session and pacing with the process.
+It translates through bridge.backends.graph.wire and holds no sync rules.
+
+Silent writes (invariant 3): Graph cannot suppress invitations, so no body we write
+carries attendees, and an event the user organises WITH attendees (a meeting made in
+Outlook) is never changed in its content nor deleted by sync: such a write is ``Rejected``
+with the reason (the event then syncs calendar -> CRM only, and the refusal shows in the
+binding's status). The tag write is a PATCH of our extended property alone, which mails
+no one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from bridge.backends.base import (
+    BackendError,
+    BaseBackend,
+    Change,
+    ChangePage,
+    NotFound,
+    PushChannel,
+    Rejected,
+    RemoteEvent,
+    Window,
+)
+from bridge.backends.graph import wire
+from bridge.backends.graph.auth import TokenSource
+from bridge.backends.graph.delta import DeltaPull
+from bridge.backends.graph.http import GraphClient, raise_for
+from bridge.backends.graph.reads import Reader
+from bridge.backends.graph.series import SeriesWriter, rule_of
+from bridge.backends.graph.settings import GraphSettings
+
+#: Namespace of the transactionIds derived from idempotency keys.
+TRANSACTION_NS = uuid.UUID("0f9d3a52-5a57-4a0e-9a3b-7c3f1e1b6a01")
+
+
+def transaction_id(key: str) -> str:
+    return str(uuid.uuid5(TRANSACTION_NS, key))
+
+
+class GraphBackend(BaseBackend):
+    """One mailbox's calendar as a Backend."""
+
+    kind = "graph"
+
+    def __init__(self, settings: GraphSettings) -> None:
+        self.settings = settings
+        self.tokens = TokenSource(settings)
+        self.http = GraphClient(settings, self.tokens)
+        self.base = f"/users/{quote(settings.mailbox, safe='@')}"
+        self.reader = Reader(self.http, self.base, settings.page_size)
+        slack = timedelta(days=settings.rebaseline_days)
+        self.delta = DeltaPull(self.http, self.reader, self.base, settings.page_size, slack)
+        self.series = SeriesWriter(self.http, self.reader)
+        now = datetime.now(UTC)
+        self.until = now + timedelta(days=400)  # how far series instances are read
+        #: id -> whether a write would mail someone (organised, with attendees), per read
+        self.noisy = self.reader.noisy
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- reading ----------------------------------------------------------------------------
+    def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
+        self.until = window.end + self.delta.slack
+        for page in self.delta.pages(cursor, window):
+            for change in page.changes:
+                if isinstance(change, RemoteEvent):
+                    self._note(change)
+            yield page
+
+    def _wrote(self, event: RemoteEvent) -> RemoteEvent:
+        self.delta.written.add(event.remote_id)
+        self.noisy.setdefault(event.remote_id, False)  # we write no attendees
+        return self._note(event)
+
+    def _note(self, event: RemoteEvent) -> RemoteEvent:
+        """Remember what a read or write showed of ``event``; returns it."""
+        if event.recurrence:
+            self.delta.known.pop(event.remote_id, None)
+        else:
+            self.delta.known[event.remote_id] = event
+        return event
+
+    def get(self, remote_id: str) -> Change | None:
+        event = self.reader.events([remote_id], self.until)[remote_id]
+        if event is not None:
+            self._note(event)
+        return event
+
+    def find_by_meeting_id(self, meeting_id: str) -> RemoteEvent | None:
+        prop = wire.CRM_ID_PROPERTY
+        value = meeting_id.replace("'", "''")
+        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{prop}' and ep/value eq '{value}')"
+        reply = self.http.call(
+            "GET",
+            f"{self.base}/events",
+            params={"$filter": flt, "$expand": wire.EXPAND_TAGS, "$top": "10"},
+        )
+        raise_for(reply, "GET events by tag", mailbox=True)
+        for item in (reply.body or {}).get("value", []):
+            tags = wire.tags_of(item)
+            if wire.is_invite_copy(tags) or item.get("type") in ("occurrence", "exception"):
+                continue
+            event = self.reader.whole({item["id"]: item}, self.until)[item["id"]]
+            self._note(event)
+            return event
+        return None
+
+    # --- writing ----------------------------------------------------------------------------
+    def _rule(self, event: RemoteEvent) -> dict[str, Any] | None:
+        return rule_of(event, self.settings.unsupported_recurrence)
+
+    def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
+        body = wire.create_body(event, transaction_id(idempotency_key), self._rule(event))
+        reply = self.http.call("POST", f"{self.base}/events", body=body)
+        raise_for(reply, "POST event")
+        return self._wrote(self._created(reply.body, event))
+
+    def _created(self, item: dict[str, Any], event: RemoteEvent) -> RemoteEvent:
+        """The event a POST answered (possibly an earlier attempt's, by transactionId),
+        brought to ``event``'s content and overrides."""
+        self.noisy[item["id"]] = False
+        if item.get("type") != "seriesMaster":
+            made = wire.single_from_graph(item, wire.tags_for(event))
+            if made.content_hash() == event.content_hash():
+                return made
+            return self._patch(item["id"], event, made.etag)
+        return self.series.finish(item, event, self.until)
+
+    def create_many(
+        self, events: Sequence[tuple[RemoteEvent, str]]
+    ) -> list[RemoteEvent | BackendError]:
+        """POSTs in JSON $batch of up to 20; each part's 429 is retried by the client."""
+        if len(events) <= 1:
+            return super().create_many(events)
+        results: list[RemoteEvent | BackendError] = []
+        parts: list[dict[str, Any]] = []
+        slots: list[int] = []
+        for event, key in events:
+            try:
+                body = wire.create_body(event, transaction_id(key), self._rule(event))
+            except BackendError as error:
+                results.append(error)
+                continue
+            slots.append(len(results))
+            results.append(BackendError("not sent"))
+            parts.append(
+                {
+                    "method": "POST",
+                    "url": f"{self.base}/events",
+                    "body": body,
+                    "headers": {"Content-Type": "application/json"},
+                }
+            )
+        try:
+            replies = self.http.batch(parts)
+        except BackendError as error:
+            return [error] * len(events)
+        for slot, reply in zip(slots, replies, strict=True):
+            event = events[slot][0]
+            try:
+                raise_for(reply, "POST event ($batch)")
+                results[slot] = self._wrote(self._created(reply.body, event))
+            except BackendError as error:
+                results[slot] = error
+        return results
+
+    def _refuse_if_noisy(self, remote_id: str, what: str) -> None:
+        """Rejected when a write to ``remote_id`` would mail its attendees."""
+        noisy = self.noisy.get(remote_id)
+        if noisy is None:
+            reply = self.http.call(
+                "GET", f"{self.reader.event_path(remote_id)}?$select=id,attendees,isOrganizer"
+            )
+            raise_for(reply, "GET event")
+            noisy = wire.organises_meeting(reply.body or {})
+            self.noisy[remote_id] = noisy
+        if noisy:
+            raise Rejected(
+                f"Microsoft Graph: not {what} {remote_id}: it is a meeting with attendees the "
+                "user organises in Outlook, and Graph would mail them; it syncs calendar -> CRM"
+                " only"
+            )
+
+    def _patch(self, remote_id: str, event: RemoteEvent, etag: str) -> RemoteEvent:
+        body = wire.event_body(event, rule=self._rule(event))
+        headers = {"If-Match": etag} if etag else {}
+        reply = self.http.call(
+            "PATCH", self.reader.event_path(remote_id), body=body, headers=headers
+        )
+        raise_for(reply, "PATCH event")
+        item = reply.body
+        if item.get("type") == "seriesMaster":
+            return self._wrote(self.series.finish(item, event, self.until))
+        return self._wrote(wire.single_from_graph(item, wire.tags_for(event)))
+
+    def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
+        self._refuse_if_noisy(remote_id, "updating")
+        return self._patch(remote_id, event, etag)
+
+    def set_tag(self, remote_id: str, meeting_id: str, *, etag: str) -> RemoteEvent:
+        headers = {"If-Match": etag} if etag else {}
+        reply = self.http.call(
+            "PATCH",
+            self.reader.event_path(remote_id),
+            body=wire.tag_body(meeting_id),
+            headers=headers,
+        )
+        raise_for(reply, "PATCH tag")
+        item = reply.body or {}
+        self.noisy[remote_id] = wire.organises_meeting(item)
+        if item.get("type") == "seriesMaster":
+            event = self.reader.events([remote_id], self.until)[remote_id]
+            if event is None:
+                raise NotFound(f"Microsoft Graph: {remote_id} vanished after its tag write")
+        else:
+            event = wire.single_from_graph(item, {wire.CRM_ID_PROPERTY.lower(): meeting_id})
+        self._note(event)
+        return event
+
+    def delete(self, remote_id: str, *, etag: str) -> None:
+        self._refuse_if_noisy(remote_id, "deleting")
+        headers = {"If-Match": etag} if etag else {}
+        reply = self.http.call("DELETE", self.reader.event_path(remote_id), headers=headers)
+        raise_for(reply, "DELETE event")
+        self.noisy.pop(remote_id, None)
+        self.delta.known.pop(remote_id, None)
+
+    # --- push and checks --------------------------------------------------------------------
+    def push(self) -> PushChannel | None:
+        from bridge.backends.graph.push import GraphPush
+
+        return GraphPush(self)
+
+    def check(self) -> str | None:
+        """None when the sign-in and the mailbox work, else what is wrong, in words."""
+        try:
+            self.tokens.token()
+            reply = self.http.call(
+                "GET", f"{self.base}/events", params={"$select": "id", "$top": "1"}
+            )
+        except BackendError as error:  # AuthError included: what Entra refused, in words
+            return str(error)
+        if reply.ok:
+            return None
+        code = reply.error_code()
+        if reply.status == 404 or code in (
+            "ErrorItemNotFound",
+            "MailboxNotEnabledForRESTAPI",
+            "ErrorInvalidUser",
+            "ResourceNotFound",
+        ):
+            return (
+                f"unknown mailbox {self.settings.mailbox!r} ({reply.error_text() or reply.status})"
+            )
+        if reply.status in (401, 403):
+            return (
+                "missing permission: the app needs Calendars.ReadWrite (application permission "
+                f"with admin consent, or delegated) for {self.settings.mailbox!r}"
+                f" ({reply.error_text() or reply.status})"
+            )
+        return f"Microsoft Graph answered HTTP {reply.status} ({reply.error_text()})"
