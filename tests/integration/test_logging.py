@@ -127,7 +127,7 @@ password_file = "bob.password"
     def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
         done = bridge(*args, "--config", str(config), cwd=tmp_path, stdin=stdin)
         output.append(done.stdout + done.stderr)
-        groups = ("db", "bindings", "secrets", "google")
+        groups = ("db", "bindings", "secrets", "google", "graph")
         run.add(tuple(args[:2]) if args[0] in groups else tuple(args[:1]))
         return done
 
@@ -180,6 +180,7 @@ password_file = "bob.password"
         output.append(generated.stderr)  # its stdout is a new key, the command's answer
         run.add(("secrets", "generate-key"))
         command("google", "authorize", "alice", stdin="not-a-code\n")
+        command("graph", "authorize", "alice")  # alice has no graph binding: refused
     finally:
         ops.server.stop()
         radicale.stop()
