@@ -161,7 +161,9 @@ def add_routes(app: web.Application) -> None:
 
 def webhook_app(store: Store, *, coalesce_seconds: float = 2.0) -> web.Application:
     """The aiohttp application serving the webhooks and /health for ``store``."""
-    app = web.Application()
+    from bridge.api.rest_common import MAX_BODY_BYTES, api_errors
+
+    app = web.Application(middlewares=[api_errors], client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
     app[COALESCE] = float(coalesce_seconds)
     app[LOG_LIMIT] = LogLimiter(60.0)
