@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Connection
 
+from bridge import meeting_rights
 from bridge.api import access
 from bridge.api.access import View
 from bridge.api.meeting_json import BadFields, meeting_from_json, meeting_to_json, valid_uid
@@ -132,11 +133,8 @@ async def create(request: web.Request) -> web.Response:
         organiser = meeting.organiser or login
         if access.writer_for(conn, key, organiser) is None:
             raise Refused(403, f"this key may not book meetings for {organiser!r}")
-        booker = login if organiser != login else None
-        from bridge import meeting_rights
-
         meeting_rights.check_organiser(conn, login, organiser)
-        meeting.booked_by = booker
+        meeting.booked_by = meeting_rights.booked_by(login, organiser, None)
         _save(tx, store, meeting, _href(uid), [])
         return load_meeting(conn, meeting_store.by_uid(conn, uid))
 
@@ -185,8 +183,11 @@ async def _change(request: web.Request, *, replace: bool) -> web.Response:
                 body, uid=uid, organiser=previous.organiser or "", base=base, known_logins=known
             )
         )
-        if access.writer_for(conn, key, meeting.organiser or "") is None:
+        writer = access.writer_for(conn, key, meeting.organiser or "")
+        if writer is None:
             raise Refused(403, f"this key may not book meetings for {meeting.organiser!r}")
+        if meeting.organiser != previous.organiser:  # handed over: who booked it now
+            meeting.booked_by = meeting_rights.booked_by(writer, meeting.organiser, previous)
         meeting.sequence = previous.sequence + 1
         keep = stored_overrides(row) if meeting.recurrence is not None else []
         _save(tx, store, meeting, row.href, keep)

@@ -74,6 +74,23 @@ def test_scope_403_and_hidden_meetings_404(api):
     assert invited["uid"] in {m["uid"] for m in bob_sees["meetings"]}
 
 
+def test_booking_on_someones_behalf(api):
+    """carol may book for bob (can_book_for): her key makes bob the organiser."""
+    made = api.create("carol", meeting("For Bob", organiser="bob"), key="carol")
+    assert (made["organiser"], made["booked_by"]) == ("bob", "carol")
+    window = {"start": "2026-12-01T00:00:00Z", "end": "2026-12-31T00:00:00Z"}
+    bobs = api.call("GET", "/api/users/bob/meetings", key="bob", params=window).json()
+    assert [m["uid"] for m in bobs["meetings"]] == [made["uid"]]
+    changed = api.call("PATCH", f"/api/meetings/{made['uid']}", key="carol", json={"location": "B"})
+    assert changed.status_code == 200 and changed.json()["booked_by"] == "carol"
+    # alice may not book for bob, even handing him her own meeting
+    mine = api.create("alice", meeting("Mine"), key="alice")
+    handed = api.call(
+        "PATCH", f"/api/meetings/{mine['uid']}", key="alice", json={"organiser": "bob"}
+    )
+    assert handed.status_code == 403
+
+
 def test_private_meeting_is_busy_time_to_a_non_participant(api):
     secret = api.create(
         "bob",

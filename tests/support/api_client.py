@@ -18,6 +18,7 @@ KEYS = {
     "crm": ("crmb_admin-0123456789abcdef0123456789abcdef", ["*"]),
     "alice": ("crmb_alice-0123456789abcdef0123456789abcdef", ["alice"]),
     "bob": ("crmb_bob-0123456789abcdef0123456789abcdef0", ["bob"]),
+    "carol": ("crmb_carol-0123456789abcdef0123456789abcdef", ["carol"]),
     "dave": ("crmb_dave-0123456789abcdef0123456789abcdef", ["dave"]),
 }
 
