@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as dateutil_rrule
 
+from bridge.ical.bounds import rule_problem
 from bridge.model import APPOINTMENT, MEETING, BusyStatus, Meeting, Participant, Recurrence
 
 #: Fields a client may write (uid only when creating).
@@ -225,7 +226,9 @@ def _instant(reader: _Reader, field: str, default: datetime | None, *, all_day: 
     return moment.astimezone(ZoneInfo(zone))
 
 
-def _recurrence(reader: _Reader, default: Recurrence | None, start: datetime | None):
+def _recurrence(
+    reader: _Reader, default: Recurrence | None, start: datetime | None, max_occurrences: int
+):
     if "recurrence" not in reader.body:
         return default
     value = reader.body["recurrence"]
@@ -246,6 +249,10 @@ def _recurrence(reader: _Reader, default: Recurrence | None, start: datetime | N
     except (ValueError, TypeError):
         reader.bad("recurrence.rrule", f"{rule[:80]!r} is not an RFC 5545 RRULE value")
         return default
+    costly = rule_problem(rule, max_occurrences)  # the limits CalDAV writes have
+    if costly:
+        reader.bad("recurrence.rrule", costly)
+        return default
     exdates: list[datetime] = []
     raw = value.get("exdates", [])
     if not isinstance(raw, list) or len(raw) > 1000:
@@ -265,7 +272,13 @@ def _recurrence(reader: _Reader, default: Recurrence | None, start: datetime | N
 
 
 def meeting_from_json(
-    body: Any, *, uid: str, organiser: str, base: Meeting | None, known_logins: set[str]
+    body: Any,
+    *,
+    uid: str,
+    organiser: str,
+    base: Meeting | None,
+    known_logins: set[str],
+    max_occurrences: int,
 ) -> Meeting:
     """The meeting ``body`` describes: a new one organised by ``organiser`` when ``base``
     is None, else ``base`` with the fields the body gives (CRM-only fields kept)."""
@@ -307,7 +320,7 @@ def meeting_from_json(
         "internal_notes": reader.text("internal_notes", old.internal_notes),
         "private": reader.flag("private", old.private),
     }
-    recurrence = _recurrence(reader, old.recurrence, start)
+    recurrence = _recurrence(reader, old.recurrence, start, max_occurrences)
     if reader.problems:
         raise BadFields(reader.problems)
     assert start is not None and end is not None

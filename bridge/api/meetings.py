@@ -126,7 +126,14 @@ async def create(request: web.Request) -> web.Response:
         if login not in known:
             raise not_found("user")
         meeting = _fields_or_refuse(
-            lambda: meeting_from_json(body, uid=uid, organiser=login, base=None, known_logins=known)
+            lambda: meeting_from_json(
+                body,
+                uid=uid,
+                organiser=login,
+                base=None,
+                known_logins=known,
+                max_occurrences=store.max_occurrences,
+            )
         )
         if meeting_store.by_uid(conn, uid) is not None:
             raise Refused(409, "a meeting with this uid exists already", [("uid", "is taken")])
@@ -180,7 +187,12 @@ async def _change(request: web.Request, *, replace: bool) -> web.Response:
                     raise Refused(422, "PUT needs every field", [(required, "is required")])
         meeting = _fields_or_refuse(
             lambda: meeting_from_json(
-                body, uid=uid, organiser=previous.organiser or "", base=base, known_logins=known
+                body,
+                uid=uid,
+                organiser=previous.organiser or "",
+                base=base,
+                known_logins=known,
+                max_occurrences=store.max_occurrences,
             )
         )
         writer = access.writer_for(conn, key, meeting.organiser or "")

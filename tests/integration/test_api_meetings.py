@@ -169,6 +169,11 @@ def test_bad_input_names_each_field(api):
     )
     paging = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z", "limit": "0"}
     assert "limit" in _fields(api.call("GET", "/api/users/alice/meetings", params=paging))
+    costly = meeting(recurrence={"rrule": "FREQ=SECONDLY"})
+    assert (
+        "SECONDLY"
+        in _fields(api.call("POST", "/api/users/alice/meetings", json=costly))["recurrence.rrule"]
+    )
     made = api.create("alice", meeting())
     assert _fields(api.call("PATCH", f"/api/meetings/{made['uid']}", json={"uid": "other"})) == {
         "uid": "cannot be changed"
