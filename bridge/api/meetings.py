@@ -31,7 +31,9 @@ from bridge.api.access import View
 from bridge.api.meeting_json import BadFields, meeting_from_json, meeting_to_json, valid_uid
 from bridge.api.rest_common import Refused, json_body, key_of, not_found
 from bridge.config.api import ApiKey
+from bridge.ical import parse_calendar
 from bridge.ical.errors import ICalError
+from bridge.ical.time import occurs_between
 from bridge.meeting_service import (
     load_meeting,
     remove_from_calendar,
@@ -50,6 +52,8 @@ MEETINGS_STORE = web.AppKey("meetings_store", Store)
 MAX_WINDOW_DAYS = 400
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+#: Instances of an open-ended series walked to find one in the window (beyond: listed).
+SERIES_STEPS = 100_000
 _SAFE_HREF = re.compile(r"[A-Za-z0-9_.@-]{1,200}")
 
 
@@ -280,7 +284,12 @@ async def listing(request: web.Request) -> web.Response:
         collection_id = meetings_collection(conn, login)
         if collection_id is None:
             raise not_found("user")
-        rows = in_window(conn, collection_id, int(start.timestamp()), int(end.timestamp()))
+        low, high = int(start.timestamp()), int(end.timestamp())
+        rows = [
+            row
+            for row, exact in in_window(conn, collection_id, low, high)
+            if exact or occurs_between(parse_calendar(row.ical), low, high, SERIES_STEPS)
+        ]
         page = []
         for row in rows[offset : offset + limit]:
             meeting = load_meeting(conn, row)

@@ -178,3 +178,26 @@ def test_bad_input_names_each_field(api):
     assert _fields(api.call("PATCH", f"/api/meetings/{made['uid']}", json={"uid": "other"})) == {
         "uid": "cannot be changed"
     }
+
+
+def test_open_series_past_the_index_horizon_is_listed_only_where_it_occurs(api):
+    """The time index expands a series index_horizon_days (1830) ahead; past that its
+    iCalendar decides, so a weekly Monday series shows on a Monday in 2033, not on a
+    Tuesday."""
+    weekly = meeting(
+        "Monday standup",
+        start="2026-11-02T09:00:00Z",
+        end="2026-11-02T09:30:00Z",
+        recurrence={"rrule": "FREQ=WEEKLY"},
+    )
+    uid = api.create("alice", weekly)["uid"]
+
+    def listed(day: str) -> list[str]:
+        window = {"start": f"{day}T00:00:00Z", "end": f"{day}T23:59:59Z"}
+        answer = api.call("GET", "/api/users/alice/meetings", params=window)
+        assert answer.status_code == 200, answer.text
+        return [m["uid"] for m in answer.json()["meetings"]]
+
+    assert listed("2033-06-06") == [uid]  # a Monday
+    assert listed("2033-06-07") == []  # a Tuesday
+    assert listed("2026-11-09") == [uid] and listed("2026-11-10") == []  # indexed
