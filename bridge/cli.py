@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bridge.cli_api import add_api_commands
 from bridge.cli_bindings import add_commands as add_bindings_commands
 from bridge.cli_move import add_commands as add_move_commands
 from bridge.cli_secrets import add_commands as add_secrets_commands
@@ -61,9 +62,10 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def _long_running() -> tuple[object, ...]:
+    from bridge.cli_api import cmd_api
     from bridge.cli_sync import cmd_worker
 
-    return (cmd_serve, cmd_worker)
+    return (cmd_serve, cmd_worker, cmd_api)
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sync_commands(commands, common)
     add_secrets_commands(commands, common)
     add_bindings_commands(commands, common)
+    add_api_commands(commands, common)
     return parser
 
 

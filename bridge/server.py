@@ -142,6 +142,10 @@ def start_api(live: Reloadable) -> Callable[[], None]:
     return stop
 
 
+def _no_api() -> None:
+    return None
+
+
 def serve(settings: Settings, *, threads: int = 8) -> None:
     import waitress
 
@@ -153,7 +157,11 @@ def serve(settings: Settings, *, threads: int = 8) -> None:
         log.warning("%s", problem)
     live = Reloadable(Wiring(settings), adopt=True)
     stop_sync = start_sync_worker(live)
-    stop_api = start_api(live)
+    stop_api = _no_api
+    if settings.api.standalone:  # `bridge api` serves it and keeps the push channels
+        log.info("API not served here: api.standalone = true (run `bridge api`)")
+    else:
+        stop_api = start_api(live)
     live.on_sighup()
     log.info("CalDAV on http://%s:%d/", settings.server.host, settings.server.port)
     try:

@@ -33,6 +33,7 @@ from bridge.sync.scheduler import Scheduler, Timing
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from bridge.api.keys import ApiKeys
     from bridge.api.login import Gate
 
 log = logging.getLogger("bridge")
@@ -134,6 +135,7 @@ class Wiring:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keyring = load_keyring(settings)
+        self._keys: ApiKeys | None = None
 
     def store(self, *, adopt: bool = True) -> Store:
         return open_store(self.settings, adopt=adopt)
@@ -154,30 +156,49 @@ class Wiring:
     def api_app(
         self, store: Store, rules: Callable[[], ConfiguredRules] | None = None
     ) -> web.Application:
-        """The app of ``[api]``: webhooks, /health, the status page and /metrics.
+        """The app of ``[api]``: webhooks, /health, the status page, /metrics and the
+        REST API (meetings, sync status, /api/openapi.json).
 
         ``rules`` gives the rules check of the configuration in force (a reload swaps
         it); by default this wiring's."""
-        from bridge.api import metrics_route, status_page
+        from bridge.api import meetings, metrics_route, openapi, status_page, sync_routes
+        from bridge.api.rest_common import KEYS
         from bridge.api.webhooks import webhook_app
 
         app = webhook_app(store, coalesce_seconds=self.settings.api.push_coalesce_seconds)
+        app[KEYS] = self.api_keys()
         gate = self.admin_gate()
         mine = self.rules()
-        source = status_page.StatusSource(store, gate, rules or (lambda: mine))
+        current = rules or (lambda: mine)
+        source = status_page.StatusSource(store, gate, current)
         status_page.add_routes(app, source)
         metrics_route.add_routes(app, store, gate)
+        meetings.add_routes(app, store)
+        sync_routes.add_routes(app, store, current)
+        openapi.add_routes(app)
         return app
+
+    def api_keys(self) -> ApiKeys:
+        """The REST API's keys (``[[api.keys]]``), made once per process."""
+        from bridge.api.keys import ApiKeys
+
+        if self._keys is None:
+            self._keys = ApiKeys(self.settings.api.keys)
+        return self._keys
 
     def admin_gate(self) -> Gate:
         """Who may open /status and /metrics: ``[api] admins``, logged in against the
-        CalDAV server's htpasswd file (bridge.api.login; API keys join it later)."""
+        CalDAV server's htpasswd file, or an API key scoped to every user ("*")
+        (bridge.api.login, bridge.api.keys)."""
+        from bridge.api.keys import admin_logins
         from bridge.api.login import Gate, htpasswd_login
 
         server = self.settings.server
         if server.auth == "none" or server.htpasswd is None:
             return Gate([], (), open=True)
-        return Gate([htpasswd_login(server.htpasswd)], self.settings.api.admins, open=False)
+        keys = self.api_keys()
+        admins = (*self.settings.api.admins, *admin_logins(self.settings.api.keys))
+        return Gate([htpasswd_login(server.htpasswd), keys.admin_login], admins, open=False)
 
     def push_base_url(self) -> str:
         """Where the services send push notifications (…/webhooks/<kind>), or "" for none."""

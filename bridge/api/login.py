@@ -1,9 +1,11 @@
 """Who may see the operator pages (/status, /metrics) of the API.
 
 A request is let in when one of the gate's authenticators names a login that
-``[api] admins`` lists. Today there is one authenticator, HTTP basic auth checked against
-the htpasswd file the CalDAV server uses (bcrypt). API keys (a later issue) join as
-another ``Authenticator``: a function from the request to the login it proves, or None.
+``[api] admins`` lists. One authenticator is HTTP basic auth checked against the
+htpasswd file the CalDAV server uses (bcrypt); the other is REST API keys
+(bridge.api.keys: a key proves ``api:<name>``, an admin when the key is scoped to every
+user). An ``Authenticator`` is a function from the request to the login it proves, or
+None.
 With ``[server] auth = "none"`` (local tests only) the pages are open, as CalDAV is.
 
 Answers: no credentials or wrong ones 401 with a Basic challenge; a login that is not

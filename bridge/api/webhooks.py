@@ -161,7 +161,11 @@ def add_routes(app: web.Application) -> None:
 
 def webhook_app(store: Store, *, coalesce_seconds: float = 2.0) -> web.Application:
     """The aiohttp application serving the webhooks and /health for ``store``."""
-    app = web.Application()
+    from bridge.api.rest_common import api_errors
+
+    # the REST routes bound their own bodies (rest_common.json_body); webhooks keep
+    # aiohttp's default limit
+    app = web.Application(middlewares=[api_errors])
     app[STORE] = store
     app[COALESCE] = float(coalesce_seconds)
     app[LOG_LIMIT] = LogLimiter(60.0)

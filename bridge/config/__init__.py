@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.config.api import ApiSettings, parse_api
+from bridge.config.api import ApiSettings, check_key_users, parse_api
 from bridge.config.bindings import BindingSettings, bindings
 from bridge.config.logs import LoggingSettings, parse_logging
 from bridge.config.secrets import SecretsSettings, parse_secrets
@@ -314,6 +314,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         sync = parse_sync(data.get("sync", {}))
         logs = parse_logging(data.get("logging", {}))
         users = _parse_users(data.get("users", []))
+        check_key_users(api, {u.login for u in users})
     except _Problem as problem:
         raise ConfigError(file, problem.key, problem.reason) from None
     return Settings(

@@ -221,6 +221,27 @@ def index_times(
     return TimeIndex(start, end, found, expanded_until, recurring)
 
 
+def occurs_between(vcal: vobject.base.Component, start: int, end: int, max_steps: int) -> bool:
+    """Whether an instance of the VEVENT series overlaps [start, end) (epoch seconds),
+    for a series the time index did not expand that far; after ``max_steps`` instances
+    it does not judge (True)."""
+    vevents = events(vcal)
+    skip = {_key(e.recurrence_id.value) for e in vevents if "recurrence-id" in e.contents}
+    for master in (e for e in vevents if "recurrence-id" not in e.contents):
+        shape = _Shape(master)
+        for steps, occurrence in enumerate(_ruleset(master)):
+            if steps > max_steps:
+                return True
+            if _key(occurrence) in skip:
+                continue
+            first, last = shape.range(occurrence)
+            if first >= end:
+                break
+            if last > start:
+                return True
+    return False
+
+
 # How many instances of a series check_overrides walks at most; beyond, it does not judge.
 OVERRIDE_SCAN = 100_000
 

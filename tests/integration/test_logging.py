@@ -16,6 +16,7 @@ import caldav
 
 from bridge.cli import build_parser
 from bridge.secret_box import generate_key
+from tests.support.api_client import KEYS, keys_toml
 from tests.support.cli import bridge
 from tests.support.http import request, vevent
 from tests.support.ops import CLIENT_SECRET, start_ops
@@ -98,6 +99,7 @@ def test_no_configured_secret_reaches_any_log_line(tmp_path, db_url, google_emul
         db_url,
         google_emulator,
         top='[logging]\nlevel = "debug"\n\n[secrets]\nkey_file = "secret.key"',
+        api=keys_toml(),
     )
     config = ops.config
     text = config.read_text()
@@ -120,6 +122,7 @@ password_file = "bob.password"
         "CalDAV password": radicale.password("bob"),
         "htpasswd password": "alice",  # alice's CalDAV and status page login
         "target database password": "move-target-pw-7f3a",
+        "REST API key": KEYS["crm"][0],
     }
     output: list[str] = []
     run: set[tuple[str, ...]] = set()
@@ -127,7 +130,7 @@ password_file = "bob.password"
     def command(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
         done = bridge(*args, "--config", str(config), cwd=tmp_path, stdin=stdin)
         output.append(done.stdout + done.stderr)
-        groups = ("db", "bindings", "secrets", "google", "graph")
+        groups = ("db", "bindings", "secrets", "google", "graph", "api")
         run.add(tuple(args[:2]) if args[0] in groups else tuple(args[:1]))
         return done
 
@@ -151,6 +154,19 @@ password_file = "bob.password"
             "not synced",
         )
         assert ops.get("/status").status == 200 and ops.get("/metrics").status == 200
+        bearer = {"Authorization": f"Bearer {KEYS['crm'][0]}"}
+        assert ops.get("/metrics", user=None, headers=bearer).status == 200
+        made = request(
+            ops.api_url,
+            "POST",
+            "/api/users/alice/meetings",
+            json.dumps(
+                {"subject": "Via API", "start": "2026-12-01T10:00Z", "end": "2026-12-01T11:00Z"}
+            ),
+            user=None,
+            headers={**bearer, "Content-Type": "application/json"},
+        )
+        assert made.status == 201, made.body
         run.add(("serve",))
         worker = subprocess.Popen(
             [sys.executable, "-m", "bridge.cli", "worker", "--config", str(config)],
@@ -181,6 +197,10 @@ password_file = "bob.password"
         run.add(("secrets", "generate-key"))
         command("google", "authorize", "alice", stdin="not-a-code\n")
         command("graph", "authorize", "alice")  # alice has no graph binding: refused
+        made_key = bridge("api", "new-key", cwd=tmp_path)
+        output.append(made_key.stderr)  # its stdout is a new key, the command's answer
+        run.add(("api", "new-key"))
+        command("api", "hash-key", stdin=KEYS["crm"][0] + "\n")
     finally:
         ops.server.stop()
         radicale.stop()

@@ -1,0 +1,97 @@
+"""What every REST route shares: the key of a request, JSON bodies, JSON errors, limits.
+
+Errors are ``{"error": {"status": 422, "message": "...", "fields": [{"field": "start",
+"problem": "is required"}]}}``. Every ``/api/`` request is answered within
+``REQUEST_SECONDS`` (else 503) and its body may hold at most ``MAX_BODY_BYTES`` (else 413).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bridge.api.keys import ApiKeys
+from bridge.config.api import ApiKey
+
+log = logging.getLogger("bridge.api.rest")
+
+KEYS = web.AppKey("api_keys", ApiKeys)
+MAX_BODY_BYTES = 256 * 1024
+REQUEST_SECONDS = 30.0
+BEARER = 'Bearer realm="CRM calendar bridge API"'
+
+
+def error(
+    status: int, message: str, fields: list[tuple[str, str]] | None = None, **headers: str
+) -> web.Response:
+    body: dict[str, Any] = {"status": status, "message": message}
+    if fields:
+        body["fields"] = [{"field": f, "problem": p} for f, p in fields]
+    return web.json_response({"error": body}, status=status, headers=headers or None)
+
+
+class Refused(Exception):
+    """Raised by a handler to answer with ``error(...)``."""
+
+    def __init__(self, status: int, message: str, fields: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields
+
+
+def not_found(what: str = "meeting") -> Refused:
+    return Refused(404, f"no such {what}")
+
+
+async def key_of(request: web.Request) -> ApiKey:
+    """The key the request proves; 401 without a valid one."""
+    key = await request.app[KEYS].of_request(request)
+    if key is None:
+        raise Refused(401, "a valid API key is needed: Authorization: Bearer <key>")
+    return key
+
+
+async def json_body(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    kind = request.content_type
+    if kind != "application/json":
+        raise Refused(415, f"send application/json, not {kind or 'no content type'}")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise Refused(400, f"the body is not JSON: {problem}") from None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """JSON errors and the time limit for ``/api/`` routes (others pass untouched)."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        async with asyncio.timeout(REQUEST_SECONDS):
+            return await handler(request)
+    except Refused as refused:
+        headers = {"WWW-Authenticate": BEARER} if refused.status == 401 else {}
+        return error(refused.status, refused.message, refused.fields, **headers)
+    except TimeoutError:
+        return error(503, f"the request took longer than {REQUEST_SECONDS:g} s")
+    except web.HTTPException as answer:
+        if answer.status < 400:
+            raise
+        return error(answer.status, answer.reason)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error(500, "internal error (logged)")
