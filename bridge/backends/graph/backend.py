@@ -15,7 +15,7 @@ no one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -65,9 +65,19 @@ class GraphBackend(BaseBackend):
         self.until = now + timedelta(days=400)  # how far series instances are read
         #: id -> whether a write would mail someone (organised, with attendees), per read
         self.noisy = self.reader.noisy
+        self._stored_refresh = settings.refresh_token  # the last one reported as stored
 
     def close(self) -> None:
         self.http.close()
+
+    def changed_secret(self) -> Mapping[str, Any] | None:
+        """A delegated binding's refresh token, once after Entra rotated it (the scheduler
+        stores it, so a restart does not sign in with one Entra may refuse)."""
+        newest = self.tokens.refresh_token
+        if self.settings.app_only or not newest or newest == self._stored_refresh:
+            return None
+        self._stored_refresh = newest
+        return {"refresh_token": newest}
 
     # --- reading ----------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
