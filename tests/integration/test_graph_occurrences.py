@@ -157,3 +157,15 @@ def test_skip_stays_the_default_refusal(skipping: ContractWorld) -> None:
     assert _copies(skipping) == [] and skipping.events() == []
     (held,) = skipping.quarantine()
     assert "FREQ=HOURLY" in held.reason and "unsupported_recurrence = skip" in held.reason
+
+
+def test_a_plain_meeting_given_such_a_rule_becomes_occurrences(world: ContractWorld) -> None:
+    world.crm_meeting("hourly", "Once", start=START, end=START + timedelta(minutes=30))
+    world.round()
+    (single,) = world.events()
+    _series(world)
+    world.round()
+    assert len(_copies(world)) == 4
+    assert single.remote_id not in {c["id"] for c in world.driver.box.events()}
+    assert _link(world).remote_id.startswith("occurrences:")
+    assert world.quarantine() == [] and world.driver.mailed() == []

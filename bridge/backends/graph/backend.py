@@ -256,10 +256,8 @@ class GraphBackend(BaseBackend):
             self.groups.remove(self.groups.copies(remote_id))  # a rule Graph can now say
             return made
         if self._as_occurrences(event):  # a rule Graph cannot say replaces a plain event
-            self._refuse_if_noisy(remote_id, "updating")
-            made = self.create(event, idempotency_key=f"{remote_id}:{event.content_hash()}")
-            self.delete(remote_id, etag=etag)
-            return made
+            self.delete(remote_id, etag=etag)  # first: a failure here leaves no duplicate
+            return self.create(event, idempotency_key=f"{remote_id}:{event.content_hash()}")
         self._refuse_if_noisy(remote_id, "updating")
         return self._patch(remote_id, event, etag)
 
