@@ -36,6 +36,7 @@ class Remote(Protocol):
     def event_count(self) -> int: ...
     def rounds(self) -> int: ...
     def phase_marker(self) -> int: ...
+    def channel_ready(self, since: int) -> None: ...
     def push_figures(self, since: int) -> dict: ...
 
 
@@ -79,6 +80,10 @@ class GoogleRemote:
 
     def phase_marker(self) -> int:
         return len(self.google.notifications)
+
+    def channel_ready(self, since: int) -> None:
+        """The channel's first message ("sync") before the clock runs."""
+        self.google.wait_for_notifications(since + 1)
 
     def push_figures(self, since: int) -> dict:
         deliveries = Counter(
@@ -162,6 +167,9 @@ class CaldavRemote:
     def phase_marker(self) -> int:
         return 0
 
+    def channel_ready(self, since: int) -> None:
+        """No push: nothing to wait for."""
+
     def push_figures(self, since: int) -> dict:
         return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}
 
@@ -181,7 +189,7 @@ class GraphRemote:
     included); write calls are event POST/PATCH/DELETE, a $batch part each."""
 
     kind = "graph"
-    push = False  # measured polled here (subscriptions: tests/integration/test_graph_push.py)
+    push = True  # a subscription to the bench's webhook app (bench/sync.py opens it)
 
     def __init__(self, driver) -> None:  # noqa: ANN001 - a GraphDriver
         self.driver = driver
@@ -220,7 +228,22 @@ class GraphRemote:
         return sum(1 for c in self.graph.calls if "calendarView/delta" in c.path)
 
     def phase_marker(self) -> int:
-        return 0
+        return len(self.graph.deliveries)
+
+    def channel_ready(self, since: int) -> None:
+        """Nothing to wait for: Graph validates the address before POST /subscriptions
+        answers (the validation handshake is part of the open call)."""
 
     def push_figures(self, since: int) -> dict:
-        return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}
+        delivered = self.graph.deliveries[since:]
+        deliveries = Counter(
+            f"{d.kind} {d.status if d.status is not None else 'unreachable'}" for d in delivered
+        )
+        return {
+            "watch_channels_opened": sum(
+                1 for c in self.graph.calls if c.method == "POST" and c.path == "/subscriptions"
+            ),
+            # What the emulator delivered during the phase, "kind status".
+            "notifications": dict(sorted(deliveries.items())),
+            "push_notifications": deliveries.get("notification 200", 0),
+        }

@@ -119,6 +119,7 @@ def start_api(live: Reloadable) -> Callable[[], None]:
     base_url = wiring.push_base_url()
     if not base_url:
         return stop_http
+    from bridge.api.webhooks import RENEWALS
     from bridge.sync.channels import keep_channels, stop_all
 
     backends = wiring.backends()
@@ -129,6 +130,7 @@ def start_api(live: Reloadable) -> Callable[[], None]:
         kwargs={
             "ttl_seconds": settings.api.channel_ttl_seconds,
             "renew_before": settings.api.renew_before_seconds,
+            "requests": app[RENEWALS],
         },
         name="push-channels",
         daemon=True,

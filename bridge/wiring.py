@@ -150,7 +150,11 @@ class Wiring:
     def scheduler(self, store: Store) -> Scheduler:
         """The sync scheduler; its owner calls ``close()`` when it stops."""
         return Scheduler(
-            store, self.backends(), self.rules(), timing=scheduler_timing(self.settings)
+            store,
+            self.backends(),
+            self.rules(),
+            timing=scheduler_timing(self.settings),
+            keyring=self.keyring,
         )
 
     def api_app(

@@ -12,6 +12,12 @@ Each notice is acted on only when all of these hold, checked in this order:
 - the channel has not expired (else 410);
 - the receiver found nothing else wrong with it, e.g. Google's message number (else 400).
 
+A genuine notice may ask for more (any kind, bridge.backends.base.PushNotice): ``resync``
+drops the binding's change cursor in the same transaction that makes it due now, so its
+next round lists every event again (a round running meanwhile keeps the drop:
+bridge.store.bindings.advance_remote_cursor); ``renew`` asks the process's channel keeper
+(``RENEWALS``, bridge.sync.channels.keep_channels) to renew the channel at once.
+
 A refusal names its reason, never the binding, and changes nothing; it is logged at most
 once per channel and reason per minute. A numbered notice (Google numbers a channel's
 messages with increasing, not consecutive, integers) whose number is not above the last
@@ -41,13 +47,14 @@ from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store.changes import Tx
 from bridge.store.channels import ChannelRow
-from bridge.sync.channels import webhook_path
+from bridge.sync.channels import RenewRequests, webhook_path
 
 log = logging.getLogger("bridge.api.webhooks")
 
 STORE = web.AppKey("store", Store)
 COALESCE = web.AppKey("coalesce_seconds", float)
 LOG_LIMIT = web.AppKey("log_limit", LogLimiter)
+RENEWALS = web.AppKey("renewals", RenewRequests)
 GOOGLE_PATH = webhook_path("google")
 WEBHOOK_ROUTE = webhook_path("{kind}")
 
@@ -100,12 +107,19 @@ async def _receive(request: web.Request, kind: str, notice: PushNotice) -> web.R
     def record(tx: Tx) -> bool:
         if number is not None and not channel_store.accept_message(tx, channel_id, number):
             return False
-        if notice.changed:
+        if notice.resync:
+            binding_store.drop_remote_cursor(tx, channel.binding_id)
+            binding_store.request_run(tx, [channel.binding_id])
+        elif notice.changed:
             binding_store.request_run_by(tx, channel.binding_id, due_by)
         return True
 
     if await asyncio.to_thread(store.write, record):
         log.debug("channel %s: notice #%s (changed: %s)", channel_id, number, notice.changed)
+        if notice.resync:
+            log.info("channel %s: the service lost notices; binding resyncs", channel_id)
+        if notice.renew:
+            request.app[RENEWALS].ask(channel.binding_id)
     elif (held := request.app[LOG_LIMIT].allow(("replay", channel_id))) is not None:
         more = f" ({held} more since the last report)" if held else ""
         log.info(
@@ -169,5 +183,6 @@ def webhook_app(store: Store, *, coalesce_seconds: float = 2.0) -> web.Applicati
     app[STORE] = store
     app[COALESCE] = float(coalesce_seconds)
     app[LOG_LIMIT] = LogLimiter(60.0)
+    app[RENEWALS] = RenewRequests()
     add_routes(app)
     return app

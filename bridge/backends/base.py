@@ -34,7 +34,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.backends.recurrence import normalise_recurrence, text_of, utc_text
 from bridge.model import BusyStatus, Override
@@ -250,6 +250,13 @@ class Backend(Protocol):
         """The push capability, or None when this backend (or its server) has none."""
         ...
 
+    def changed_secret(self) -> Mapping[str, Any] | None:
+        """The binding's stored secret as it must now be, when the service changed it
+        (a refresh token rotated in by a token refresh), else None. Reported once per
+        change; the scheduler asks after every round and stores it (encrypted), so a new
+        process signs in with the newest."""
+        ...
+
     def close(self) -> None:
         """Release connections; the backend is not used again."""
         ...
@@ -276,6 +283,9 @@ class BaseBackend:
         return results
 
     def push(self) -> PushChannel | None:
+        return None
+
+    def changed_secret(self) -> Mapping[str, Any] | None:
         return None
 
     def close(self) -> None:
@@ -332,6 +342,13 @@ class PushNotice:
     #: What is wrong with the notice beyond the channel it names (a missing or malformed
     #: message number): answered 400 once the channel is known and the token checked.
     problem: str = ""
+    #: The service says notices were lost (Graph's ``missed``): the binding's change cursor
+    #: is dropped, so its next round lists every event again (a resync), and it is made due.
+    resync: bool = False
+    #: The subscription must be renewed now, not at its usual time (Graph's
+    #: ``reauthorizationRequired``, ``subscriptionRemoved``): the process that keeps the
+    #: channels renews it (or opens a new one) at once.
+    renew: bool = False
 
 
 @dataclass(frozen=True)

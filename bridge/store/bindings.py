@@ -175,6 +175,22 @@ def set_remote_cursor(tx: Tx, binding_id: int, cursor: str | None) -> None:
     )
 
 
+def advance_remote_cursor(tx: Tx, binding_id: int, cursor: str | None, *, was: str | None) -> bool:
+    """Store the cursor a round ended with, if the stored one is still ``was`` (the one the
+    round started from); False, writing nothing, when it changed meanwhile (a push notice
+    asked for a resync: :func:`drop_remote_cursor`), so that resync is not lost."""
+    same = bindings.c.remote_cursor.is_(None) if was is None else bindings.c.remote_cursor == was
+    result = tx.conn.execute(
+        update(bindings).where(bindings.c.id == binding_id, same).values(remote_cursor=cursor)
+    )
+    return result.rowcount == 1
+
+
+def drop_remote_cursor(tx: Tx, binding_id: int) -> None:
+    """Forget the binding's change cursor: its next round lists every event (a resync)."""
+    set_remote_cursor(tx, binding_id, None)
+
+
 def set_outbound_seq(tx: Tx, binding_id: int, seq: int) -> None:
     tx.conn.execute(
         update(bindings)

@@ -18,6 +18,11 @@ channel is open. A channel's stored resource id is the service's name for what i
 watched; a service that names none (its receiver then reports the subscription id as
 the notice's resource id) gets the subscription id. A channel with no resource id yet is
 one still being opened.
+
+A notice may ask for more than a round (bridge.backends.base.PushNotice): ``renew`` puts
+the binding in the process's :class:`RenewRequests`, which wakes ``keep_channels`` to
+renew that channel at once whatever its expiry (Graph's reauthorizationRequired); the
+webhook handles ``resync`` itself by dropping the binding's cursor.
 """
 
 from __future__ import annotations
@@ -58,6 +63,27 @@ def new_token() -> str:
 
 def subscription_of(row: ChannelRow) -> Subscription:
     return Subscription(row.channel_id, None, row.resource_id)
+
+
+class RenewRequests:
+    """Bindings whose channel a notice asked to renew now; wakes the channel keeper."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
+        self.wake = threading.Event()
+
+    def ask(self, binding_id: int) -> None:
+        with self._lock:
+            self._ids.add(binding_id)
+        self.wake.set()
+
+    def take(self) -> set[int]:
+        """The bindings asked for since the last take (and clears the wake-up)."""
+        with self._lock:
+            ids, self._ids = self._ids, set()
+            self.wake.clear()
+        return ids
 
 
 def offers_push(kind: str) -> bool:
@@ -204,12 +230,14 @@ def renew_channels(
     *,
     ttl_seconds: int = 86400,
     renew_before: float = 3600,
+    now_for: frozenset[int] | set[int] = frozenset(),
 ) -> int:
     """Give every binding that offers push a channel that lives past now + ``renew_before``.
 
     ``base_url`` is the API's public URL; a kind's channels point at
-    ``base_url + webhook_path(kind)``. Returns how many channels were opened or renewed.
-    Failures are logged; those bindings keep polling.
+    ``base_url + webhook_path(kind)``. The bindings in ``now_for`` (a notice asked for it)
+    are renewed whatever their channel's expiry. Returns how many channels were opened or
+    renewed. Failures are logged; those bindings keep polling.
     """
     now = time.time()
     done = 0
@@ -217,8 +245,10 @@ def renew_channels(
         if row.retired_at is not None or not offers_push(row.kind):
             continue
         current = store.read(lambda conn, b=row.id: channel_store.for_binding(conn, b))
-        if not _needs_channel(current, now, renew_before):
+        if row.id not in now_for and not _needs_channel(current, now, renew_before):
             continue
+        if row.id in now_for:
+            log.info("binding %s: the service asked to renew its push channel now", row.id)
         try:
             backend = backend_for(row)
         except Exception as error:  # noqa: BLE001 - e.g. no refresh token yet
@@ -284,13 +314,28 @@ def keep_channels(
     interval: float = 300,
     ttl_seconds: int = 86400,
     renew_before: float = 3600,
+    requests: RenewRequests | None = None,
 ) -> None:
-    """Run renew_channels every ``interval`` seconds until ``stop`` is set (a thread's body)."""
+    """Run renew_channels every ``interval`` seconds until ``stop`` is set (a thread's body),
+    and at once when a notice puts a binding in ``requests``."""
+    requests = requests or RenewRequests()
     while not stop.is_set():
+        asked = requests.take()
         try:
             renew_channels(
-                store, backend_for, base_url, ttl_seconds=ttl_seconds, renew_before=renew_before
+                store,
+                backend_for,
+                base_url,
+                ttl_seconds=ttl_seconds,
+                renew_before=renew_before,
+                now_for=asked,
             )
         except Exception:  # noqa: BLE001 - the store may be briefly away; try again later
             log.exception("renewing push channels failed")
-        stop.wait(interval)
+            for binding_id in asked:  # asked again at the next pass
+                requests.ask(binding_id)
+            stop.wait(min(interval, 30))
+            continue
+        until = time.monotonic() + interval
+        while not stop.is_set() and not requests.wake.is_set() and time.monotonic() < until:
+            requests.wake.wait(min(1.0, max(0.0, until - time.monotonic())))

@@ -147,8 +147,11 @@ class Engine(PushEffects):
                 raise
             self.report.resync = True
             new_cursor = self._pull_pages(lambda: self.backend.list_changes(None, window))
+        # Only if no push notice dropped the cursor meanwhile (it asked for a resync).
         self.store.write(
-            lambda tx: binding_store.set_remote_cursor(tx, self.binding_id, new_cursor),
+            lambda tx: binding_store.advance_remote_cursor(
+                tx, self.binding_id, new_cursor, was=cursor
+            ),
             origin=self.origin,
         )
 

@@ -56,6 +56,14 @@ class BackendPool:
             self._kept[row.id] = (mark, backend)
         return backend
 
+    def adopt(self, row: BindingRow, backend: Backend) -> None:
+        """Keep ``backend`` for ``row`` as it now is, when the row changed by the backend's
+        own doing (the secret it rotated, stored): no new backend for that."""
+        with self._lock:
+            kept = self._kept.get(row.id)
+            if kept is not None and kept[1] is backend:
+                self._kept[row.id] = (fingerprint(row), backend)
+
     def forget(self, binding_id: int) -> None:
         """Close and drop the binding's backend, if one is kept."""
         with self._lock:

@@ -11,6 +11,9 @@
   pid no longer runs on this host, else when its heartbeat stopped for the lease's length.
 - The scheduler keeps one backend per binding across rounds (bridge.sync.pool): tokens,
   connections and pacing carry over; ``close()`` closes them all at shutdown.
+- After every round (failed ones too) it asks the backend for a changed secret
+  (``Backend.changed_secret``: a refresh token the service rotated in) and stores it,
+  encrypted, as the binding's secret, so the next process signs in with the newest.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from bridge import log_context, metrics
+from bridge import log_context, log_setup, metrics
 from bridge.backends.base import Backend, BackendError
-from bridge.store import Store
+from bridge.secret_box import Keyring
+from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store.bindings import BindingRow
@@ -61,8 +65,11 @@ class Scheduler:
         *,
         timing: Timing = Timing(),
         owner: str | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.store = store
+        #: Encrypts a secret a backend changed (None: such a change is logged, not kept).
+        self.keyring = keyring
         #: Makes a binding's backend when none is kept (bridge.wiring.BackendMaker).
         self.backend_for = backend_for
         self.backends = BackendPool(lambda row: self.backend_for(row))
@@ -106,6 +113,7 @@ class Scheduler:
         started = time.monotonic()
         outcome = "failed"
         row = None
+        kept: Backend | None = None
         heartbeat = lease.Heartbeat(
             self.store,
             binding_id,
@@ -121,7 +129,8 @@ class Scheduler:
                     "binding %s: round started by %s at %.6f", binding_id, self.owner, time.time()
                 )
                 row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
-                backend = lease.Fenced(self.backends.get(row), heartbeat.check)
+                kept = self.backends.get(row)
+                backend = lease.Fenced(kept, heartbeat.check)
                 report = Engine(self.store, binding_id, backend, rules, progress=progress).run()
         except lease.LeaseLost:
             outcome = "lease_lost"
@@ -157,9 +166,31 @@ class Scheduler:
             )
             return report
         finally:
+            if kept is not None:
+                self._keep_secret(binding_id, kept)
             log.info("binding %s: round ended by %s at %.6f", binding_id, self.owner, time.time())
             self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
             metrics.round_done(kind, outcome, time.monotonic() - started)
+
+    def _keep_secret(self, binding_id: int, backend: Backend) -> None:
+        """Store the secret ``backend`` changed during the round, if it did (encrypted)."""
+        try:
+            secret = backend.changed_secret()
+        except Exception:  # noqa: BLE001 - the old secret stays; logged without its value
+            log.warning("binding %s: reading its changed secret failed", binding_id)
+            return
+        if secret is None:
+            return
+        if self.keyring is None:
+            log.warning("binding %s: its secret changed but no keyring to store it", binding_id)
+            return
+        log_setup.remember(secret)  # never in the log
+        keyring = self.keyring
+        self.store.write(lambda tx: binding_secrets.set_secret(tx, binding_id, secret, keyring))
+        row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
+        if row is not None:
+            self.backends.adopt(row, backend)  # its own change: the backend stays
+        log.info("binding %s: stored the credentials the service rotated", binding_id)
 
     def acquire(self, binding_id: int) -> bool:
         """Take the binding's lease: one conditional UPDATE, which also takes over the

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import update
 
 from bridge.api.runner import start_in_thread
-from bridge.api.webhooks import webhook_app
+from bridge.api.webhooks import RENEWALS, webhook_app
 from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
 from bridge.store.schema import bindings
-from bridge.sync.channels import renew_channels, stop_all
+from bridge.sync.channels import keep_channels, renew_channels, stop_all
 from tests.contract.drivers.graph import GraphDriver
 from tests.emulators.graph import GraphEmulator
 from tests.support.sync_world import make_driver_world
@@ -32,9 +32,10 @@ def setup(db_url: str, tmp_path: Path) -> Iterator[tuple]:
         driver = GraphDriver(graph, tmp_path)
         world = make_driver_world(db_url, driver)
         binding_id = world.store.read(lambda c: binding_store.by_login(c, "alice", "graph"))[0].id
-        _, url, stop = start_in_thread(webhook_app(world.store, coalesce_seconds=0), "127.0.0.1", 0)
+        app = webhook_app(world.store, coalesce_seconds=0)
+        _, url, stop = start_in_thread(app, "127.0.0.1", 0)
         try:
-            yield graph, driver, world, binding_id, url
+            yield graph, driver, world, binding_id, url, app
         finally:
             stop()
             world.store.dispose()
@@ -59,7 +60,7 @@ def _due(world, binding_id: int, timeout: float = 5.0) -> bool:
 
 
 def test_subscription_lifecycle(setup) -> None:
-    graph, driver, world, binding_id, url = setup
+    graph, driver, world, binding_id, url, _ = setup
     assert renew_channels(world.store, world.backend_for, url) == 1
     validations = graph.wait_for_deliveries(1, "validation")
     assert validations and all(v.status == 200 for v in validations)  # handshakes echoed
@@ -74,10 +75,9 @@ def test_subscription_lifecycle(setup) -> None:
     assert delivered and delivered[0].status == 200
     assert _due(world, binding_id)
 
-    for event in ("reauthorizationRequired", "missed"):
-        _postpone(world, binding_id)
-        graph.lifecycle(row.channel_id, event)
-        assert _due(world, binding_id), event
+    _postpone(world, binding_id)
+    graph.lifecycle(row.channel_id, "missed")
+    assert _due(world, binding_id)
 
     # Renewal before expiry is a PATCH of the same subscription.
     assert renew_channels(world.store, world.backend_for, url, renew_before=11 * 24 * 3600) == 1
@@ -94,7 +94,7 @@ def test_a_notification_with_the_wrong_client_state_is_refused(setup) -> None:
     import urllib.error
     import urllib.request
 
-    graph, _, world, binding_id, url = setup
+    graph, _, world, binding_id, url, _ = setup
     renew_channels(world.store, world.backend_for, url)
     row = world.store.read(lambda c: channel_store.for_binding(c, binding_id))
     _postpone(world, binding_id)
@@ -106,3 +106,111 @@ def test_a_notification_with_the_wrong_client_state_is_refused(setup) -> None:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 403
     assert not _due(world, binding_id, timeout=0.3)
+
+
+def _delta_calls(graph) -> list[str]:
+    return [c.path for c in graph.calls if "calendarView/delta" in c.path]
+
+
+def test_missed_notifications_force_a_full_relist(setup) -> None:
+    """``missed`` drops the cursor in the webhook (any kind: PushNotice.resync): the next
+    round lists from no cursor, not the deltaLink it had."""
+    graph, driver, world, binding_id, url, _ = setup
+    world.round()
+    cursor = world.binding().remote_cursor
+    assert cursor  # a deltaLink
+    renew_channels(world.store, world.backend_for, url)
+    row = world.store.read(lambda c: channel_store.for_binding(c, binding_id))
+    world.round()  # the round the open asked for: a delta from the cursor
+    assert "deltatoken" in _delta_calls(graph)[-1].lower()
+    _postpone(world, binding_id)
+
+    graph.lifecycle(row.channel_id, "missed")
+    assert _due(world, binding_id)
+    assert world.binding().remote_cursor is None
+    before = len(_delta_calls(graph))
+    world.round()
+    listed = _delta_calls(graph)[before:]
+    assert listed and "deltatoken" not in listed[0].lower() and "skiptoken" not in listed[0].lower()
+    assert world.binding().remote_cursor  # a new baseline
+
+
+def test_a_round_running_during_missed_keeps_the_resync(setup) -> None:
+    """The cursor a round ends with is not stored over a resync asked meanwhile."""
+    graph, driver, world, binding_id, url, _ = setup
+    world.round()
+    first = world.binding().remote_cursor
+    renew_channels(world.store, world.backend_for, url)
+    row = world.store.read(lambda c: channel_store.for_binding(c, binding_id))
+    backend = world.backend()
+    pages = backend.list_changes(first, world.rules.window(datetime.now(UTC)))
+    next(iter(pages), None)  # a round is listing ...
+    _postpone(world, binding_id)
+    graph.lifecycle(row.channel_id, "missed")  # ... when Graph says it lost notices
+    assert _due(world, binding_id)
+    assert not world.store.write(
+        lambda tx: binding_store.advance_remote_cursor(tx, binding_id, "later", was=first)
+    )
+    assert world.binding().remote_cursor is None
+    backend.close()
+
+
+def test_reauthorization_required_renews_at_once(setup) -> None:
+    """The channel keeper renews on the notice, long before its usual time."""
+    import threading
+
+    graph, driver, world, binding_id, url, app = setup
+    assert renew_channels(world.store, world.backend_for, url) == 1
+    row = world.store.read(lambda c: channel_store.for_binding(c, binding_id))
+    stop = threading.Event()
+    keeper = threading.Thread(
+        target=keep_channels,
+        args=(world.store, world.backend_for, url, stop),
+        kwargs={"interval": 3600, "requests": app[RENEWALS]},
+        daemon=True,
+    )
+    keeper.start()
+    try:
+        time.sleep(0.3)  # its first pass: nothing is near expiry
+        patches = lambda: [  # noqa: E731
+            c for c in graph.calls if c.method == "PATCH" and "/subscriptions/" in c.path
+        ]
+        assert patches() == []
+        _postpone(world, binding_id)
+        graph.lifecycle(row.channel_id, "reauthorizationRequired")
+        until = time.time() + 5
+        while not patches() and time.time() < until:
+            time.sleep(0.05)
+        assert patches(), "the subscription was not renewed on reauthorizationRequired"
+        assert patches()[0].status == 200
+        assert not _due(world, binding_id, timeout=0.2)  # renewal alone, no round
+    finally:
+        stop.set()
+        keeper.join(timeout=5)
+
+
+def test_subscription_removed_opens_a_new_one_at_once(setup) -> None:
+    import threading
+
+    graph, driver, world, binding_id, url, app = setup
+    assert renew_channels(world.store, world.backend_for, url) == 1
+    row = world.store.read(lambda c: channel_store.for_binding(c, binding_id))
+    stop = threading.Event()
+    keeper = threading.Thread(
+        target=keep_channels,
+        args=(world.store, world.backend_for, url, stop),
+        kwargs={"interval": 3600, "requests": app[RENEWALS]},
+        daemon=True,
+    )
+    keeper.start()
+    try:
+        graph.lifecycle(row.channel_id, "subscriptionRemoved")
+        until = time.time() + 5
+        new = row
+        while new.channel_id == row.channel_id and time.time() < until:
+            time.sleep(0.05)
+            new = world.store.read(lambda c: channel_store.for_binding(c, binding_id))
+        assert new.channel_id != row.channel_id and new.resource_id
+    finally:
+        stop.set()
+        keeper.join(timeout=5)

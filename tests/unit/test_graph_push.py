@@ -33,11 +33,22 @@ def test_change_notifications_name_the_subscription_and_carry_client_state() -> 
     assert all(n.token == "secret-token" and n.changed for n in notices)
 
 
-@pytest.mark.parametrize("event", ["reauthorizationRequired", "missed", "subscriptionRemoved"])
-def test_lifecycle_notifications_make_the_binding_due(event: str) -> None:
+@pytest.mark.parametrize(
+    ("event", "changed", "renew", "resync"),
+    [
+        ("reauthorizationRequired", False, True, False),
+        ("missed", True, False, True),
+        ("subscriptionRemoved", True, True, False),
+        ("somethingNew", False, False, False),
+    ],
+)
+def test_lifecycle_notifications_say_what_they_ask_for(
+    event: str, changed: bool, renew: bool, resync: bool
+) -> None:
     body = {"value": [{"subscriptionId": "s", "clientState": "t", "lifecycleEvent": event}]}
     (notice,) = GraphReceiver().read({}, {}, json.dumps(body).encode())
-    assert notice.changed and notice.channel_id == "s"
+    assert notice.channel_id == "s" and notice.token == "t"
+    assert (notice.changed, notice.renew, notice.resync) == (changed, renew, resync)
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,8 @@ class TokenSource:
         self.settings = settings
         self.requests = 0  # token endpoint calls made by this binding (for counting)
         self._user_token: tuple[str, float] = ("", 0.0)
+        #: The newest refresh token of a delegated binding (Entra may rotate it on use).
+        self.refresh_token = settings.refresh_token
 
     def token(self) -> str:
         """A valid access token; AuthError naming what Entra refused."""
@@ -154,7 +156,20 @@ class TokenSource:
         if "access_token" in result:
             lifetime = float(result.get("expires_in", 3600))
             self._user_token = (result["access_token"], time.monotonic() + lifetime - 300)
+            self._note_refresh_token(app)
         return result
+
+    def _note_refresh_token(self, app: Any) -> None:
+        """Take the refresh token msal's cache now holds for this mailbox's account: Entra
+        may have answered the refresh with a new one (msal caches it; the stored one may be
+        refused from then on)."""
+        cache = app.token_cache
+        for account in app.get_accounts(username=self.settings.mailbox):
+            query = {"home_account_id": account.get("home_account_id")}
+            for item in cache.search(cache.CredentialType.REFRESH_TOKEN, query=query):
+                if item.get("secret"):
+                    self.refresh_token = str(item["secret"])
+                    return
 
     def forget(self) -> None:
         """Drop a token Graph refused (401) so the next call asks Entra again."""

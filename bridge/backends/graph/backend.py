@@ -15,7 +15,7 @@ no one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -25,12 +25,14 @@ from bridge.backends.base import (
     BaseBackend,
     Change,
     ChangePage,
+    Deleted,
     NotFound,
     PushChannel,
     Rejected,
     RemoteEvent,
     Window,
 )
+from bridge.backends.graph import occurrences as occ
 from bridge.backends.graph import wire
 from bridge.backends.graph.auth import TokenSource
 from bridge.backends.graph.delta import DeltaPull
@@ -61,17 +63,30 @@ class GraphBackend(BaseBackend):
         slack = timedelta(days=settings.rebaseline_days)
         self.delta = DeltaPull(self.http, self.reader, self.base, settings.page_size, slack)
         self.series = SeriesWriter(self.http, self.reader)
+        self.groups = occ.OccurrenceGroups(self.http, self.base)
+        self.window: Window | None = None  # the last pull's: where occurrences are written
         now = datetime.now(UTC)
         self.until = now + timedelta(days=400)  # how far series instances are read
         #: id -> whether a write would mail someone (organised, with attendees), per read
         self.noisy = self.reader.noisy
+        self._stored_refresh = settings.refresh_token  # the last one reported as stored
 
     def close(self) -> None:
         self.http.close()
 
+    def changed_secret(self) -> Mapping[str, Any] | None:
+        """A delegated binding's refresh token, once after Entra rotated it (the scheduler
+        stores it, so a restart does not sign in with one Entra may refuse)."""
+        newest = self.tokens.refresh_token
+        if self.settings.app_only or not newest or newest == self._stored_refresh:
+            return None
+        self._stored_refresh = newest
+        return {"refresh_token": newest}
+
     # --- reading ----------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
         self.until = window.end + self.delta.slack
+        self.window = window
         for page in self.delta.pages(cursor, window):
             for change in page.changes:
                 if isinstance(change, RemoteEvent):
@@ -92,6 +107,8 @@ class GraphBackend(BaseBackend):
         return event
 
     def get(self, remote_id: str) -> Change | None:
+        if occ.is_group(remote_id):
+            return self.groups.read(remote_id)
         event = self.reader.events([remote_id], self.until)[remote_id]
         if event is not None:
             self._note(event)
@@ -107,20 +124,42 @@ class GraphBackend(BaseBackend):
             params={"$filter": flt, "$expand": wire.EXPAND_TAGS, "$top": "10"},
         )
         raise_for(reply, "GET events by tag", mailbox=True)
+        copies = False
         for item in (reply.body or {}).get("value", []):
             tags = wire.tags_of(item)
             if wire.is_invite_copy(tags) or item.get("type") in ("occurrence", "exception"):
                 continue
+            if tags.get(wire.OCCURRENCE_PROPERTY.lower()):
+                copies = True  # a copy of one occurrence: the group is the sync copy
+                continue
             event = self.reader.whole({item["id"]: item}, self.until)[item["id"]]
             self._note(event)
             return event
-        return None
+        return self.groups.for_meeting(meeting_id) if copies else None
 
     # --- writing ----------------------------------------------------------------------------
     def _rule(self, event: RemoteEvent) -> dict[str, Any] | None:
         return rule_of(event, self.settings.unsupported_recurrence)
 
+    def _as_occurrences(self, event: RemoteEvent) -> bool:
+        """Whether ``event`` is written as single occurrences: its rule is one Graph cannot
+        express and the binding says ``unsupported_recurrence = "occurrences"``."""
+        if self.settings.unsupported_recurrence != "occurrences" or not event.recurrence:
+            return False
+        try:
+            self._rule(event)
+        except Rejected:
+            return True
+        return False
+
+    def _occurrences(self, event: RemoteEvent, group: str, etag: str | None = None) -> RemoteEvent:
+        window = self.window or occ.default_window(self.until)
+        return self.groups.write(event, group, window, etag=etag)
+
     def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
+        if self._as_occurrences(event):
+            group = occ.group_of(idempotency_key, event.crm_meeting_id or "")
+            return self._occurrences(event, group)
         body = wire.create_body(event, transaction_id(idempotency_key), self._rule(event))
         reply = self.http.call("POST", f"{self.base}/events", body=body)
         raise_for(reply, "POST event")
@@ -148,6 +187,9 @@ class GraphBackend(BaseBackend):
         slots: list[int] = []
         for event, key in events:
             try:
+                if self._as_occurrences(event):
+                    results.append(self.create(event, idempotency_key=key))
+                    continue
                 body = wire.create_body(event, transaction_id(key), self._rule(event))
             except BackendError as error:
                 results.append(error)
@@ -205,6 +247,17 @@ class GraphBackend(BaseBackend):
         return self._wrote(wire.single_from_graph(item, wire.tags_for(event)))
 
     def update(self, remote_id: str, event: RemoteEvent, *, etag: str) -> RemoteEvent:
+        if occ.is_group(remote_id):
+            if isinstance(self.groups.read(remote_id), Deleted):
+                raise NotFound(f"Microsoft Graph: no occurrence of {remote_id} is left")
+            if self._as_occurrences(event):
+                return self._occurrences(event, remote_id, etag)
+            made = self.create(event, idempotency_key=f"{remote_id}:{event.content_hash()}")
+            self.groups.remove(self.groups.copies(remote_id))  # a rule Graph can now say
+            return made
+        if self._as_occurrences(event):  # a rule Graph cannot say replaces a plain event
+            self.delete(remote_id, etag=etag)  # first: a failure here leaves no duplicate
+            return self.create(event, idempotency_key=f"{remote_id}:{event.content_hash()}")
         self._refuse_if_noisy(remote_id, "updating")
         return self._patch(remote_id, event, etag)
 
@@ -229,6 +282,12 @@ class GraphBackend(BaseBackend):
         return event
 
     def delete(self, remote_id: str, *, etag: str) -> None:
+        if occ.is_group(remote_id):
+            copies = self.groups.copies(remote_id)
+            if not copies:
+                raise NotFound(f"Microsoft Graph: no occurrence of {remote_id} is left")
+            self.groups.remove(copies)
+            return
         self._refuse_if_noisy(remote_id, "deleting")
         headers = {"If-Match": etag} if etag else {}
         reply = self.http.call("DELETE", self.reader.event_path(remote_id), headers=headers)

@@ -33,6 +33,7 @@ from bridge.backends.base import (
     ResyncRequired,
     Window,
 )
+from bridge.backends.graph import wire
 from bridge.backends.graph.http import GraphClient, raise_for
 from bridge.backends.graph.reads import Reader
 
@@ -189,5 +190,7 @@ class DeltaPull:
                 continue
             if item.get("type") in ("occurrence", "exception") and item.get("seriesMasterId"):
                 continue  # an id that turned out to be an instance: its master is listed
+            if wire.tags_of(item).get(wire.OCCURRENCE_PROPERTY.lower()):
+                continue  # a copy of one occurrence (bridge.backends.graph.occurrences): one-way
             out.append(events[remote_id])
         return out

@@ -5,9 +5,11 @@ chooses its id, which every notification names as ``subscriptionId`` with our
 ``clientState`` (the channel token). Events subscriptions live at most 10,080 minutes;
 ``renew`` PATCHes the expiry in place. Before creating a subscription Graph POSTs
 ``?validationToken=...`` to the address and wants it echoed as text/plain: the receiver
-answers that with a PushReply. Lifecycle notifications come to the same address:
-``reauthorizationRequired`` and ``missed`` both make the binding due (a delta pull
-recovers every missed change; the channel is renewed when it nears expiry).
+answers that with a PushReply. Lifecycle notifications come to the same address, and
+say what the seam's generic notice fields ask for: ``reauthorizationRequired`` renews the
+subscription at once (``renew``), ``subscriptionRemoved`` too (the renewal's 404 opens a
+new one) and makes the binding due, ``missed`` forces a resync (``resync``: the next
+round lists every event, not the delta).
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ if TYPE_CHECKING:
 
 #: Events subscriptions: at most 10,080 minutes; a minute less leaves room for clocks.
 MAX_LIFETIME = timedelta(minutes=10_079)
-#: Lifecycle events that make the binding due.
-DUE_LIFECYCLE = frozenset({"reauthorizationRequired", "missed", "subscriptionRemoved"})
+#: Lifecycle events that make the binding due, ask to renew the subscription now, or a
+#: resync (every other lifecycle event is read and ignored).
+DUE_LIFECYCLE = frozenset({"missed", "subscriptionRemoved"})
+RENEW_LIFECYCLE = frozenset({"reauthorizationRequired", "subscriptionRemoved"})
+RESYNC_LIFECYCLE = frozenset({"missed"})
 
 
 def _expiry(lifetime: timedelta) -> str:
@@ -114,6 +119,8 @@ class GraphReceiver:
                     token=str(item.get("clientState") or ""),
                     resource_id=sub,
                     changed=lifecycle in DUE_LIFECYCLE if lifecycle else True,
+                    renew=lifecycle in RENEW_LIFECYCLE,
+                    resync=lifecycle in RESYNC_LIFECYCLE,
                 )
             )
         return notices

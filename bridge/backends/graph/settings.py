@@ -43,13 +43,15 @@ GRAPH = KindSchema(
         "max_retries": Setting(int),
         "retry_after_max": Setting(float),  # the longest Retry-After honoured, seconds
         "rebaseline_days": Setting(int),  # slack of the delta window frozen in a deltaLink
-        "unsupported_recurrence": Setting(str),  # "skip" (a rule Graph cannot say is refused)
+        # a rule Graph cannot say: "skip" (refused, shown in status) or "occurrences" (one
+        # single event per occurrence in the window, one-way: bridge.backends.graph.occurrences)
+        "unsupported_recurrence": Setting(str),
     },
 )
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH = "https://graph.microsoft.com/v1.0"
-UNSUPPORTED_RECURRENCE = ("skip",)  # "occurrences" (one event per instance) is not built yet
+UNSUPPORTED_RECURRENCE = ("skip", "occurrences")
 
 
 @dataclass(frozen=True)

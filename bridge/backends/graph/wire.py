@@ -30,9 +30,13 @@ from bridge.model import BusyStatus
 
 CRM_ID_PROPERTY = graph_property_id(CRM_ID_NAME)
 INVITE_PROPERTY = graph_property_id(INVITE_COPY_NAME)
-#: $expand of our two tags on a GET or list.
+#: On a single event written for one occurrence of a series Graph cannot express
+#: (bridge.backends.graph.occurrences): the group and the series, as JSON. Graph only.
+OCCURRENCE_PROPERTY = graph_property_id("CrmOccurrenceOf")
+#: $expand of our tags on a GET or list.
 EXPAND_TAGS = (
-    f"singleValueExtendedProperties($filter=id eq '{CRM_ID_PROPERTY}' or id eq '{INVITE_PROPERTY}')"
+    f"singleValueExtendedProperties($filter=id eq '{CRM_ID_PROPERTY}' or id eq "
+    f"'{INVITE_PROPERTY}' or id eq '{OCCURRENCE_PROPERTY}')"
 )
 
 SHOW_AS = {

@@ -22,7 +22,8 @@ is optional. Token scope for app-only: `https://graph.microsoft.com/.default`.
 
 Sign-in: client credentials (secret or certificate `client_assertion`), device code
 (`g.approve_device(user_code, upn)`, `g.decline_device(...)`, `g.device_interval = 1` for
-quick polling), refresh tokens (`g.revoke_refresh_tokens(upn)`), `g.expire_tokens()`.
+quick polling), refresh tokens (`g.revoke_refresh_tokens(upn)`, `g.rotate_refresh_tokens = True`: a
+redeemed one is consumed), `g.expire_tokens()`.
 Errors as Entra answers them: AADSTS90002 bad tenant, 700016 unknown client, 7000215 bad
 secret, 1002012 scope without /.default, 70016 authorization_pending, 65001 consent.
 

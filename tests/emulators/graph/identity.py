@@ -94,6 +94,9 @@ class Identity:
         self.refresh: dict[str, RefreshGrant] = {}
         self.devices: dict[str, DeviceFlow] = {}
         self.token_lifetime = 3600
+        #: Whether redeeming a refresh token consumes it (the answer carries its successor
+        #: and the old one is refused from then on): the strict reading of rotation.
+        self.rotate_refresh = False
 
     # --- registry ------------------------------------------------------------------------
     def add_tenant(self, domain: str, tenant_id: str | None = None) -> Tenant:

@@ -335,6 +335,9 @@ class OAuth:
                 65001,
                 f"The user has not consented to the scopes {', '.join(sorted(extra))}.",
             )
+        if self.identity.rotate_refresh:
+            with self.identity.lock:
+                self.identity.refresh.pop(token, None)  # its successor is in the answer
         return self.delegated_answer(grant, grant.scopes)
 
     def delegated_answer(self, grant: RefreshGrant, scopes: frozenset[str]) -> dict[str, Any]:

@@ -284,6 +284,15 @@ class GraphEmulator:
         self.identity.revoke_refresh_tokens(upn)
 
     @property
+    def rotate_refresh_tokens(self) -> bool:
+        """Whether a redeemed refresh token is consumed (only its successor works after)."""
+        return self.identity.rotate_refresh
+
+    @rotate_refresh_tokens.setter
+    def rotate_refresh_tokens(self, value: bool) -> None:
+        self.identity.rotate_refresh = value
+
+    @property
     def token_lifetime(self) -> int:
         return self.identity.token_lifetime
 
