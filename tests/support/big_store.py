@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.support.cli import bridge
 
-USERS = ("alice", "bob")
+USERS = ("alice", "bob")  # each with a Google binding
+CRM_ONLY = "carol"  # no binding: the meetings past the synced ones are hers
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 #: Texts with 2-, 3- and 4-byte UTF-8 characters (emoji, a musical symbol).
 TEXTS = ("Réunion Zoë", "Größe 東京", "Kick-off 🎉🚀", "Notes 𝄞 ✓")
@@ -34,6 +35,12 @@ token_uri = "{google.token_uri}"
 """
         for login in USERS
     )
+    users += f"""
+[[users]]
+login = "{CRM_ONLY}"
+email = "{CRM_ONLY}@example.com"
+display_name = "{CRM_ONLY.title()} Ørsted 🌍"
+"""
     return f"""
 [server]
 host = "127.0.0.1"
@@ -62,15 +69,24 @@ def meeting(number: int, organiser: str, start: datetime):
     )
 
 
-def fill(config: Path, google, meetings: int) -> None:
+def fill(config: Path, google, meetings: int, synced: int | None = None) -> None:
     """Users, their Google bindings with refresh tokens, ``meetings`` CRM meetings spread
-    over the users, a few events made in Google, then one `bridge sync` per user."""
+    over the users, a few events made in Google, then one `bridge sync` per user.
+
+    The meetings are written through the store (in transactions of 250, as a CRM import
+    would). The first ``synced`` of them (all by default) are spread over USERS and paired
+    by their first sync (Google copies, links, cursors); the others are CRM_ONLY's, whom no
+    binding syncs: a store of thousands of meetings without thousands of Google calls.
+    """
+
     from bridge.config import load_config
     from bridge.meeting_service import save_from_sync
     from bridge.secret_keys import load_keyring
     from bridge.store import binding_secrets
     from bridge.store import bindings as binding_store
     from bridge.wiring import open_store
+
+    synced = meetings if synced is None else min(synced, meetings)
 
     settings = load_config(config)
     store = open_store(settings)
@@ -96,7 +112,8 @@ def fill(config: Path, google, meetings: int) -> None:
 
         def write(tx, offset=offset) -> None:
             for number in range(offset, min(offset + batch, meetings)):
-                m = meeting(number, USERS[number % len(USERS)], first + timedelta(hours=number))
+                who = USERS[number % len(USERS)] if number < synced else CRM_ONLY
+                m = meeting(number, who, first + timedelta(hours=number))
                 save_from_sync(
                     tx, m, href=f"big-{number}.ics", horizon_days=400, max_occurrences=50
                 )
@@ -104,10 +121,10 @@ def fill(config: Path, google, meetings: int) -> None:
         store.write(write, origin="crm")
     store.dispose()
     for index, login in enumerate(USERS):
-        synced = bridge("sync", login, "--config", str(config), cwd=config.parent, timeout=900)
-        assert synced.returncode == 0, synced.stderr
+        ran = bridge("sync", login, "--config", str(config), cwd=config.parent, timeout=900)
+        assert ran.returncode == 0, ran.stderr
         # A first pairing shows its progress: plain lines, the output not being a terminal.
-        made = len(range(index, meetings, len(USERS)))
-        assert f"{login}/google: copies created: {made}/{made} (100%)" in synced.stderr
-        assert f"{login}/google: events pulled: 5" in synced.stderr
-        assert f"{login}/google: pulled 5, pushed {made}" in synced.stdout
+        made = len(range(index, synced, len(USERS)))
+        assert f"{login}/google: copies created: {made}/{made} (100%)" in ran.stderr
+        assert f"{login}/google: events pulled: 5" in ran.stderr
+        assert f"{login}/google: pulled 5, pushed {made}" in ran.stdout
