@@ -15,6 +15,8 @@ from typing import Any
 from bridge.backends.base import Backend, PushReceiver
 from bridge.backends.caldav.settings import CALDAV
 from bridge.backends.caldav.settings import make as make_caldav
+from bridge.backends.exchange.settings import EXCHANGE
+from bridge.backends.exchange.settings import make as make_exchange
 from bridge.backends.google.settings import GOOGLE
 from bridge.backends.settings_schema import KindSchema
 
@@ -62,6 +64,7 @@ def _builtin() -> dict[str, BackendKind]:
     return {
         GOOGLE.kind: BackendKind(GOOGLE, make=_google, receiver=GoogleReceiver()),
         CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
+        EXCHANGE.kind: BackendKind(EXCHANGE, make=make_exchange),  # exchangelib loads on use
     }
 
 
