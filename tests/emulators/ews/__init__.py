@@ -1,0 +1,62 @@
+"""EWS (Exchange Web Services, Exchange Server 2016) emulator: SOAP over real HTTP on 127.0.0.1.
+
+exchangelib talks to it unchanged, with a fixed version and no autodiscover:
+
+    with EwsEmulator() as ews:                       # auth=("ntlm", "basic") by default
+        ews.add_account("CORP\\svc", "pw", mailboxes=("svc@corp.test",), impersonation=("*",))
+        alice = ews.add_mailbox("alice@corp.test")     # -> MailboxView (the user in Outlook)
+        config = Configuration(service_endpoint=ews.url, credentials=Credentials("CORP\\svc", "pw"),
+                               auth_type=NTLM, version=Version(build=EXCHANGE_2016))
+        account = Account("alice@corp.test", config=config, autodiscover=False,
+                          access_type=IMPERSONATION)
+
+Operations: GetFolder (root, msgfolderroot, calendar; by DistinguishedFolderId or FolderId),
+FindItem (CalendarView expanding recurring masters; or IndexedPageItemView with Restriction
+IsEqualTo/IsNotEqualTo/Exists/And/Or/Not on FieldURI or a named ExtendedFieldURI), GetItem
+(ItemId, OccurrenceItemId, RecurringMasterItemId; AdditionalProperties incl. ExtendedFieldURI),
+CreateItem, UpdateItem (Set/Append/DeleteItemField, ConflictResolution, ChangeKey check),
+DeleteItem, MoveItem (new ItemId), SyncFolderItems (paged), ResolveNames, ConvertId.
+Every answer carries ServerVersionInfo. Strict readings where the docs leave room:
+  * SendMeetingInvitations (CreateItem), SendMeetingInvitationsOrCancellations and
+    ConflictResolution (UpdateItem), SendMeetingCancellations and DeleteType (DeleteItem) are
+    required; without them the item fails with Error...Required / ErrorSchemaValidation.
+  * A stale ChangeKey fails with ErrorIrresolvableConflict unless ConflictResolution is
+    AlwaysOverwrite (AutoResolve included). No ChangeKey sent: no check.
+  * FindItem and SyncFolderItems never return Body, attachments or recipient lists: use GetItem.
+  * A change to an occurrence (or an occurrence's deletion) changes the master's ChangeKey;
+    occurrences carry the master's ChangeKey. Changing a master's Start/Recurrence drops
+    exceptions whose original start left the series.
+  * CalendarView with more entries than MaxEntriesReturned answers the first ones with
+    IncludesLastItemInRange="false"; it cannot be combined with a Restriction.
+  * Unmodified occurrence ids are derived from the master id and original start, so a move
+    (new master id) changes them too.
+  * Impersonation (ExchangeImpersonation/ConnectingSID/PrimarySmtpAddress or SmtpAddress): an
+    account with no impersonation right -> SOAP fault ErrorImpersonateUserDenied; an unknown
+    address -> fault ErrorNonExistentMailbox; a known one outside its scope ->
+    ErrorImpersonateUserDenied. Delegate access to a mailbox the account does not own ->
+    ErrorAccessDenied; DistinguishedFolderId for an unknown mailbox -> ErrorNonExistentMailbox.
+  * Wrong password or unknown user: HTTP 401 (Basic and NTLM alike).
+
+Control API (thread-safe; every method takes `ews.lock`):
+  ews.url                        the service endpoint
+  ews.add_mailbox(email, display_name=None) -> MailboxView
+  ews.add_account(username, password, mailboxes=(), impersonation=())
+  ews.mailbox(email) -> MailboxView: create(**fields) -> id, update(id, **fields) -> change key
+      (None removes a field), set_extended(id, set_id, name, value), delete(id), move(id) -> new id,
+      occurrence_starts(id), modify_occurrence(id, original_start, **fields) -> occurrence id,
+      delete_occurrence(id, original_start), items(), item(id). Field names: see user.py.
+  ews.expire_sync_state()        all SyncStates so far -> ErrorInvalidSyncStateData
+  ews.fail_next(operation, code="ErrorServerBusy", count=1, back_off_ms=None)   SOAP fault, HTTP 500
+  ews.fail_next_http(operation, status=503, count=1)                              bare HTTP status
+  ews.reject(item_id, code, times=1)     per-item ResponseCode error on Get/Update/Delete/FindItem
+  ews.calls   [(operation, mailbox or None)] every request that got past authentication
+  ews.sends   [(operation, attribute, value)] every SendMeetingInvitations /
+              SendMeetingInvitationsOrCancellations / SendMeetingCancellations received
+              ("" when the attribute was absent)
+  ews.clear_records()
+"""
+
+from .server import EwsEmulator
+from .user import MailboxView
+
+__all__ = ["EwsEmulator", "MailboxView"]

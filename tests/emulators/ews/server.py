@@ -1,0 +1,257 @@
+"""EwsEmulator: the HTTP endpoint (Basic / NTLM) on a free port in a thread, and the control API."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import dispatch
+from .auth import NtlmAcceptor, NtlmUsers, SpnegoError, basic_credentials
+from .faults import Faults
+from .store import Account, State
+from .user import MailboxView
+
+ENDPOINT = "/EWS/Exchange.asmx"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.ntlm: NtlmAcceptor | None = None
+        self.ntlm_user: str | None = None  # this connection is NTLM-authenticated as ...
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] = ()) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if body:
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _challenge(self, token: bytes | None = None) -> None:
+        emulator = self.server.emulator
+        headers = []
+        if token is not None:
+            headers.append(("WWW-Authenticate", "NTLM " + base64.b64encode(token).decode()))
+        else:
+            if "ntlm" in emulator.auth_schemes:
+                headers += [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
+            if "basic" in emulator.auth_schemes:
+                headers.append(
+                    ("WWW-Authenticate", f'Basic realm="{self.server.server_address[0]}"')
+                )
+        self._send(401, b"", headers)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._send(405, b"", [("Allow", "POST")])
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if self.path.split("?")[0].lower() != ENDPOINT.lower():
+            self._send(404, b"")
+            return
+        account = self._authenticate()
+        if account is None:
+            return
+        status, payload = self.server.emulator._serve(account, body)
+        self._send(status, payload)
+
+    def _authenticate(self) -> Account | None:
+        emulator = self.server.emulator
+        header = self.headers.get("Authorization")
+        if header is None:
+            if self.ntlm_user is not None:
+                return emulator._account_for_ntlm(self.ntlm_user)
+            self._challenge()
+            return None
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic" and "basic" in emulator.auth_schemes:
+            creds = basic_credentials(value.strip())
+            account = emulator._account_for_basic(*creds) if creds else None
+            if account is None:
+                self._challenge()
+            return account
+        if scheme in ("ntlm", "negotiate") and "ntlm" in emulator.auth_schemes:
+            try:
+                token = base64.b64decode(value.strip(), validate=True)
+                if self.ntlm is None:
+                    self.ntlm = NtlmAcceptor(emulator._ntlm_users)
+                out, user = self.ntlm.step(token)
+            except (SpnegoError, binascii.Error, ValueError):
+                self.ntlm, self.ntlm_user = None, None
+                self._challenge()
+                return None
+            if user is None:
+                self._challenge(out or b"")
+                return None
+            self.ntlm_user = user
+            account = emulator._account_for_ntlm(user)
+            if account is None:
+                self._challenge()
+            return account
+        self._challenge()
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    emulator: EwsEmulator
+
+
+class EwsEmulator:
+    """A stateful Exchange 2016 EWS endpoint on 127.0.0.1. See the package docstring for the API."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, auth: tuple[str, ...] = ("ntlm", "basic")
+    ):
+        self.host, self.port = host, port
+        self.auth_schemes = tuple(a.lower() for a in auth)
+        self.lock = threading.RLock()
+        self.state = State()
+        self.faults = Faults()
+        self.calls: list[tuple[str, str | None]] = []
+        self.sends: list[tuple[str, str, str]] = []
+        self._ntlm_users = NtlmUsers()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> EwsEmulator:
+        server = _Server((self.host, self.port), _Handler)
+        server.emulator = self
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="ews-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self._ntlm_users.remove()
+
+    def __enter__(self) -> EwsEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The service endpoint (…/EWS/Exchange.asmx)."""
+        return f"http://{self.host}:{self.port}{ENDPOINT}"
+
+    # --- directory -------------------------------------------------------------------------
+    def add_mailbox(self, email: str, display_name: str | None = None) -> MailboxView:
+        with self.lock:
+            self.state.add_mailbox(email, display_name)
+        return self.mailbox(email)
+
+    def add_account(
+        self,
+        username: str,
+        password: str,
+        mailboxes: tuple[str, ...] | list[str] = (),
+        impersonation: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        """An AD account. `mailboxes`: its own (and delegate-accessible) mailboxes; `impersonation`:
+        mailboxes it may impersonate ("*" = any, like an unscoped ApplicationImpersonation role).
+        Usernames may be "DOMAIN\\user" or "user@domain"; NTLM and Basic both accept them."""
+        with self.lock:
+            for email in mailboxes:
+                self.state.add_mailbox(email)
+            self.state.accounts[username.lower()] = Account(
+                username,
+                password,
+                frozenset(e.lower() for e in mailboxes),
+                frozenset(e.lower() for e in impersonation),
+            )
+            self._ntlm_users.write(list(self.state.accounts.values()))
+
+    def mailbox(self, email: str) -> MailboxView:
+        with self.lock:
+            self.state.mailbox(email)
+        return MailboxView(self, email)
+
+    # --- faults and records ----------------------------------------------------------------
+    def expire_sync_state(self) -> None:
+        """Every SyncState issued so far becomes invalid (ErrorInvalidSyncStateData)."""
+        with self.lock:
+            self.state.expire_sync_states()
+
+    def fail_next(
+        self,
+        operation: str,
+        code: str = "ErrorServerBusy",
+        count: int = 1,
+        back_off_ms: int | None = None,
+    ) -> None:
+        """The next `count` calls of `operation` ("*" = any) get a SOAP fault with this code (HTTP
+        500); ErrorServerBusy carries BackOffMilliseconds when back_off_ms is given."""
+        with self.lock:
+            self.faults.fail_next(operation, code, count, back_off_ms)
+
+    def fail_next_http(self, operation: str, status: int = 503, count: int = 1) -> None:
+        """The next `count` calls of `operation` get a bare HTTP `status` (no SOAP body)."""
+        with self.lock:
+            self.faults.http_fail_next(operation, status, count)
+
+    def reject(self, item_id: str, code: str, times: int = 1) -> None:
+        """The next `times` GetItem/UpdateItem/DeleteItem/FindItem touching the item answer its
+        response message with ResponseClass="Error" and this ResponseCode."""
+        with self.lock:
+            self.faults.reject(item_id, code, times)
+
+    def clear_records(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.sends.clear()
+
+    # --- the handler's entry points --------------------------------------------------------
+    def _account_for_basic(self, username: str, password: str) -> Account | None:
+        with self.lock:
+            account = self.state.accounts.get(username.lower())
+            return account if account is not None and account.password == password else None
+
+    def _account_for_ntlm(self, principal: str) -> Account | None:
+        with self.lock:
+            wanted = principal.lower()
+            for key, account in self.state.accounts.items():
+                bare = key.split("\\", 1)[-1]
+                if wanted in (key, bare):
+                    return account
+            return None
+
+    def _serve(self, account: Account, body: bytes) -> tuple[int, bytes]:
+        with self.lock:
+            outcome = dispatch.handle(self.state, self.faults, account, body)
+            call = outcome.call
+            mailbox = None
+            if call is not None:
+                mailbox = call.impersonated or (
+                    call.mailboxes_touched[0] if call.mailboxes_touched else None
+                )
+                self.sends.extend(call.sends)
+            self.calls.append((outcome.operation, mailbox))
+            return outcome.status, outcome.body
