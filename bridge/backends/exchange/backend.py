@@ -20,6 +20,7 @@ from exchangelib.folders import Calendar
 from exchangelib.items import ID_ONLY, SEND_TO_NONE
 from exchangelib.properties import ItemId
 from exchangelib.services import SyncFolderItems
+from exchangelib.services.sync_folder_hierarchy import SyncFolder
 
 from bridge.backends.base import (
     BackendError,
@@ -96,7 +97,7 @@ class ExchangeBackend(BaseBackend):
     # --- reading ------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
         state = cursor or None
-        service = SyncFolderItems(account=self.account)
+        service = _Sync(account=self.account)
         while True:
             changes = self._call("SyncFolderItems", lambda s=state: list(service.call(
                 folder=self.folder, shape=ID_ONLY, additional_fields=set(), sync_state=s,
@@ -240,7 +241,11 @@ class ExchangeBackend(BaseBackend):
                 self._save(item, ["recurrence"], "")
                 now = series.Exceptions(frozenset(), {})
             series.apply(self._call, master, event, now, self.folder)
-        return replace(event, remote_id=remote_id, etag=self._changekey(remote_id), attendees=())
+        now = self._read(remote_id)
+        if now is None:
+            raise NotFound(f"EWS GetItem: item {remote_id} is gone")
+        read = wire.event_from_item(now)
+        return replace(event, remote_id=remote_id, etag=read.etag, attendees=read.attendees)
 
     def _save(self, item: CalendarItem, fields: list[str], etag: str) -> None:
         resolution = "NeverOverwrite" if etag else "AlwaysOverwrite"
@@ -278,6 +283,16 @@ class ExchangeBackend(BaseBackend):
 
     def close(self) -> None:
         self.session.close()
+
+
+class _Sync(SyncFolderItems):
+    """exchangelib reads SyncState before the ResponseClass, so an error answer (which has
+    none: ErrorInvalidSyncStateData) would fail as an AttributeError; raise it as EWS said."""
+
+    def _get_element_container(self, message, name=None):  # noqa: ANN001, ANN202
+        if message.get("ResponseClass") == "Error":
+            return super(SyncFolder, self)._get_element_container(message=message, name=name)
+        return super()._get_element_container(message=message, name=name)
 
 
 class _Result:
