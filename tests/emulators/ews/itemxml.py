@@ -42,6 +42,11 @@ COMPUTED = {
 }  # fmt: skip
 # Fields an occurrence may not carry on its own (they belong to the series).
 SERIES_ONLY = {"Recurrence", "UID", "StartTimeZone", "EndTimeZone", "MeetingTimeZone"}
+# xs:boolean fields: "1"/"0" are accepted and stored (and answered) as "true"/"false".
+BOOLEANS = {
+    "IsAllDayEvent", "ReminderIsSet", "IsResponseRequested", "AllowNewTimeProposal",
+    "IsOnlineMeeting", "MeetingRequestWasSent", "IsDraft", "IsAssociated",
+}  # fmt: skip
 DEFAULT_SHAPE = (
     "ItemId Subject Sensitivity HasAttachments IsAssociated Start End LegacyFreeBusyStatus "
     "Location CalendarItemType Organizer IsAllDayEvent"
@@ -130,6 +135,11 @@ def read_fields(cal: ET.Element) -> tuple[dict[str, ET.Element], dict[PropKey, s
         value = copy.deepcopy(child)
         if name in ("Start", "End"):
             value.text = format_datetime(parse_datetime(child.text or ""))
+        elif name in BOOLEANS:
+            text = (child.text or "").strip()
+            if text not in ("true", "false", "1", "0"):
+                raise EwsError("ErrorInvalidValueForProperty", f"{name} is not a boolean: {text!r}")
+            value.text = "true" if text in ("true", "1") else "false"
         fields[name] = value
     return fields, extended
 
