@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
@@ -43,8 +44,11 @@ DEFAULT_VERSION = "Exchange2007_SP1"  # what Exchange assumes without RequestSer
 
 
 class Outcome:
-    def __init__(self, status: int, body: bytes, call: Call | None, operation: str) -> None:
+    def __init__(
+        self, status: int, body: bytes, call: Call | None, operation: str, error: str | None = None
+    ) -> None:
         self.status, self.body, self.call, self.operation = status, body, call, operation
+        self.error = error  # an emulator bug (traceback text), never an EWS error
 
 
 def handle(state: State, faults: Faults, account: Account, body: bytes) -> Outcome:
@@ -81,7 +85,8 @@ def handle(state: State, faults: Faults, account: Account, body: bytes) -> Outco
     except Exception as exc:  # noqa: BLE001 - an emulator bug must surface as a fault, not a hang
         log.exception("EWS emulator failed on %s", operation)
         fault = SoapFault("ErrorInternalServerError", f"emulator failure: {exc!r}")
-        return Outcome(500, fault_envelope(fault, version), call, operation)
+        trace = traceback.format_exc()
+        return Outcome(500, fault_envelope(fault, version), call, operation, error=trace)
 
 
 def _version(header: ET.Element | None) -> str:

@@ -40,8 +40,9 @@ COMPUTED = {
     "ModifiedOccurrences", "DeletedOccurrences", "OriginalStart", "RecurrenceId", "IsMeeting",
     "HasAttachments", "IsOrganizer", "Duration", "IsCancelled", "AppointmentState", "Size",
 }  # fmt: skip
-# Fields an occurrence may not carry on its own (they belong to the series).
-SERIES_ONLY = {"Recurrence", "UID", "StartTimeZone", "EndTimeZone", "MeetingTimeZone"}
+# Fields an occurrence may not carry on its own (they belong to the series). Its zones it may:
+# exchangelib sends StartTimeZone/EndTimeZone with every Start/End change, occurrences included.
+SERIES_ONLY = {"Recurrence", "UID"}
 # xs:boolean fields: "1"/"0" are accepted and stored (and answered) as "true"/"false".
 BOOLEANS = {
     "IsAllDayEvent", "ReminderIsSet", "IsResponseRequested", "AllowNewTimeProposal",

@@ -125,6 +125,9 @@ class EwsEmulator:
         self.faults = Faults()
         self.calls: list[tuple[str, str | None]] = []
         self.sends: list[tuple[str, str, str]] = []
+        self.errors: list[
+            str
+        ] = []  # tracebacks of emulator bugs (answered as ErrorInternalServerError)
         self._ntlm_users = NtlmUsers()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -156,6 +159,8 @@ class EwsEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if self.errors and exc[0] is None:
+            raise AssertionError("the EWS emulator failed internally:\n" + "\n".join(self.errors))
 
     @property
     def url(self) -> str:
@@ -254,4 +259,6 @@ class EwsEmulator:
                 )
                 self.sends.extend(call.sends)
             self.calls.append((outcome.operation, mailbox))
+            if outcome.error is not None:
+                self.errors.append(outcome.error)
             return outcome.status, outcome.body
