@@ -164,3 +164,63 @@ class CaldavRemote:
 
     def push_figures(self, since: int) -> dict:
         return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}
+
+
+class ExchangeRemote:
+    """The EWS emulator (tests/emulators/ews) through the contract driver: every SOAP
+    request the backend sends counts (``ews.calls``); the user's edits go through the
+    emulator's control API (Outlook), and looking at the mailbox sends no request."""
+
+    kind = "exchange"
+    push = False  # no EWS push subscriptions yet: the binding is polled
+
+    WRITES = ("CreateItem", "UpdateItem", "DeleteItem", "MoveItem")
+
+    def __init__(self, driver) -> None:  # noqa: ANN001 - tests.contract.drivers.exchange
+        self.driver = driver
+        self.ews = driver.ews
+        self.mark = 0
+
+    def _since(self) -> list[tuple[str, str | None]]:
+        with self.ews.lock:
+            return list(self.ews.calls[self.mark :])
+
+    def reset(self) -> None:
+        with self.ews.lock:
+            self.mark = len(self.ews.calls)
+
+    def counts(self) -> dict:
+        calls = Counter(operation for operation, _ in self._since())
+        writes = sum(n for operation, n in calls.items() if operation in self.WRITES)
+        return {
+            "http_requests": sum(calls.values()),
+            "http_writes": writes,
+            # one CreateItem of a batch counts once here; items created are in calls_by_api
+            "write_calls": writes,
+            "token_requests": 0,
+            "http_by_kind": {"POST /EWS/Exchange.asmx": sum(calls.values())},
+            "calls_by_api": dict(sorted(calls.items())),
+        }
+
+    def subject(self, remote_id: str) -> str | None:
+        try:
+            return self.driver.user.item(remote_id).get("subject")
+        except KeyError:
+            return None
+
+    def user_edit(self, remote_id: str, subject: str) -> None:
+        self.driver.edit(remote_id, subject=subject)
+
+    def event_count(self) -> int:
+        return len(self.driver.user.items())
+
+    def rounds(self) -> int:
+        # a round's listing ends with the page that says IncludesLastItemInRange; counting
+        # GetFolder would miss kept folders, so count SyncFolderItems calls (one per idle round)
+        return sum(1 for operation, _ in self._since() if operation == "SyncFolderItems")
+
+    def phase_marker(self) -> int:
+        return 0
+
+    def push_figures(self, since: int) -> dict:
+        return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}

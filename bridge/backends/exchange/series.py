@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from exchangelib import CalendarItem
+from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.properties import OccurrenceItemId
 
@@ -64,7 +64,7 @@ def apply(
     def occurrence(original: datetime) -> CalendarItem:
         index = pattern.instance_index(rule, local, original)
         ident = OccurrenceItemId(id=master.id, changekey=None, instance_index=index)
-        return CalendarItem(account=account, folder=folder, _id=ident)
+        return _OccurrenceItem(account=account, folder=folder, _id=ident)
 
     deletes = [
         occurrence(gone)
@@ -80,6 +80,7 @@ def apply(
             continue
         target = occurrence(_original(override.recurrence_id))
         values = wire.occurrence_fields(event, override)
+        values["start"], values["end"] = _utc(override.start), _utc(override.end)
         for name, value in values.items():
             setattr(target, name, value)
         updates.append((target, list(values)))
@@ -94,6 +95,17 @@ def apply(
             send_meeting_invitations_or_cancellations=SEND_TO_NONE,
         )))  # fmt: skip
     return len(deletes) + len(updates)
+
+
+class _OccurrenceItem(CalendarItem):
+    """An occurrence written by UpdateItem. exchangelib adds StartTimeZone/EndTimeZone to
+    every update of a CalendarItem's Start or End (an exact-class check); an occurrence
+    has its series' zone and EWS refuses one set on it, so this class sends the times
+    alone, in UTC."""
+
+
+def _utc(value: datetime) -> EWSDateTime:
+    return EWSDateTime.from_datetime(value.astimezone(UTC)).astimezone(EWSTimeZone("UTC"))
 
 
 def _each(results: object) -> list:
