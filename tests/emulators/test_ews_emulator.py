@@ -114,6 +114,7 @@ def test_several_items_in_one_create_call(ews: EwsEmulator, alice: Account) -> N
         folder=alice.calendar, items=items, send_meeting_invitations=SEND_TO_NONE
     )
     assert [c[0] for c in ews.calls] == ["CreateItem"]
+    assert [(w[0], w[1]) for w in ews.writes] == [("CreateItem", ALICE)] * 3
     assert sorted(i["subject"] for i in ews.mailbox(ALICE).items()) == ["m0", "m1", "m2"]
     assert len({i.id for i in ids}) == 3
 

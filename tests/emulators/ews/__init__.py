@@ -53,6 +53,8 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.sends   [(operation, attribute, value)] every SendMeetingInvitations /
               SendMeetingInvitationsOrCancellations / SendMeetingCancellations received
               ("" when the attribute was absent)
+  ews.writes  [(operation, mailbox, item id)] one per item a SOAP call created, updated, deleted
+              or moved (a CreateItem of 50 items: 50 rows, one ews.calls entry)
   ews.errors  tracebacks of emulator bugs (answered as a fault ErrorInternalServerError); leaving
               the `with` block raises AssertionError when there are any
   ews.clear_records()

@@ -24,6 +24,12 @@ class Call:
     impersonated: str | None = None  # lower-cased address from ExchangeImpersonation
     sends: list[tuple[str, str, str]] = field(default_factory=list)
     mailboxes_touched: list[str] = field(default_factory=list)
+    writes: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (operation, mailbox, item id)
+
+    def record_write(self, mailbox: str, item_id: str) -> None:
+        self.writes.append((self.operation, mailbox.lower(), item_id))
 
     def record_send(self, attribute: str, value: str | None) -> None:
         self.sends.append((self.operation, attribute, value if value is not None else ""))

@@ -111,6 +111,7 @@ def create_item(call: Call, req: ET.Element) -> ET.Element:
         if "Recurrence" in fields:
             series_of(fields)  # validates the pattern and zone
         item = call.state.insert(box, fields, extended)
+        call.record_write(box.email, item.id)
         return _items(_id_only(item.id, item.change_key))
 
     return _per_item("CreateItem", elems, handle)
@@ -164,6 +165,7 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
             _apply(exception.fields, exception.extended, list(updates), series=True, base=merged)
         call.state.touch(item)
         new_id = item.id if orig is None else occurrence_id(item.id, orig)
+        call.record_write(item.mailbox, new_id)
         return _items(_id_only(new_id, item.change_key))
 
     result = _per_item("UpdateItem", changes, handle)
@@ -269,8 +271,9 @@ def delete_item(call: Call, req: ET.Element) -> ET.Element:
         call.faults.check_item(item.id)
         if orig is None:
             call.state.remove(item)
-            return None
-        delete_occurrence(call, item, orig)
+        else:
+            delete_occurrence(call, item, orig)
+        call.record_write(item.mailbox, item.id if orig is None else occurrence_id(item.id, orig))
         return None
 
     return _per_item("DeleteItem", ids, handle)
@@ -297,6 +300,7 @@ def move_item(call: Call, req: ET.Element) -> ET.Element:
                 "ErrorCalendarCannotMoveOrCopyOccurrence", "An occurrence cannot be moved."
             )
         moved = call.state.move(item, target)
+        call.record_write(target.email, moved.id)
         return _items(_id_only(moved.id, moved.change_key))
 
     return _per_item("MoveItem", ids, handle)

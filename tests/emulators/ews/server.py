@@ -125,6 +125,7 @@ class EwsEmulator:
         self.faults = Faults()
         self.calls: list[tuple[str, str | None]] = []
         self.sends: list[tuple[str, str, str]] = []
+        self.writes: list[tuple[str, str, str]] = []
         self.errors: list[
             str
         ] = []  # tracebacks of emulator bugs (answered as ErrorInternalServerError)
@@ -232,6 +233,7 @@ class EwsEmulator:
         with self.lock:
             self.calls.clear()
             self.sends.clear()
+            self.writes.clear()
 
     # --- the handler's entry points --------------------------------------------------------
     def _account_for_basic(self, username: str, password: str) -> Account | None:
@@ -258,6 +260,7 @@ class EwsEmulator:
                     call.mailboxes_touched[0] if call.mailboxes_touched else None
                 )
                 self.sends.extend(call.sends)
+                self.writes.extend(call.writes)
             self.calls.append((outcome.operation, mailbox))
             if outcome.error is not None:
                 self.errors.append(outcome.error)
