@@ -20,7 +20,7 @@ from exchangelib.errors import (
     ErrorIrresolvableConflict,
     ErrorItemNotFound,
 )
-from exchangelib.items import SEND_TO_NONE
+from exchangelib.items import AUTO_RESOLVE, NEVER_OVERWRITE, SEND_TO_NONE
 from exchangelib.transport import BASIC, NTLM
 from exchangelib.version import EXCHANGE_2016
 
@@ -124,8 +124,18 @@ def test_stale_change_key_is_an_irresolvable_conflict(ews: EwsEmulator, alice: A
     ews.mailbox(ALICE).update(item.id, subject="changed in Outlook")
     item.subject = "changed by us"
     with pytest.raises(ErrorIrresolvableConflict):
-        item.save(update_fields=["subject"], send_meeting_invitations=SEND_TO_NONE)
+        item.save(
+            update_fields=["subject"],
+            conflict_resolution=NEVER_OVERWRITE,
+            send_meeting_invitations=SEND_TO_NONE,
+        )
     assert ews.mailbox(ALICE).item(item.id)["subject"] == "changed in Outlook"
+    item.save(
+        update_fields=["subject"],
+        conflict_resolution=AUTO_RESOLVE,
+        send_meeting_invitations=SEND_TO_NONE,
+    )
+    assert ews.mailbox(ALICE).item(item.id)["subject"] == "changed by us"
 
 
 def test_missing_item_is_item_not_found(alice: Account) -> None:

@@ -20,8 +20,9 @@ Every answer carries ServerVersionInfo. Strict readings where the docs leave roo
   * SendMeetingInvitations (CreateItem), SendMeetingInvitationsOrCancellations and
     ConflictResolution (UpdateItem), SendMeetingCancellations and DeleteType (DeleteItem) are
     required; without them the item fails with Error...Required / ErrorSchemaValidation.
-  * A stale ChangeKey fails with ErrorIrresolvableConflict unless ConflictResolution is
-    AlwaysOverwrite (AutoResolve included). No ChangeKey sent: no check.
+  * A stale ChangeKey fails with ErrorIrresolvableConflict when ConflictResolution is
+    NeverOverwrite; AutoResolve (exchangelib's default) and AlwaysOverwrite overwrite, as
+    MS-OXWSCORE describes them. No ChangeKey sent: no check. DeleteItem checks no ChangeKey.
   * FindItem and SyncFolderItems never return Body, attachments or recipient lists: use GetItem.
   * A change to an occurrence (or an occurrence's deletion) changes the master's ChangeKey;
     occurrences carry the master's ChangeKey. Changing a master's Start/Recurrence drops

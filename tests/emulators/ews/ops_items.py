@@ -145,7 +145,9 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
         item, orig = call.item(id_elem)
         call.faults.check_item(item.id)
         sent_key = id_elem.get("ChangeKey")
-        if conflict != "AlwaysOverwrite" and sent_key and sent_key != item.change_key:
+        # MS-OXWSCORE ConflictResolutionType: only NeverOverwrite fails on a conflict;
+        # AutoResolve and AlwaysOverwrite write over it.
+        if conflict == "NeverOverwrite" and sent_key and sent_key != item.change_key:
             raise EwsError(
                 "ErrorIrresolvableConflict",
                 "The send or update operation could not be performed because the change key passed "
