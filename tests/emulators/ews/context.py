@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from .faults import Faults
@@ -21,6 +22,7 @@ class Call:
     operation: str
     version: str
     faults: Faults
+    push: Any = None  # push.Push, for Subscribe / Unsubscribe
     impersonated: str | None = None  # lower-cased address from ExchangeImpersonation
     sends: list[tuple[str, str, str]] = field(default_factory=list)
     mailboxes_touched: list[str] = field(default_factory=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from . import ops_find, ops_items, ops_misc, ops_sync
@@ -39,6 +40,8 @@ OPERATIONS: dict[str, Callable[[Call, ET.Element], ET.Element]] = {
     "SyncFolderItems": ops_sync.sync_folder_items,
     "ResolveNames": ops_misc.resolve_names,
     "ConvertId": ops_misc.convert_id,
+    "Subscribe": lambda call, req: call.push.subscribe(call, req),
+    "Unsubscribe": lambda call, req: call.push.unsubscribe(call, req),
 }
 DEFAULT_VERSION = "Exchange2007_SP1"  # what Exchange assumes without RequestServerVersion
 
@@ -51,7 +54,7 @@ class Outcome:
         self.error = error  # an emulator bug (traceback text), never an EWS error
 
 
-def handle(state: State, faults: Faults, account: Account, body: bytes) -> Outcome:
+def handle(state: State, faults: Faults, push: Any, account: Account, body: bytes) -> Outcome:
     version: str | None = None
     operation = "?"
     call: Call | None = None
@@ -74,7 +77,9 @@ def handle(state: State, faults: Faults, account: Account, body: bytes) -> Outco
             raise SoapFault(
                 "ErrorInvalidRequest", f"The request is invalid: {operation} is not emulated."
             )
-        call = Call(state, account, operation, version, faults=faults, impersonated=impersonated)
+        call = Call(
+            state, account, operation, version, faults=faults, push=push, impersonated=impersonated
+        )
         try:
             result = OPERATIONS[operation](call, request)
         except EwsError as err:

@@ -11,6 +11,7 @@ from typing import Any
 from . import dispatch
 from .auth import NtlmAcceptor, NtlmUsers, SpnegoError, basic_credentials
 from .faults import Faults
+from .push import Delivery, Push
 from .store import Account, State
 from .user import MailboxView
 
@@ -129,6 +130,8 @@ class EwsEmulator:
         self.errors: list[
             str
         ] = []  # tracebacks of emulator bugs (answered as ErrorInternalServerError)
+        self.push = Push(self.lock)
+        self.state.on_event = self._on_event
         self._ntlm_users = NtlmUsers()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -143,9 +146,11 @@ class EwsEmulator:
             target=server.serve_forever, name="ews-emulator", daemon=True
         )
         self._thread.start()
+        self.push.start()
         return self
 
     def stop(self) -> None:
+        self.push.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -229,6 +234,30 @@ class EwsEmulator:
         with self.lock:
             self.faults.reject(item_id, code, times)
 
+    # --- push notifications ------------------------------------------------------------------
+    def _on_event(self, kind: str, item: Any, old_id: str) -> None:
+        box = self.state.mailbox(item.mailbox)
+        self.push.item_event(
+            kind, box.email, box.folder_id("calendar"), item.id, item.change_key, old_id
+        )
+
+    def send_status(self) -> None:
+        """Every push subscription gets a StatusEvent now (the server sends one after
+        StatusFrequency minutes without events; tests do not wait that long)."""
+        self.push.status_now()
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> list[Delivery]:
+        """Block until every queued notification has been POSTed; the deliveries so far."""
+        if not self.push.wait_idle(timeout):
+            raise TimeoutError("push notifications still pending")
+        with self.lock:
+            return list(self.push.deliveries)
+
+    @property
+    def subscriptions(self) -> list[str]:
+        with self.lock:
+            return list(self.push.subscriptions)
+
     def clear_records(self) -> None:
         with self.lock:
             self.calls.clear()
@@ -252,7 +281,7 @@ class EwsEmulator:
 
     def _serve(self, account: Account, body: bytes) -> tuple[int, bytes]:
         with self.lock:
-            outcome = dispatch.handle(self.state, self.faults, account, body)
+            outcome = dispatch.handle(self.state, self.faults, self.push, account, body)
             call = outcome.call
             mailbox = None
             if call is not None:

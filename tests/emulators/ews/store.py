@@ -10,6 +10,7 @@ import base64
 import copy
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
@@ -81,7 +82,11 @@ class SyncSnapshot:
 
 
 class State:
+    """`on_event(kind, item, old_id)` is called for every write: CreatedEvent, ModifiedEvent,
+    DeletedEvent, MovedEvent (old_id set)."""
+
     def __init__(self) -> None:
+        self.on_event: Callable[[str, Item, str], None] | None = None
         self.accounts: dict[str, Account] = {}
         self.mailboxes: dict[str, Mailbox] = {}
         self.snapshots: dict[str, SyncSnapshot] = {}
@@ -122,20 +127,27 @@ class State:
         return self.mailboxes[email.lower()], name
 
     # --- writes --------------------------------------------------------------------------
-    def touch(self, item: Item) -> None:
+    def touch(self, item: Item, event: str | None = "ModifiedEvent", old_id: str = "") -> None:
         item.change_key = new_change_key()
         item.modified_at = datetime.now(UTC)
         item.seq = next(self._seq)
+        if event is not None:
+            self._emit(event, item, old_id)
+
+    def _emit(self, kind: str, item: Item, old_id: str = "") -> None:
+        if self.on_event is not None:
+            self.on_event(kind, item, old_id)
 
     def insert(self, mailbox: Mailbox, fields: dict[str, ET.Element], extended: dict) -> Item:
         now = datetime.now(UTC)
         item = Item(self.new_item_id(mailbox), mailbox.email, "", fields, extended, now, now)
-        self.touch(item)
+        self.touch(item, event="CreatedEvent")
         mailbox.items[item.id] = item
         return item
 
     def remove(self, item: Item) -> None:
         self.mailboxes[item.mailbox.lower()].items.pop(item.id, None)
+        self._emit("DeletedEvent", item)
 
     def move(self, item: Item, target: Mailbox | None = None) -> Item:
         """The item gets a new id (as a move between folders does); its content is unchanged."""
@@ -145,7 +157,7 @@ class State:
         moved = copy.copy(item)
         moved.id = self.new_item_id(target)
         moved.mailbox = target.email
-        self.touch(moved)
+        self.touch(moved, event="MovedEvent", old_id=item.id)
         target.items[moved.id] = moved
         return moved
 
