@@ -177,3 +177,14 @@ def test_basic_auth(ews: EwsEmulator) -> None:
     ews.add_account("bob@corp.test", "pw", mailboxes=("bob@corp.test",))
     account = connect(ews, "bob@corp.test", "bob@corp.test", "pw", auth=BASIC)
     assert account.calendar.name == "Calendar"
+
+
+def test_find_item_pages_through_an_indexed_view(ews: EwsEmulator, alice: Account) -> None:
+    user = ews.mailbox(ALICE)
+    for n in range(7):
+        user.create(subject=f"p{n}", start=at(5, 8 + n), end=at(5, 9 + n))
+    ews.clear_records()
+    query = alice.calendar.all().only("subject")
+    query.page_size = 3
+    assert sorted(i.subject for i in query) == [f"p{n}" for n in range(7)]
+    assert [c[0] for c in ews.calls].count("FindItem") == 3

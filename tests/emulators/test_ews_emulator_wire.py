@@ -143,3 +143,37 @@ def test_sync_page_size_must_be_1_to_512(ews: EwsEmulator, limit: str) -> None:
         f"<m:MaxChangesReturned>{limit}</m:MaxChangesReturned></m:SyncFolderItems>"
     )
     assert code_of(post(ews, body)) == ["ErrorInvalidArgument"]
+
+
+def test_schema_violations_are_faults_and_bad_ids_are_malformed(ews: EwsEmulator) -> None:
+    item_id, key = create(ews)
+    subject = (
+        "<t:SetItemField><t:FieldURI FieldURI='item:Subject'/><t:CalendarItem>"
+        "<t:Subject>x</t:Subject></t:CalendarItem></t:SetItemField>"
+    )
+    bad = "ConflictResolution='Sometimes' SendMeetingInvitationsOrCancellations='SendToNone'"
+    answer = post(ews, update(item_id, key, subject, bad))
+    assert answer.status_code == 500
+    assert (
+        ET.fromstring(answer.content).findtext(f".//{{{E}}}ResponseCode") == "ErrorSchemaValidation"
+    )
+    answer = post(ews, update("not base64!", key, subject, OK_ATTRS))
+    assert code_of(answer) == ["ErrorInvalidIdMalformed"]
+    assert ews.mailbox(ALICE).item(item_id)["subject"] == "s"
+
+
+def test_calendar_view_max_entries(ews: EwsEmulator) -> None:
+    for _ in range(3):
+        create(ews)
+    body = (
+        "<m:FindItem Traversal='Shallow'>"
+        "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+        "<m:CalendarView MaxEntriesReturned='2' StartDate='2026-07-01T00:00:00Z' "
+        "EndDate='2026-07-02T00:00:00Z'/>"
+        "<m:ParentFolderIds><t:DistinguishedFolderId Id='calendar'/></m:ParentFolderIds>"
+        "</m:FindItem>"
+    )
+    root = ET.fromstring(post(ews, body).content).find(f".//{{{M}}}RootFolder")
+    assert root is not None
+    assert (root.get("TotalItemsInView"), root.get("IncludesLastItemInRange")) == ("3", "false")
+    assert len(root.findall(f"{{{T}}}Items/{{{T}}}CalendarItem")) == 2

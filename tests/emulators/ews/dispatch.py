@@ -83,6 +83,8 @@ def handle(state: State, faults: Faults, push: Any, account: Account, body: byte
         try:
             result = OPERATIONS[operation](call, request)
         except EwsError as err:
+            if err.code == "ErrorSchemaValidation":
+                raise BadRequest(err.message) from err
             result = response(operation, [response_message(operation, error=err)])
         return Outcome(200, envelope(version, result), call, operation)
     except (SoapFault, BadRequest) as fault:

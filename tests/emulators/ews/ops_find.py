@@ -52,6 +52,8 @@ def find_item(call: Call, req: ET.Element) -> ET.Element:
         for item, _ in rows:
             call.faults.check_item(item.id)
     except EwsError as err:
+        if err.code == "ErrorSchemaValidation":
+            raise  # a SOAP fault, not a response message
         return response("FindItem", [response_message("FindItem", error=err)])
     msg = response_message("FindItem")
     root = ET.SubElement(msg, m("RootFolder"), root_attrs)

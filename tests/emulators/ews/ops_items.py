@@ -55,6 +55,8 @@ def _per_item(
         try:
             payload = handle(elem)
         except EwsError as err:
+            if err.code == "ErrorSchemaValidation":
+                raise  # a SOAP fault, not a response message
             messages.append(_error(operation, err))
             continue
         msg = response_message(operation)
@@ -99,6 +101,8 @@ def create_item(call: Call, req: ET.Element) -> ET.Element:
             )
         box = call.calendar(req.find(m("SavedItemFolderId")))
     except EwsError as err:
+        if err.code == "ErrorSchemaValidation":
+            raise  # a SOAP fault, not a response message
         return _whole_request_error("CreateItem", len(elems), err)
 
     def handle(elem: ET.Element) -> ET.Element:
@@ -138,6 +142,8 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
         conflict = _attribute(call, req, "ConflictResolution", CONFLICT_RESOLUTION)
         _attribute(call, req, "SendMeetingInvitationsOrCancellations", SEND_CHANGES)
     except EwsError as err:
+        if err.code == "ErrorSchemaValidation":
+            raise  # a SOAP fault, not a response message
         return _whole_request_error("UpdateItem", len(changes), err)
 
     def handle(change: ET.Element) -> ET.Element:
@@ -266,6 +272,8 @@ def delete_item(call: Call, req: ET.Element) -> ET.Element:
         _attribute(call, req, "DeleteType", DELETE_TYPES)
         _attribute(call, req, "SendMeetingCancellations", SEND_INVITATIONS)
     except EwsError as err:
+        if err.code == "ErrorSchemaValidation":
+            raise  # a SOAP fault, not a response message
         return _whole_request_error("DeleteItem", len(ids), err)
 
     def handle(elem: ET.Element) -> None:
@@ -293,6 +301,8 @@ def move_item(call: Call, req: ET.Element) -> ET.Element:
     try:
         target = call.calendar(req.find(m("ToFolderId")))
     except EwsError as err:
+        if err.code == "ErrorSchemaValidation":
+            raise  # a SOAP fault, not a response message
         return _whole_request_error("MoveItem", len(ids), err)
 
     def handle(elem: ET.Element) -> ET.Element:

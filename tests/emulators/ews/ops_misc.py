@@ -22,6 +22,8 @@ def get_folder(call: Call, req: ET.Element) -> ET.Element:
         try:
             box, name = call.folder(elem)
         except EwsError as err:
+            if err.code == "ErrorSchemaValidation":
+                raise  # a SOAP fault, not a response message
             msg = response_message("GetFolder", error=err)
             ET.SubElement(msg, m("Folders"))
             messages.append(msg)
@@ -138,6 +140,8 @@ def convert_id(call: Call, req: ET.Element) -> ET.Element:
             call.check_access(call.state.mailbox(item.mailbox))
             mailbox = alt.get("Mailbox") or item.mailbox
         except EwsError as err:
+            if err.code == "ErrorSchemaValidation":
+                raise  # a SOAP fault, not a response message
             messages.append(response_message("ConvertId", error=err))
             continue
         msg = response_message("ConvertId")

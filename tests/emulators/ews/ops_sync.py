@@ -27,6 +27,8 @@ def sync_folder_items(call: Call, req: ET.Element) -> ET.Element:
         state_text = (req.findtext(m("SyncState")) or "").strip()
         old = call.state.snapshot(state_text or None, box)
     except EwsError as err:
+        if err.code == "ErrorSchemaValidation":
+            raise  # a SOAP fault, not a response message
         # Exchange's error message still carries an empty SyncState and IncludesLastItemInRange.
         msg = response_message("SyncFolderItems", error=err)
         ET.SubElement(msg, m("SyncState"))

@@ -92,6 +92,8 @@ class Push:
             if not url.startswith(("http://", "https://")):
                 raise EwsError("ErrorInvalidPushSubscriptionUrl", "URL must be http(s)")
         except EwsError as err:
+            if err.code == "ErrorSchemaValidation":
+                raise  # a SOAP fault, not a response message
             return response("Subscribe", [response_message("Subscribe", error=err)])
         sub = Subscription(
             base64.b64encode(b"SUB" + secrets.token_bytes(15)).decode(),

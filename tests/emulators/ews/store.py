@@ -111,6 +111,10 @@ class State:
         return _b64(b"AAMkA" + mailbox.email.encode() + b"|" + secrets.token_bytes(18))
 
     def find_item(self, item_id: str) -> Item:
+        try:
+            base64.b64decode(item_id, validate=True)
+        except ValueError:
+            raise EwsError("ErrorInvalidIdMalformed", "Id is malformed.") from None
         for box in self.mailboxes.values():
             item = box.items.get(item_id)
             if item is not None:
