@@ -177,3 +177,17 @@ def test_calendar_view_max_entries(ews: EwsEmulator) -> None:
     assert root is not None
     assert (root.get("TotalItemsInView"), root.get("IncludesLastItemInRange")) == ("3", "false")
     assert len(root.findall(f"{{{T}}}Items/{{{T}}}CalendarItem")) == 2
+
+
+def test_body_type_of_the_shape_converts(ews: EwsEmulator) -> None:
+    item_id, _ = create(ews)  # Text body "one"
+    get = (
+        "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:BodyType>{kind}</t:BodyType>"
+        "<t:AdditionalProperties><t:FieldURI FieldURI='item:Body'/></t:AdditionalProperties>"
+        f"</m:ItemShape><m:ItemIds><t:ItemId Id='{item_id}'/></m:ItemIds></m:GetItem>"
+    )
+    for kind, expected_type in (("Best", "Text"), ("Text", "Text"), ("HTML", "HTML")):
+        body = ET.fromstring(post(ews, get.format(kind=kind)).content).find(f".//{{{T}}}Body")
+        assert body is not None and body.get("BodyType") == expected_type
+        assert "one" in (body.text or "")
+        assert ("<body>" in (body.text or "")) == (expected_type == "HTML")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
+from .body import shaped
 from .recurrence import occurrence_id, series_of
 from .soap import EwsError, t
 from .store import Item, Mailbox, PropKey
@@ -258,7 +259,7 @@ def render(
     out: list[ET.Element] = []
     for name, value in fields.items():
         if want(name):
-            out.append(copy.deepcopy(value))
+            out.append(shaped(value, shape.body_type) if name == "Body" else copy.deepcopy(value))
     computed = {
         "ItemId": lambda: _el("ItemId", Id=item_id, ChangeKey=item.change_key),
         "ParentFolderId": lambda: _el(
