@@ -15,7 +15,10 @@ FindItem (CalendarView expanding recurring masters; or IndexedPageItemView with 
 IsEqualTo/IsNotEqualTo/Exists/And/Or/Not on FieldURI or a named ExtendedFieldURI), GetItem
 (ItemId, OccurrenceItemId, RecurringMasterItemId; AdditionalProperties incl. ExtendedFieldURI),
 CreateItem, UpdateItem (Set/Append/DeleteItemField, ConflictResolution, ChangeKey check),
-DeleteItem, MoveItem (new ItemId), SyncFolderItems (paged), ResolveNames, ConvertId.
+DeleteItem, MoveItem (new ItemId), SyncFolderItems (paged), ResolveNames, ConvertId,
+Subscribe (PushSubscriptionRequest) and Unsubscribe, with SendNotification POSTs to the
+callback URL (CreatedEvent, ModifiedEvent, DeletedEvent, MovedEvent, StatusEvent); an answer
+of SubscriptionStatus Unsubscribe, or 3 failed deliveries in a row, ends the subscription.
 Every answer carries ServerVersionInfo. Strict readings where the docs leave room:
   * SendMeetingInvitations (CreateItem), SendMeetingInvitationsOrCancellations and
     ConflictResolution (UpdateItem), SendMeetingCancellations and DeleteType (DeleteItem) are
@@ -36,7 +39,15 @@ Every answer carries ServerVersionInfo. Strict readings where the docs leave roo
     address -> fault ErrorNonExistentMailbox; a known one outside its scope ->
     ErrorImpersonateUserDenied. Delegate access to a mailbox the account does not own ->
     ErrorAccessDenied; DistinguishedFolderId for an unknown mailbox -> ErrorNonExistentMailbox.
-  * Wrong password or unknown user: HTTP 401 (Basic and NTLM alike).
+  * Wrong password or unknown user: HTTP 401 (Basic and NTLM alike). NTLM authenticates the
+    connection (as IIS does): later requests on it need no Authorization header.
+  * Schema violations (a bad enumeration value, a missing ItemShape) are SOAP faults
+    ErrorSchemaValidation (HTTP 500); ids that are not base64 are ErrorInvalidIdMalformed.
+  * ItemShape BodyType Text/HTML converts the stored body; Best returns it as stored.
+  * A failed SyncFolderItems still carries an empty SyncState and IncludesLastItemInRange.
+Not emulated: attachments, meeting requests/responses (nothing is ever sent), folders other
+than root/msgfolderroot/calendar, streaming and pull subscriptions, TimeZoneContext (every
+answer is in UTC), AutoResolve's "keep the old value" cases.
 
 Control API (thread-safe; every method takes `ews.lock`):
   ews.url                        the service endpoint
@@ -59,6 +70,9 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.errors  tracebacks of emulator bugs (answered as a fault ErrorInternalServerError); leaving
               the `with` block raises AssertionError when there are any
   ews.clear_records()
+  ews.send_status()              a StatusEvent to every push subscription now
+  ews.wait_for_deliveries(timeout=10) -> [Delivery(subscription_id, events, status, result)]
+  ews.subscriptions              ids of the live push subscriptions
 """
 
 from .server import EwsEmulator
