@@ -30,6 +30,9 @@ ALICE = "alice@example.com"
 class Driver(Protocol):
     kind: str  # "google", "caldav", "exchange"
     page_setting: str  # the backend setting that bounds how many events one pull page holds
+    #: Whether the service keeps a moved occurrence that a later rule change left outside
+    #: the series (Google, CalDAV: a stray instance); Exchange drops such exceptions.
+    keeps_stray_instances: bool
 
     def binding_backend_settings(self) -> dict:
         """The [users.bindings.backend] table for alice's binding."""

@@ -16,10 +16,11 @@ from dataclasses import replace
 from typing import TypeVar
 
 from exchangelib import CalendarItem
+from exchangelib.errors import ResponseMessageError
 from exchangelib.folders import Calendar
-from exchangelib.items import ID_ONLY, SEND_TO_NONE
+from exchangelib.items import ID_ONLY, SAVE_ONLY, SEND_TO_NONE
 from exchangelib.properties import ItemId
-from exchangelib.services import SyncFolderItems
+from exchangelib.services import CreateItem, SyncFolderItems
 from exchangelib.services.sync_folder_hierarchy import SyncFolder
 
 from bridge.backends.base import (
@@ -209,10 +210,14 @@ class ExchangeBackend(BaseBackend):
             except BackendError as error:
                 results[index] = _Result(error)
         if todo:
-            made = self._call("CreateItem", lambda: list(self.account.bulk_create(
-                folder=self.folder, items=[item for _, item in todo],
-                send_meeting_invitations=SEND_TO_NONE, chunk_size=self.settings.batch_size,
-            )))  # fmt: skip
+            try:
+                service = _CreateItem(account=self.account, chunk_size=self.settings.batch_size)
+                made = self._call("CreateItem", lambda: list(service.call(
+                    items=[item for _, item in todo], folder=self.folder,
+                    message_disposition=SAVE_ONLY, send_meeting_invitations=SEND_TO_NONE,
+                )))  # fmt: skip
+            except BackendError as error:  # the request as a whole (or its only item) failed
+                made = [error] * len(todo)
             for (index, _item), answer in zip(todo, made, strict=True):
                 if isinstance(answer, BaseException):
                     results[index] = _Result(mapped(answer, "CreateItem", self.settings.email))
@@ -293,6 +298,14 @@ class _Sync(SyncFolderItems):
         if message.get("ResponseClass") == "Error":
             return super(SyncFolder, self)._get_element_container(message=message, name=name)
         return super()._get_element_container(message=message, name=name)
+
+
+class _CreateItem(CreateItem):
+    """CreateItem answering every item's error as that item's result: exchangelib raises
+    most per-item errors (ErrorAccessDenied, ErrorInvalid...), which would lose the
+    results of the other items of the batch."""
+
+    ERRORS_TO_CATCH_IN_RESPONSE = (*CreateItem.ERRORS_TO_CATCH_IN_RESPONSE, ResponseMessageError)
 
 
 class _Result:

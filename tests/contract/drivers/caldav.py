@@ -40,6 +40,7 @@ def _when(value: datetime, all_day: bool) -> str:
 class CaldavDriver:
     kind = "caldav"
     page_setting = "batch_size"
+    keeps_stray_instances = True
 
     def __init__(self, radicale: Radicale, directory: Path, login: str = "alice") -> None:
         self.radicale = radicale

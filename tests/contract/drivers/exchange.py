@@ -20,6 +20,7 @@ from bridge.backends.kinds import BindingSpec, kind_of
 from tests.contract.driver import ALICE
 from tests.contract.pull import listed
 from tests.emulators.ews import EwsEmulator
+from tests.support.ews_proxy import EwsProxy
 
 OPERATION = {"create": "CreateItem", "update": "UpdateItem", "delete": "DeleteItem"}
 OPERATION["list"] = "SyncFolderItems"
@@ -29,6 +30,11 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 MONTHS += ("September", "October", "November", "December")
 INDEX = ("First", "Second", "Third", "Fourth", "Last")
 GROUPS = {8: "Day", 9: "Weekday", 10: "WeekendDay"}
+#: EWS's per-item answer (ResponseCode, MessageText) for a refusal the suite names by status.
+REFUSAL = {
+    400: ("ErrorInvalidRequest", "The request is invalid (a 400 refusal of this item)."),
+    403: ("ErrorAccessDenied", "Access is denied (a 403 refusal of this item)."),
+}
 
 
 def recurrence_spec(rule: str, local_start: datetime) -> dict[str, Any]:
@@ -68,6 +74,7 @@ def _exdates(lines: tuple[str, ...]) -> list[datetime]:
 class ExchangeDriver:
     kind = "exchange"
     page_setting = "page_size"
+    keeps_stray_instances = False
 
     def __init__(self, ews: EwsEmulator, directory: Path) -> None:
         self.ews = ews
@@ -77,16 +84,18 @@ class ExchangeDriver:
         self.password_file.write_text("alice-password\n")
         self.password_file.chmod(0o600)
         self.own_calls = 0  # requests events() made (not the backend's)
+        self.proxy = EwsProxy(ews.url)  # refuses single items of a write (tests/support)
         self._reader: Backend | None = None
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
+        self.proxy.stop()
 
     # --- the binding ----------------------------------------------------------------------
     def binding_backend_settings(self) -> dict[str, Any]:
         return {
-            "url": self.ews.url,
+            "url": self.proxy.url,
             "email": ALICE,
             "username": "alice",
             "password_file": str(self.password_file),
@@ -201,12 +210,17 @@ class ExchangeDriver:
         self.ews.expire_sync_state()
 
     def fail_next(self, method: str, status: int, count: int = 1) -> None:
-        """A bare HTTP status (400, 403, 429, 503 as the suite asks); EWS's own
-        ErrorServerBusy is in tests/integration/test_exchange_faults.py."""
-        self.ews.fail_next_http(OPERATION[method], status=status, count=count)
+        """400 and 403 on a write: EWS refuses that one item (a ResponseMessage error in
+        its place, the rest of the request done); anything else a bare HTTP status for
+        the whole request (EWS's own ErrorServerBusy: tests/integration)."""
+        if status in REFUSAL and method != "list":
+            self.proxy.refuse_next(OPERATION[method], *REFUSAL[status], count=count)
+        else:
+            self.ews.fail_next_http(OPERATION[method], status=status, count=count)
 
     def reject(self, remote_id: str, status: int = 403, times: int = 10**9) -> None:
-        self.ews.reject(remote_id, "ErrorAccessDenied", times=times)
+        """Writes to this item are refused (reads are not: alice still sees it)."""
+        self.proxy.refuse_item(remote_id, *REFUSAL.get(status, REFUSAL[403]), times=times)
 
     def write_count(self) -> int:
         return sum(1 for operation, _ in self.ews.calls if operation in WRITES)

@@ -31,6 +31,7 @@ def when(value: datetime, all_day: bool) -> dict[str, str]:
 class GoogleDriver:
     kind = "google"
     page_setting = "page_size"
+    keeps_stray_instances = True
 
     def __init__(self, google: GoogleEmulator) -> None:
         self.google, self.user = google, google.add_user(ALICE)
