@@ -11,6 +11,8 @@ an error message in their places in the answer.
   requests of CreateItem / UpdateItem / DeleteItem.
 - ``refuse_item(item_id, code, text, times)``: every UpdateItem / DeleteItem change of that
   item (never a read), the next ``times`` ones.
+- ``writes``: (operation, items) of every write request the client sent (a batched
+  CreateItem of 100 items is one request of 100 write calls).
 
 Basic auth only (headers are forwarded per request; NTLM binds a connection).
 """
@@ -69,6 +71,8 @@ class EwsProxy:
         self.lock = threading.Lock()
         self.next: list[list] = []  # [operation, code, text, count]
         self.items: dict[str, list] = {}  # item id -> [code, text, times]
+        #: items each write request asked for, in order: (operation, number of items)
+        self.writes: list[tuple[str, int]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
@@ -120,6 +124,8 @@ class EwsProxy:
             return body, operation, {}
         container = request.find(f"{{{M}}}{CONTAINER[operation]}")
         children = list(container) if container is not None else []
+        with self.lock:
+            self.writes.append((operation, len(children)))
         refused = self._refusals(operation, children)
         for index in sorted(refused, reverse=True):
             container.remove(children[index])

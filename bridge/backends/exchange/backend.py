@@ -18,10 +18,9 @@ from typing import TypeVar
 from exchangelib import CalendarItem
 from exchangelib.errors import ResponseMessageError
 from exchangelib.folders import Calendar
-from exchangelib.items import ID_ONLY, SAVE_ONLY, SEND_TO_NONE
+from exchangelib.items import SAVE_ONLY, SEND_TO_NONE
 from exchangelib.properties import ItemId
-from exchangelib.services import CreateItem, SyncFolderItems
-from exchangelib.services.sync_folder_hierarchy import SyncFolder
+from exchangelib.services import CreateItem
 
 from bridge.backends.base import (
     BackendError,
@@ -37,6 +36,7 @@ from bridge.backends.base import (
 )
 from bridge.backends.exchange import series, wire
 from bridge.backends.exchange.check import check_session
+from bridge.backends.exchange.listing import Listing
 from bridge.backends.exchange.session import Session, mapped
 from bridge.backends.exchange.settings import ExchangeSettings
 
@@ -51,6 +51,7 @@ class ExchangeBackend(BaseBackend):
         self.session = session or Session(settings)
         self.account = self.session.account
         self._folder: Calendar | None = None
+        self.listing = Listing()
 
     # --- plumbing -----------------------------------------------------------------------
     def _call(self, what: str, action: Callable[[], T]) -> T:
@@ -97,29 +98,11 @@ class ExchangeBackend(BaseBackend):
 
     # --- reading ------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
-        state = cursor or None
-        service = _Sync(account=self.account)
-        while True:
-            changes = self._call("SyncFolderItems", lambda s=state: list(service.call(
-                folder=self.folder, shape=ID_ONLY, additional_fields=set(), sync_state=s,
-                ignore=None, max_changes_returned=self.settings.page_size, sync_scope=None,
-            )))  # fmt: skip
-            gone: list[Change] = []
-            changed = []
-            for change in changes:
-                if isinstance(change, BaseException):
-                    raise mapped(change, "SyncFolderItems", self.settings.email)
-                kind, item = change
-                if kind == SyncFolderItems.DELETE:
-                    gone.append(Deleted(item.id))
-                elif kind in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE):
-                    changed.append(ItemId(item.id))
-            live = self._events(self._fetch(changed, wire.FIELDS))
-            last = service.includes_last_item_in_range or service.sync_state == state
-            yield ChangePage([*gone, *live], cursor=service.sync_state if last else None)
-            if last:
-                return
-            state = service.sync_state
+        return self.listing.pages(
+            self._call, self.account, self.folder, cursor, self.settings.page_size,
+            read=lambda ids: self._events(self._fetch(ids, wire.FIELDS)),
+            failed=lambda error: mapped(error, "SyncFolderItems", self.settings.email),
+        )  # fmt: skip
 
     def _read(self, remote_id: str) -> CalendarItem | None:
         items = self._fetch([ItemId(remote_id)], (*wire.FIELDS, "parent_folder_id"))
@@ -172,6 +155,7 @@ class ExchangeBackend(BaseBackend):
             empty = series.Exceptions(frozenset(), {})
             series.apply(self._call, master, event, empty, self.folder)
             changekey = self._changekey(item_id)
+        self.listing.wrote(item_id, changekey, created=True)
         return replace(event, remote_id=item_id, etag=changekey, attendees=(), updated=None)
 
     def _changekey(self, item_id: str) -> str:
@@ -250,6 +234,7 @@ class ExchangeBackend(BaseBackend):
         if now is None:
             raise NotFound(f"EWS GetItem: item {remote_id} is gone")
         read = wire.event_from_item(now)
+        self.listing.wrote(remote_id, read.etag)
         return replace(event, remote_id=remote_id, etag=read.etag, attendees=read.attendees)
 
     def _save(self, item: CalendarItem, fields: list[str], etag: str) -> None:
@@ -269,6 +254,7 @@ class ExchangeBackend(BaseBackend):
         found = self.get(remote_id)
         if not isinstance(found, RemoteEvent):
             raise NotFound(f"EWS GetItem: item {remote_id} is gone")
+        self.listing.wrote(remote_id, found.etag)
         return found
 
     def delete(self, remote_id: str, *, etag: str) -> None:
@@ -282,22 +268,13 @@ class ExchangeBackend(BaseBackend):
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise mapped(answer, "DeleteItem", self.settings.email)
+        self.listing.forget(remote_id)
 
     def check(self) -> str | None:
         return check_session(self.session)
 
     def close(self) -> None:
         self.session.close()
-
-
-class _Sync(SyncFolderItems):
-    """exchangelib reads SyncState before the ResponseClass, so an error answer (which has
-    none: ErrorInvalidSyncStateData) would fail as an AttributeError; raise it as EWS said."""
-
-    def _get_element_container(self, message, name=None):  # noqa: ANN001, ANN202
-        if message.get("ResponseClass") == "Error":
-            return super(SyncFolder, self)._get_element_container(message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
 
 
 class _CreateItem(CreateItem):
