@@ -51,7 +51,7 @@ class ExchangeBackend(BaseBackend):
         self.session = session or Session(settings)
         self.account = self.session.account
         self._folder: Calendar | None = None
-        self.listing = Listing()
+        self.listing = Listing.of(settings.url, settings.email)
 
     # --- plumbing -----------------------------------------------------------------------
     def _call(self, what: str, action: Callable[[], T]) -> T:

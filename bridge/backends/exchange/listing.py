@@ -5,12 +5,15 @@ changes each), the SyncState as the cursor, and what the backend knows of its ow
   incremental listing (it is our echo): an idle round after a push is one request.
 - SyncFolderItems reports changes against what it has told this SyncState; an item we
   created after that state and the user deleted before the next listing is never reported.
-  The backend remembers the items it created; one the next listing does not mention at all
-  is gone, and is reported as Deleted.
+  The process remembers the items it created in each mailbox (``Listing.of``: shared by
+  every backend of that endpoint and mailbox, as the scheduler, a one-off round and the
+  tests make several); one the next incremental listing does not mention at all is gone,
+  and is reported as Deleted. (A full listing reports it too, and forgets nothing.)
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 from exchangelib.items import ID_ONLY
@@ -32,20 +35,42 @@ class _Sync(SyncFolderItems):
 
 
 class Listing:
-    """The listing state of one backend: its own writes' ChangeKeys and its creations."""
+    """The listing state of one mailbox: our writes' ChangeKeys and our creations."""
+
+    _shared: dict[tuple[str, str], Listing] = {}
+    _shared_lock = threading.Lock()
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.written: dict[str, str] = {}  # item id -> ChangeKey our last write left
-        self.created: set[str] = set()  # items created since the last complete listing
+        self.created: set[str] = set()  # items created since the last incremental listing
+
+    @classmethod
+    def of(cls, url: str, mailbox: str) -> Listing:
+        key = (url.lower(), mailbox.lower())
+        with cls._shared_lock:
+            return cls._shared.setdefault(key, cls())
 
     def wrote(self, item_id: str, changekey: str, created: bool = False) -> None:
-        self.written[item_id] = changekey
-        if created:
-            self.created.add(item_id)
+        with self.lock:
+            self.written[item_id] = changekey
+            if created:
+                self.created.add(item_id)
 
     def forget(self, item_id: str) -> None:
-        self.written.pop(item_id, None)
-        self.created.discard(item_id)
+        with self.lock:
+            self.written.pop(item_id, None)
+            self.created.discard(item_id)
+
+    def _gone(self, mentioned: set[str], incremental: bool) -> list[str]:
+        """Created items no page mentioned (gone); forgotten after an incremental list."""
+        with self.lock:
+            gone = sorted(self.created - mentioned)
+            if incremental:
+                for item_id in gone:
+                    self.written.pop(item_id, None)
+                self.created.clear()
+            return gone
 
     def pages(
         self,
@@ -80,15 +105,11 @@ class Listing:
                 elif cursor and self.written.get(item.id) == item.changekey:
                     continue  # our own write, unchanged since
                 else:
-                    self.written.pop(item.id, None)
                     changed.append(ItemId(item.id))
             found.extend(read(changed))
             last = service.includes_last_item_in_range or service.sync_state == state
             if last:
-                found.extend(Deleted(gone) for gone in sorted(self.created - mentioned))
-                for gone in self.created - mentioned:
-                    self.written.pop(gone, None)
-                self.created.clear()
+                found.extend(Deleted(gone) for gone in self._gone(mentioned, bool(cursor)))
             yield ChangePage(found, cursor=service.sync_state if last else None)
             if last:
                 return

@@ -33,6 +33,7 @@ GROUPS = {8: "Day", 9: "Weekday", 10: "WeekendDay"}
 REFUSAL = {
     400: ("ErrorInvalidRequest", "The request is invalid (a 400 refusal of this item)."),
     403: ("ErrorAccessDenied", "Access is denied (a 403 refusal of this item)."),
+    404: ("ErrorItemNotFound", "The specified object was not found in the store."),
 }
 
 
