@@ -29,6 +29,7 @@ from exchangelib.errors import (
     ErrorItemNotFound,
     ErrorNameResolutionNoResults,
     ErrorNonExistentMailbox,
+    ErrorQuotaExceeded,
     ErrorServerBusy,
     UnauthorizedError,
 )
@@ -234,3 +235,34 @@ def test_resolve_names_and_convert_id(ews: EwsEmulator) -> None:
     )
     [back] = alice.protocol.convert_ids([hex_id], destination_format="EwsId")
     assert back.id == item.id and hex_id.id != item.id
+
+
+def test_rejection_limited_to_operations_and_of_one_new_item(ews: EwsEmulator) -> None:
+    alice = connect(ews, ALICE, "CORP\\alice", "alice-pw")
+    item = save(alice, "kept")
+    ews.reject(item.id, "ErrorQuotaExceeded", operations=("UpdateItem",))
+    assert alice.calendar.get(id=item.id).subject == "kept"  # reads pass
+    item.subject = "refused"
+    with pytest.raises(ErrorQuotaExceeded):
+        item.save(update_fields=["subject"], send_meeting_invitations=SEND_TO_NONE)
+
+    ews.reject_create("ErrorItemSave", subject="bad")
+    items = [
+        CalendarItem(
+            account=alice,
+            folder=alice.calendar,
+            subject=s,
+            start=start(),
+            end=start() + timedelta(hours=1),
+        )
+        for s in ("good", "bad", "also good")
+    ]
+    results = alice.bulk_create(
+        folder=alice.calendar, items=items, send_meeting_invitations=SEND_TO_NONE
+    )
+    assert [type(r).__name__ for r in results] == [
+        "BulkCreateResult",
+        "ErrorItemSave",
+        "BulkCreateResult",
+    ]
+    assert sorted(i["subject"] for i in ews.mailbox(ALICE).items()) == ["also good", "good", "kept"]

@@ -60,7 +60,9 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.expire_sync_state()        all SyncStates so far -> ErrorInvalidSyncStateData
   ews.fail_next(operation, code="ErrorServerBusy", count=1, back_off_ms=None)   SOAP fault, HTTP 500
   ews.fail_next_http(operation, status=503, count=1)                              bare HTTP status
-  ews.reject(item_id, code, times=1)     per-item ResponseCode error on Get/Update/Delete/FindItem
+  ews.reject(item_id, code, times=1, operations=None)   per-item ResponseCode error on
+      Get/Update/Delete/Move/FindItem (or only the named operations, e.g. ("UpdateItem",))
+  ews.reject_create(code, times=1, subject=None)  per-item error for the next created items
   ews.calls   [(operation, mailbox or None)] every request that got past authentication
   ews.sends   [(operation, attribute, value)] every SendMeetingInvitations /
               SendMeetingInvitationsOrCancellations / SendMeetingCancellations received

@@ -20,7 +20,8 @@ class _Pending:
 @dataclass
 class Faults:
     pending: list[_Pending] = field(default_factory=list)
-    rejections: dict[str, list] = field(default_factory=dict)  # item id -> [code, remaining]
+    rejections: dict[str, list] = field(default_factory=dict)  # id -> [code, left, operations]
+    create_rejections: list[list] = field(default_factory=list)  # [code, left, subject or None]
 
     def fail_next(self, operation: str, code: str, count: int, back_off_ms: int | None) -> None:
         self.pending.append(_Pending(operation, count, code=code, back_off_ms=back_off_ms))
@@ -49,14 +50,27 @@ class Faults:
             message = f"Injected failure {entry.code}."
         raise SoapFault(entry.code or "ErrorInternalServerError", message, entry.back_off_ms)
 
-    def reject(self, item_id: str, code: str, times: int) -> None:
-        self.rejections[item_id] = [code, times]
+    def reject(
+        self, item_id: str, code: str, times: int, operations: frozenset[str] | None
+    ) -> None:
+        self.rejections[item_id] = [code, times, operations]
 
-    def check_item(self, item_id: str) -> None:
+    def check_item(self, item_id: str, operation: str) -> None:
         entry = self.rejections.get(item_id)
-        if entry is None:
+        if entry is None or (entry[2] is not None and operation not in entry[2]):
             return
         entry[1] -= 1
         if entry[1] <= 0:
             del self.rejections[item_id]
         raise EwsError(entry[0], f"Injected rejection {entry[0]} for this item.")
+
+    def reject_create(self, code: str, times: int, subject: str | None) -> None:
+        self.create_rejections.append([code, times, subject])
+
+    def check_create(self, subject: str | None) -> None:
+        for entry in self.create_rejections:
+            if entry[2] is None or entry[2] == subject:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    self.create_rejections.remove(entry)
+                raise EwsError(entry[0], f"Injected rejection {entry[0]} of this new item.")

@@ -50,7 +50,7 @@ def find_item(call: Call, req: ET.Element) -> ET.Element:
                 items = [i for i in items if test(i)]
             rows, root_attrs = _indexed(items, req.find(m("IndexedPageItemView")))
         for item, _ in rows:
-            call.faults.check_item(item.id)
+            call.faults.check_item(item.id, call.operation)
     except EwsError as err:
         if err.code == "ErrorSchemaValidation":
             raise  # a SOAP fault, not a response message

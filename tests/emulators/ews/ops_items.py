@@ -107,6 +107,8 @@ def create_item(call: Call, req: ET.Element) -> ET.Element:
 
     def handle(elem: ET.Element) -> ET.Element:
         fields, extended = itemxml.read_fields(elem)
+        subject = fields.get("Subject")
+        call.faults.check_create(subject.text if subject is not None else None)
         for name in ("Start", "End"):
             if name not in fields:
                 raise EwsError("ErrorMissingInformation", f"a calendar item needs {name}")
@@ -128,7 +130,7 @@ def get_item(call: Call, req: ET.Element) -> ET.Element:
 
     def handle(elem: ET.Element) -> ET.Element:
         item, orig = call.item(elem)
-        call.faults.check_item(item.id)
+        call.faults.check_item(item.id, call.operation)
         box = call.state.mailbox(item.mailbox)
         return _items(itemxml.render(item, box, shape, orig))
 
@@ -149,7 +151,7 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
     def handle(change: ET.Element) -> ET.Element:
         id_elem = change[0]
         item, orig = call.item(id_elem)
-        call.faults.check_item(item.id)
+        call.faults.check_item(item.id, call.operation)
         sent_key = id_elem.get("ChangeKey")
         # MS-OXWSCORE ConflictResolutionType: only NeverOverwrite fails on a conflict;
         # AutoResolve and AlwaysOverwrite write over it.
@@ -278,7 +280,7 @@ def delete_item(call: Call, req: ET.Element) -> ET.Element:
 
     def handle(elem: ET.Element) -> None:
         item, orig = call.item(elem)
-        call.faults.check_item(item.id)
+        call.faults.check_item(item.id, call.operation)
         if orig is None:
             call.state.remove(item)
         else:
@@ -307,6 +309,7 @@ def move_item(call: Call, req: ET.Element) -> ET.Element:
 
     def handle(elem: ET.Element) -> ET.Element:
         item, orig = call.item(elem)
+        call.faults.check_item(item.id, call.operation)
         if orig is not None:
             raise EwsError(
                 "ErrorCalendarCannotMoveOrCopyOccurrence", "An occurrence cannot be moved."

@@ -228,11 +228,20 @@ class EwsEmulator:
         with self.lock:
             self.faults.http_fail_next(operation, status, count)
 
-    def reject(self, item_id: str, code: str, times: int = 1) -> None:
-        """The next `times` GetItem/UpdateItem/DeleteItem/FindItem touching the item answer its
-        response message with ResponseClass="Error" and this ResponseCode."""
+    def reject(
+        self, item_id: str, code: str, times: int = 1, operations: tuple[str, ...] | None = None
+    ) -> None:
+        """The next `times` GetItem/UpdateItem/DeleteItem/MoveItem/FindItem (or only the named
+        `operations`) touching the item answer its response message with ResponseClass="Error"
+        and this ResponseCode (FindItem: the whole call)."""
         with self.lock:
-            self.faults.reject(item_id, code, times)
+            self.faults.reject(item_id, code, times, frozenset(operations) if operations else None)
+
+    def reject_create(self, code: str, times: int = 1, subject: str | None = None) -> None:
+        """The next `times` items of CreateItem calls (only those with this Subject, when given)
+        fail alone with this ResponseCode; the other items of the same call are created."""
+        with self.lock:
+            self.faults.reject_create(code, times, subject)
 
     # --- push notifications ------------------------------------------------------------------
     def _on_event(self, kind: str, item: Any, old_id: str) -> None:
