@@ -5,10 +5,11 @@ changes each), the SyncState as the cursor, and what the backend knows of its ow
   incremental listing (it is our echo): an idle round after a push is one request.
 - SyncFolderItems reports changes against what it has told this SyncState; an item we
   created after that state and the user deleted before the next listing is never reported.
-  The process remembers the items it created in each mailbox (``Listing.of``: shared by
-  every backend of that endpoint and mailbox, as the scheduler, a one-off round and the
-  tests make several); one the next incremental listing does not mention at all is gone,
-  and is reported as Deleted. (A full listing reports it too, and forgets nothing.)
+  The process remembers the items it created in each mailbox and when each SyncState it
+  handed out was made (``Listing.of``: shared by every backend of that endpoint and
+  mailbox, as the scheduler, a one-off round and the tests make several). An item created
+  after the state listed from, which the listing does not mention at all, is gone: it is
+  reported as Deleted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from bridge.backends.base import Change, ChangePage, Deleted, RemoteEvent
 
 
+def _trim(entries: dict, keep: int) -> None:
+    while len(entries) > keep:
+        entries.pop(next(iter(entries)))
+
+
 class _Sync(SyncFolderItems):
     """exchangelib reads SyncState before the ResponseClass, so an error answer (which has
     none: ErrorInvalidSyncStateData) would fail as an AttributeError; raise it as EWS said."""
@@ -35,15 +41,19 @@ class _Sync(SyncFolderItems):
 
 
 class Listing:
-    """The listing state of one mailbox: our writes' ChangeKeys and our creations."""
+    """The listing state of one mailbox: our writes' ChangeKeys, our creations, and when
+    each SyncState we handed out was made (in this process's own order of events)."""
 
     _shared: dict[tuple[str, str], Listing] = {}
     _shared_lock = threading.Lock()
+    KEEP = 10_000  # creations and states remembered (the oldest are dropped)
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.tick = 0
         self.written: dict[str, str] = {}  # item id -> ChangeKey our last write left
-        self.created: set[str] = set()  # items created since the last incremental listing
+        self.created: dict[str, int] = {}  # item id -> when we created it
+        self.issued: dict[str, int] = {}  # SyncState -> when its listing ended
 
     @classmethod
     def of(cls, url: str, mailbox: str) -> Listing:
@@ -51,26 +61,42 @@ class Listing:
         with cls._shared_lock:
             return cls._shared.setdefault(key, cls())
 
+    def _next(self) -> int:
+        self.tick += 1
+        return self.tick
+
     def wrote(self, item_id: str, changekey: str, created: bool = False) -> None:
         with self.lock:
             self.written[item_id] = changekey
             if created:
-                self.created.add(item_id)
+                self.created[item_id] = self._next()
+                _trim(self.created, self.KEEP)
 
     def forget(self, item_id: str) -> None:
         with self.lock:
             self.written.pop(item_id, None)
-            self.created.discard(item_id)
+            self.created.pop(item_id, None)
 
-    def _gone(self, mentioned: set[str], incremental: bool) -> list[str]:
-        """Created items no page mentioned (gone); forgotten after an incremental list."""
+    def _gone(self, cursor: str | None, mentioned: set[str], state: str) -> list[str]:
+        """Our creations the state ``cursor`` never knew and this listing did not mention:
+        deleted before any listing saw them. A full listing mentions every live item; a
+        state made elsewhere (another process) is not judged."""
         with self.lock:
-            gone = sorted(self.created - mentioned)
-            if incremental:
-                for item_id in gone:
-                    self.written.pop(item_id, None)
-                self.created.clear()
+            since = 0 if cursor is None else self.issued.get(cursor)
+            gone = []
+            if since is not None:
+                gone = sorted(
+                    i for i, t in self.created.items() if t > since and i not in mentioned
+                )
+            for item_id in gone if cursor is not None else ():  # a full listing forgets nothing
+                self.forget_locked(item_id)
+            self.issued[state] = self._next()
+            _trim(self.issued, self.KEEP)
             return gone
+
+    def forget_locked(self, item_id: str) -> None:
+        self.written.pop(item_id, None)
+        self.created.pop(item_id, None)
 
     def pages(
         self,
@@ -109,7 +135,8 @@ class Listing:
             found.extend(read(changed))
             last = service.includes_last_item_in_range or service.sync_state == state
             if last:
-                found.extend(Deleted(gone) for gone in self._gone(mentioned, bool(cursor)))
+                gone = self._gone(cursor, mentioned, service.sync_state)
+                found.extend(Deleted(item_id) for item_id in gone)
             yield ChangePage(found, cursor=service.sync_state if last else None)
             if last:
                 return
