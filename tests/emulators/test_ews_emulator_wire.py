@@ -162,6 +162,25 @@ def test_schema_violations_are_faults_and_bad_ids_are_malformed(ews: EwsEmulator
     assert ews.mailbox(ALICE).item(item_id)["subject"] == "s"
 
 
+def view_ids(ews: EwsEmulator, lo: str, hi: str) -> list[str]:
+    body = (
+        "<m:FindItem Traversal='Shallow'>"
+        "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+        f"<m:CalendarView StartDate='{lo}' EndDate='{hi}'/>"
+        "<m:ParentFolderIds><t:DistinguishedFolderId Id='calendar'/></m:ParentFolderIds>"
+        "</m:FindItem>"
+    )
+    root = ET.fromstring(post(ews, body).content)
+    return [e.get("Id", "") for e in root.iter(f"{{{T}}}ItemId")]
+
+
+def test_calendar_view_bounds(ews: EwsEmulator) -> None:
+    item_id, _ = create(ews)  # 10:00-11:00Z on 1 July
+    assert view_ids(ews, "2026-07-01T11:00:00Z", "2026-07-01T12:00:00Z") == [item_id]
+    assert view_ids(ews, "2026-07-01T09:00:00Z", "2026-07-01T10:00:00Z") == []
+    assert view_ids(ews, "2026-07-01T11:00:01Z", "2026-07-01T12:00:00Z") == []
+
+
 def test_calendar_view_max_entries(ews: EwsEmulator) -> None:
     for _ in range(3):
         create(ews)

@@ -110,9 +110,9 @@ def _span(item: Item) -> tuple[datetime, datetime]:
 
 
 def _overlaps(start: datetime, end: datetime, lo: datetime, hi: datetime) -> bool:
-    if start == end:
-        return lo <= start < hi
-    return start < hi and end > lo
+    """CalendarView (docs): items ending before StartDate, or starting on or after EndDate,
+    are left out; so one ending exactly at StartDate is in."""
+    return start < hi and end >= lo
 
 
 def _indexed(items: list[Item], view: ET.Element | None) -> tuple[list, dict]:
