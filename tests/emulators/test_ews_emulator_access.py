@@ -266,3 +266,19 @@ def test_rejection_limited_to_operations_and_of_one_new_item(ews: EwsEmulator) -
         "BulkCreateResult",
     ]
     assert sorted(i["subject"] for i in ews.mailbox(ALICE).items()) == ["also good", "good", "kept"]
+
+
+def test_ntlm_with_a_upn_and_a_basic_only_server() -> None:
+    # exchangelib caches one protocol per endpoint and credentials: one emulator per attempt
+    for auth, works in ((BASIC, True), (NTLM, False)):
+        with EwsEmulator(auth=("basic",)) as basic_only:
+            basic_only.add_account("carol@corp.test", "pw", mailboxes=("carol@corp.test",))
+            account = connect(basic_only, "carol@corp.test", "carol@corp.test", "pw", auth=auth)
+            if works:
+                assert account.calendar.name == "Calendar"
+            else:
+                with pytest.raises(UnauthorizedError):
+                    account.calendar  # noqa: B018
+    with EwsEmulator() as ews:
+        ews.add_account("dave@corp.test", "pw", mailboxes=("dave@corp.test",))
+        assert connect(ews, "dave@corp.test", "dave@corp.test", "pw", auth=NTLM).calendar.name
