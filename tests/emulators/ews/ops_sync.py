@@ -21,7 +21,8 @@ def sync_folder_items(call: Call, req: ET.Element) -> ET.Element:
         box = call.calendar(folder)
         limit_text = (req.findtext(m("MaxChangesReturned")) or "").strip()
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= 512:
-            raise EwsError("ErrorInvalidArgument", "MaxChangesReturned must be between 1 and 512")
+            # types.xsd restricts it to 1..512: a violation fails schema validation
+            raise EwsError("ErrorSchemaValidation", "MaxChangesReturned must be between 1 and 512")
         limit = int(limit_text)
         ignored = {e.get("Id") for e in req.find(m("Ignore")) or []}
         state_text = (req.findtext(m("SyncState")) or "").strip()
