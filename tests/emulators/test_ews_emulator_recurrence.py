@@ -17,7 +17,10 @@ from exchangelib import (
     EWSTimeZone,
     Version,
 )
-from exchangelib.errors import ErrorCalendarOccurrenceIsDeletedFromRecurrence
+from exchangelib.errors import (
+    ErrorCalendarEndDateIsEarlierThanStartDate,
+    ErrorCalendarOccurrenceIsDeletedFromRecurrence,
+)
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.recurrence import Recurrence, WeeklyPattern
 from exchangelib.transport import NTLM
@@ -162,3 +165,24 @@ def test_all_day_item(ews: EwsEmulator, alice: Account) -> None:
         EWSDateTime(2026, 5, 1, tzinfo=BERLIN),
         EWSDateTime(2026, 5, 2, tzinfo=BERLIN),
     )
+
+
+def test_occurrence_start_alone_and_a_failed_update_leaves_no_exception(
+    ews: EwsEmulator, alice: Account
+) -> None:
+    first = EWSDateTime(2026, 3, 2, 9, tzinfo=BERLIN)
+    master = weekly(alice, first, 4)
+    third = alice.calendar.get(id=master.id).occurrence(index=3)
+    third.refresh()
+    third.start = third.start + timedelta(minutes=30)
+    third.save(update_fields=["start"], send_meeting_invitations=SEND_TO_NONE)
+    [(orig, fields)] = ews.mailbox(ALICE).item(master.id)["modified_occurrences"].items()
+    assert orig == first + timedelta(days=14)
+    assert fields["start"] == first + timedelta(days=14, minutes=30)
+
+    second = alice.calendar.get(id=master.id).occurrence(index=2)
+    second.refresh()
+    second.end = second.start - timedelta(hours=1)
+    with pytest.raises(ErrorCalendarEndDateIsEarlierThanStartDate):
+        second.save(update_fields=["end"], send_meeting_invitations=SEND_TO_NONE)
+    assert len(ews.mailbox(ALICE).item(master.id)["modified_occurrences"]) == 1

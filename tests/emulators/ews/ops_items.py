@@ -12,6 +12,7 @@ from .context import Call
 from .recurrence import occurrence_id, series_of
 from .soap import EwsError, m, response, response_message, t
 from .store import Item, Occurrence
+from .times import format_datetime
 
 SEND_INVITATIONS = ("SendToNone", "SendOnlyToAll", "SendToAllAndSaveCopy")
 SEND_CHANGES = (
@@ -169,10 +170,15 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
             if "Recurrence" in item.fields:
                 _prune_exceptions(item)
         else:
-            exception = item.exceptions.setdefault(orig, Occurrence())
+            exception = item.exceptions.get(orig) or Occurrence()
             merged = dict(item.fields)
             merged.update(exception.fields)
-            _apply(exception.fields, exception.extended, list(updates), series=True, base=merged)
+            start, end = itemxml.occurrence_times(item, orig)
+            merged["Start"] = _time_element("Start", start)
+            merged["End"] = _time_element("End", end)
+            staged = Occurrence(dict(exception.fields), dict(exception.extended))
+            _apply(staged.fields, staged.extended, list(updates), series=True, base=merged)
+            item.exceptions[orig] = staged
         call.state.touch(item)
         new_id = item.id if orig is None else occurrence_id(item.id, orig)
         call.record_write(item.mailbox, new_id)
@@ -237,6 +243,12 @@ def _apply(
     fields.update(staged)
     extended.clear()
     extended.update(staged_ext)
+
+
+def _time_element(name: str, value: datetime) -> ET.Element:
+    elem = ET.Element(t(name))
+    elem.text = format_datetime(value)
+    return elem
 
 
 def _single(update: ET.Element) -> ET.Element:
