@@ -4,6 +4,7 @@ to the callback (parsed with exchangelib's SendNotification), OK / Unsubscribe, 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,4 +163,28 @@ def test_unreachable_callback_is_dropped_after_three_failures(
         ews.send_status()
         ews.wait_for_deliveries()
     assert [d.status for d in ews.wait_for_deliveries()] == [None, None, None]
+    assert ews.subscriptions == []
+
+
+def test_streaming_subscription(ews: EwsEmulator, alice: Account) -> None:
+    sub_id = alice.calendar.subscribe_to_streaming()
+    got: list = []
+
+    def listen() -> None:
+        for note in alice.calendar.get_streaming_events(sub_id, connection_timeout=1):
+            got.extend((type(e).__name__, e.item_id.id) for e in note.events)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    start = EWSDateTime(2026, 8, 5, 9, tzinfo=BERLIN)
+    item_id = ews.mailbox(ALICE).create(subject="s", start=start, end=start + timedelta(hours=1))
+    ews.mailbox(ALICE).delete(item_id)
+    deadline = time.monotonic() + 10
+    while len(got) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ews.close_streams()
+    listener.join(10)
+    assert not listener.is_alive()
+    assert got == [("CreatedEvent", item_id), ("DeletedEvent", item_id)]
+    alice.calendar.unsubscribe(sub_id)
     assert ews.subscriptions == []

@@ -19,6 +19,9 @@ DeleteItem, MoveItem (new ItemId), SyncFolderItems (paged), ResolveNames, Conver
 Subscribe (PushSubscriptionRequest) and Unsubscribe, with SendNotification POSTs to the
 callback URL (CreatedEvent, ModifiedEvent, DeletedEvent, MovedEvent, StatusEvent); an answer
 of SubscriptionStatus Unsubscribe, or 3 failed deliveries in a row, ends the subscription.
+Streaming subscriptions too: Subscribe (StreamingSubscriptionRequest) and GetStreamingEvents,
+one chunked answer with an envelope per batch of events until ConnectionTimeout (or
+close_streams()), then ConnectionStatus Closed. No heartbeat envelopes between events.
 Every answer carries ServerVersionInfo. Strict readings where the docs leave room:
   * SendMeetingInvitations (CreateItem), SendMeetingInvitationsOrCancellations and
     ConflictResolution (UpdateItem), SendMeetingCancellations and DeleteType (DeleteItem) are
@@ -46,7 +49,7 @@ Every answer carries ServerVersionInfo. Strict readings where the docs leave roo
   * ItemShape BodyType Text/HTML converts the stored body; Best returns it as stored.
   * A failed SyncFolderItems still carries an empty SyncState and IncludesLastItemInRange.
 Not emulated: attachments, meeting requests/responses (nothing is ever sent), folders other
-than root/msgfolderroot/calendar, streaming and pull subscriptions, TimeZoneContext (every
+than root/msgfolderroot/calendar, pull subscriptions, TimeZoneContext (every
 answer is in UTC), AutoResolve's "keep the old value" cases.
 
 Control API (thread-safe; every method takes `ews.lock`):
@@ -74,7 +77,8 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.clear_records()
   ews.send_status()              a StatusEvent to every push subscription now
   ews.wait_for_deliveries(timeout=10) -> [Delivery(subscription_id, events, status, result)]
-  ews.subscriptions              ids of the live push subscriptions
+  ews.close_streams()            open GetStreamingEvents answers end now (ConnectionStatus Closed)
+  ews.subscriptions              ids of the live push and streaming subscriptions
 """
 
 from .server import EwsEmulator

@@ -26,6 +26,7 @@ from .soap import (
     t,
 )
 from .store import Account, State
+from .streaming import StreamPlan
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ OPERATIONS: dict[str, Callable[[Call, ET.Element], ET.Element]] = {
     "ConvertId": ops_misc.convert_id,
     "Subscribe": lambda call, req: call.push.subscribe(call, req),
     "Unsubscribe": lambda call, req: call.push.unsubscribe(call, req),
+    "GetStreamingEvents": lambda call, req: call.push.streams.plan(call, req),
 }
 DEFAULT_VERSION = "Exchange2007_SP1"  # what Exchange assumes without RequestServerVersion
 
@@ -52,6 +54,7 @@ class Outcome:
     ) -> None:
         self.status, self.body, self.call, self.operation = status, body, call, operation
         self.error = error  # an emulator bug (traceback text), never an EWS error
+        self.stream: StreamPlan | None = None  # GetStreamingEvents: served after the lock
 
 
 def handle(state: State, faults: Faults, push: Any, account: Account, body: bytes) -> Outcome:
@@ -86,6 +89,10 @@ def handle(state: State, faults: Faults, push: Any, account: Account, body: byte
             if err.code == "ErrorSchemaValidation":
                 raise BadRequest(err.message) from err
             result = response(operation, [response_message(operation, error=err)])
+        if isinstance(result, StreamPlan):
+            outcome = Outcome(200, b"", call, operation)
+            outcome.stream = result
+            return outcome
         return Outcome(200, envelope(version, result), call, operation)
     except (SoapFault, BadRequest) as fault:
         return Outcome(500, fault_envelope(fault, version), call, operation)

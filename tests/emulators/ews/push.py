@@ -16,6 +16,7 @@ from defusedxml import ElementTree as SafeET
 
 from .context import Call
 from .soap import SOAP, EwsError, m, response, response_message, t
+from .streaming import Streams
 
 EVENT_TYPES = (
     "CopiedEvent",
@@ -39,6 +40,7 @@ class Subscription:
     watermark: str
     queue: list[ET.Element] = field(default_factory=list)
     failures: int = 0
+    streaming: bool = False  # events wait for GetStreamingEvents instead of being POSTed
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Push:
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._idle.set()
+        self.streams = Streams(self)
 
     def _watermark(self) -> str:
         return base64.b64encode(f"WM{next(self._counter):012d}".encode()).decode()
@@ -71,9 +74,12 @@ class Push:
     def subscribe(self, call: Call, req: ET.Element) -> ET.Element:
         try:
             request = req.find(m("PushSubscriptionRequest"))
+            streaming = request is None
+            if streaming:
+                request = req.find(m("StreamingSubscriptionRequest"))
             if request is None:
                 raise EwsError(
-                    "ErrorInvalidSubscriptionRequest", "only push subscriptions are emulated"
+                    "ErrorInvalidSubscriptionRequest", "pull subscriptions are not emulated"
                 )
             if request.get("SubscribeToAllFolders") in ("true", "1"):
                 box = call.default_mailbox()
@@ -89,7 +95,7 @@ class Push:
                     "ErrorInvalidSubscriptionRequest", "StatusFrequency must be 1..1440 minutes"
                 )
             url = (request.findtext(t("URL")) or "").strip()
-            if not url.startswith(("http://", "https://")):
+            if not streaming and not url.startswith(("http://", "https://")):
                 raise EwsError("ErrorInvalidPushSubscriptionUrl", "URL must be http(s)")
         except EwsError as err:
             if err.code == "ErrorSchemaValidation":
@@ -97,12 +103,13 @@ class Push:
             return response("Subscribe", [response_message("Subscribe", error=err)])
         sub = Subscription(
             base64.b64encode(b"SUB" + secrets.token_bytes(15)).decode(),
-            box.email.lower(), url, types, frequency, self._watermark(),
+            box.email.lower(), url, types, frequency, self._watermark(), streaming=streaming,
         )  # fmt: skip
         self.subscriptions[sub.id] = sub
         msg = response_message("Subscribe")
         ET.SubElement(msg, m("SubscriptionId")).text = sub.id
-        ET.SubElement(msg, m("Watermark")).text = sub.watermark
+        if not streaming:
+            ET.SubElement(msg, m("Watermark")).text = sub.watermark
         return response("Subscribe", [msg])
 
     def unsubscribe(self, call: Call, req: ET.Element) -> ET.Element:
@@ -148,12 +155,15 @@ class Push:
                 )
             sub.queue.append(event)
         self._kick()
+        self.streams.notify()
 
     def status_now(self) -> None:
         """Queue a StatusEvent on every subscription (what the server sends after StatusFrequency
         minutes without events)."""
         with self.lock:
             for sub in self.subscriptions.values():
+                if sub.streaming:
+                    continue
                 event = ET.Element(t("StatusEvent"))
                 ET.SubElement(event, t("Watermark")).text = self._watermark()
                 sub.queue.append(event)
@@ -165,6 +175,7 @@ class Push:
         self._thread.start()
 
     def stop(self) -> None:
+        self.streams.close_all()
         with self._wake:
             self._stop = True
             self._wake.notify()
@@ -198,7 +209,7 @@ class Push:
         with self.lock:
             batches = []
             for sub in self.subscriptions.values():
-                if sub.queue:
+                if sub.queue and not sub.streaming:
                     batches.append((sub, sub.queue, sub.watermark))
                     sub.watermark = sub.queue[-1].findtext(t("Watermark")) or sub.watermark
                     sub.queue = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +14,7 @@ from .auth import NtlmAcceptor, NtlmUsers, SpnegoError, basic_credentials
 from .faults import Faults
 from .push import Delivery, Push
 from .store import Account, State
+from .streaming import StreamPlan
 from .user import MailboxView
 
 ENDPOINT = "/EWS/Exchange.asmx"
@@ -67,8 +69,21 @@ class _Handler(BaseHTTPRequestHandler):
         account = self._authenticate()
         if account is None:
             return
-        status, payload = self.server.emulator._serve(account, body)
-        self._send(status, payload)
+        status, payload, stream = self.server.emulator._serve(account, body)
+        if stream is None:
+            self._send(status, payload)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def write(chunk: bytes) -> None:
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+
+        self.server.emulator.push.streams.serve(stream, write)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _authenticate(self) -> Account | None:
         emulator = self.server.emulator
@@ -111,6 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     emulator: EwsEmulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client dropping its connection (as exchangelib does after a stream) is no error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class EwsEmulator:
@@ -262,6 +283,11 @@ class EwsEmulator:
         with self.lock:
             return list(self.push.deliveries)
 
+    def close_streams(self) -> None:
+        """Open GetStreamingEvents answers end now (ConnectionStatus Closed), as when their
+        ConnectionTimeout (minutes) runs out."""
+        self.push.streams.close_all()
+
     @property
     def subscriptions(self) -> list[str]:
         with self.lock:
@@ -288,7 +314,7 @@ class EwsEmulator:
                     return account
             return None
 
-    def _serve(self, account: Account, body: bytes) -> tuple[int, bytes]:
+    def _serve(self, account: Account, body: bytes) -> tuple[int, bytes, StreamPlan | None]:
         with self.lock:
             outcome = dispatch.handle(self.state, self.faults, self.push, account, body)
             call = outcome.call
@@ -302,4 +328,4 @@ class EwsEmulator:
             self.calls.append((outcome.operation, mailbox))
             if outcome.error is not None:
                 self.errors.append(outcome.error)
-            return outcome.status, outcome.body
+            return outcome.status, outcome.body, outcome.stream
