@@ -214,3 +214,30 @@ def test_body_type_of_the_shape_converts(ews: EwsEmulator) -> None:
         assert body is not None and body.get("BodyType") == expected_type
         assert "one" in (body.text or "")
         assert ("<body>" in (body.text or "")) == (expected_type == "HTML")
+
+
+@pytest.mark.parametrize("scheme", ["NTLM", "Negotiate"])
+def test_ntlm_handshake_in_either_scheme(ews: EwsEmulator, scheme: str) -> None:
+    import base64
+
+    import spnego
+
+    client = spnego.client("alice", "pw", protocol="ntlm")
+    body = (
+        f'<s:Envelope xmlns:s="{S}" xmlns:m="{M}" xmlns:t="{T}"><s:Body><m:ResolveNames '
+        "ReturnFullContactData='false'><m:UnresolvedEntry>alice</m:UnresolvedEntry>"
+        "</m:ResolveNames></s:Body></s:Envelope>"
+    ).encode()
+    with requests.Session() as session:
+        first = client.step()
+        header = {"Authorization": f"{scheme} {base64.b64encode(first).decode()}"}
+        challenge = session.post(ews.url, data=body, headers=header, timeout=10)
+        assert challenge.status_code == 401
+        value = challenge.headers["WWW-Authenticate"]
+        assert value.startswith(f"{scheme} ")
+        final = client.step(base64.b64decode(value.split(" ", 1)[1]))
+        header = {"Authorization": f"{scheme} {base64.b64encode(final).decode()}"}
+        answer = session.post(ews.url, data=body, headers=header, timeout=10)
+        assert answer.status_code == 200 and code_of(answer) == ["NoError"]
+        again = session.post(ews.url, data=body, timeout=10)  # the connection stays authenticated
+        assert again.status_code == 200

@@ -43,11 +43,11 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(body)
 
-    def _challenge(self, token: bytes | None = None) -> None:
+    def _challenge(self, token: bytes | None = None, scheme: str = "NTLM") -> None:
         emulator = self.server.emulator
         headers = []
         if token is not None:
-            headers.append(("WWW-Authenticate", "NTLM " + base64.b64encode(token).decode()))
+            headers.append(("WWW-Authenticate", f"{scheme} " + base64.b64encode(token).decode()))
         else:
             if "ntlm" in emulator.auth_schemes:
                 headers += [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
@@ -112,7 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._challenge()
                 return None
             if user is None:
-                self._challenge(out or b"")
+                # the challenge answers in the scheme the client used (NTLM or Negotiate)
+                self._challenge(out or b"", "Negotiate" if scheme == "negotiate" else "NTLM")
                 return None
             self.ntlm_user = user
             account = emulator._account_for_ntlm(user)
