@@ -33,8 +33,13 @@ Every answer carries ServerVersionInfo. Strict readings where the docs leave roo
   * A change to an occurrence (or an occurrence's deletion) changes the master's ChangeKey;
     occurrences carry the master's ChangeKey. Changing a master's Start/Recurrence drops
     exceptions whose original start left the series.
-  * CalendarView with more entries than MaxEntriesReturned answers the first ones with
-    IncludesLastItemInRange="false"; it cannot be combined with a Restriction.
+  * CalendarView leaves out items ending before StartDate or starting at or after EndDate
+    (an item ending exactly at StartDate is in). With more entries than MaxEntriesReturned it
+    answers the first ones with IncludesLastItemInRange="false"; it cannot be combined with a
+    Restriction.
+  * SyncFolderItems: MaxChangesReturned outside 1..512 is a schema fault; Create/Update/Delete
+    are computed against what that SyncState was told (an item created and deleted between
+    two calls is never mentioned); masters only, occurrences never appear.
   * Unmodified occurrence ids are derived from the master id and original start, so a move
     (new master id) changes them too.
   * Impersonation (ExchangeImpersonation/ConnectingSID/PrimarySmtpAddress or SmtpAddress): an
