@@ -55,7 +55,8 @@ Every answer carries ServerVersionInfo. Strict readings where the docs leave roo
   * A failed SyncFolderItems still carries an empty SyncState and IncludesLastItemInRange.
 Not emulated: attachments, meeting requests/responses (nothing is ever sent), folders other
 than root/msgfolderroot/calendar, pull subscriptions, TimeZoneContext (every
-answer is in UTC), AutoResolve's "keep the old value" cases.
+answer is in UTC), AutoResolve's "keep the old value" cases, Windows zones beyond those
+icalendar maps to IANA; a series expands to at most 5000 occurrences.
 
 Control API (thread-safe; every method takes `ews.lock`):
   ews.url                        the service endpoint
