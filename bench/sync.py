@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> dict:
     push = to_crm_result["channels_opened"] > 0 and to_crm_result["push_notifications"] > 0
     mode = "push" if push else f"polling every {args.poll_seconds} s"
     if not remote.push:
-        mode += " (CalDAV has no push)"
+        mode += " (no EWS push yet)" if kind == "exchange" else " (CalDAV has no push)"
     return {
         "backend": kind,
         "meetings": n,

@@ -179,7 +179,9 @@ class ExchangeRemote:
     def __init__(self, driver) -> None:  # noqa: ANN001 - tests.contract.drivers.exchange
         self.driver = driver
         self.ews = driver.ews
+        self.proxy = driver.proxy  # sees every write request and its items
         self.mark = 0
+        self.write_mark = 0
 
     def _since(self) -> list[tuple[str, str | None]]:
         with self.ews.lock:
@@ -188,15 +190,19 @@ class ExchangeRemote:
     def reset(self) -> None:
         with self.ews.lock:
             self.mark = len(self.ews.calls)
+        with self.proxy.lock:
+            self.write_mark = len(self.proxy.writes)
 
     def counts(self) -> dict:
         calls = Counter(operation for operation, _ in self._since())
         writes = sum(n for operation, n in calls.items() if operation in self.WRITES)
+        with self.proxy.lock:
+            items = sum(n for _, n in self.proxy.writes[self.write_mark :])
         return {
             "http_requests": sum(calls.values()),
             "http_writes": writes,
-            # one CreateItem of a batch counts once here; items created are in calls_by_api
-            "write_calls": writes,
+            # items written, each item of a batched CreateItem one (as Google's batch parts)
+            "write_calls": items,
             "token_requests": 0,
             "http_by_kind": {"POST /EWS/Exchange.asmx": sum(calls.values())},
             "calls_by_api": dict(sorted(calls.items())),
