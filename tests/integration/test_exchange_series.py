@@ -91,3 +91,24 @@ def test_sync_pages_carry_the_cursor_on_the_last_page_only(backend):
     assert sorted(e.crm_meeting_id for p in pages for e in p.changes) == [
         f"p-{n}" for n in range(5)
     ]
+
+
+def test_an_occurrence_edited_in_outlook_changes_the_series_changekey(ews, backend):
+    """Exchange gives the master a new ChangeKey when one of its occurrences changes: our
+    write with the ChangeKey we had fails (ErrorIrresolvableConflict), a fresh one works."""
+    from bridge.backends.base import PreconditionFailed
+
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    series = meeting(start=start, end=start.replace(hour=10), timezone="UTC",
+                     recurrence=("RRULE:FREQ=DAILY;COUNT=3",))  # fmt: skip
+    created = backend.create(series, idempotency_key="s")
+    second = ews.mailbox(ALICE).occurrence_starts(created.remote_id)[1]
+    ews.mailbox(ALICE).modify_occurrence(created.remote_id, second, subject="mine")
+    with pytest.raises(PreconditionFailed, match="ErrorIrresolvableConflict"):
+        backend.update(created.remote_id, series, etag=created.etag)
+    fresh = backend.get(created.remote_id)
+    assert [o.subject for o in fresh.overrides] == ["mine"]
+    written = backend.update(created.remote_id, series, etag=fresh.etag)
+    assert written.etag != fresh.etag
+    assert backend.get(created.remote_id).content_hash() == series.content_hash()
+    assert all(value == "SendToNone" for _, _, value in ews.sends)
