@@ -94,7 +94,10 @@ class ExchangeBackend(BaseBackend):
             if master_id is not None:
                 original = original or occ_item.original_start
                 by_master.setdefault(master_id, []).append(wire.Occurrence(original, occ_item))
-        return [wire.event_from_item(m, by_master.get(m.id, ())) for m in masters]
+        try:
+            return [wire.event_from_item(m, by_master.get(m.id, ())) for m in masters]
+        except ValueError as error:  # a recurrence pattern the wire cannot read
+            raise BackendError(f"EWS GetItem: unreadable calendar item: {error}") from None
 
     # --- reading ------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
