@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bridge.backends.caldav.settings import _password
+from bridge.backends.secrets_from import password_from
 from bridge.backends.settings_schema import KindSchema, Setting
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def exchange_settings(spec: BindingSpec) -> ExchangeSettings:
     if "@" not in settings["email"]:
         raise BindingConfigError(f"backend.email: not an e-mail address: {settings['email']!r}")
     typed = {k: v for k, v in settings.items() if k in ExchangeSettings.__dataclass_fields__}
-    typed["password"] = _password(settings, dict(spec.secret))
+    typed["password"] = password_from(settings, spec.secret)
     return ExchangeSettings(**typed)
 
 

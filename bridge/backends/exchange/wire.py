@@ -253,15 +253,10 @@ def item_fields(event: RemoteEvent) -> dict[str, object]:
     rule = rule_of(event)
     zone = ews_zone("UTC" if event.all_day else event.timezone)
     return {
-        "subject": event.subject,
-        "body": Body(event.description),
-        "location": event.location,
-        "start": _when(event.start, event),
-        "end": _when(event.end, event, end=True),
+        **_content(event, event),
         "is_all_day": event.all_day,
         "_start_timezone": zone,
         "_end_timezone": zone,
-        "legacy_free_busy_status": BUSY_TO_EWS[event.busy],
         "sensitivity": "Private" if event.private else "Normal",
         "recurrence": pattern.to_ews(rule, local_start(event)) if rule else None,
         "crm_zone": None if event.all_day else event.timezone,
@@ -278,13 +273,19 @@ def tag_fields(event: RemoteEvent) -> dict[str, object]:
 
 def occurrence_fields(event: RemoteEvent, override: RemoteOverride) -> dict[str, object]:
     """What an occurrence's UpdateItem writes for one override."""
+    return _content(override, event)
+
+
+def _content(source: RemoteEvent | RemoteOverride, event: RemoteEvent) -> dict[str, object]:
+    """The fields a master and an occurrence share, from ``source`` (the event itself or
+    one of its overrides); times in ``event``'s zone and all-day form."""
     return {
-        "subject": override.subject,
-        "body": Body(override.description),
-        "location": override.location,
-        "start": _when(override.start, event),
-        "end": _when(override.end, event, end=True),
-        "legacy_free_busy_status": BUSY_TO_EWS[override.busy],
+        "subject": source.subject,
+        "body": Body(source.description),
+        "location": source.location,
+        "start": _when(source.start, event),
+        "end": _when(source.end, event, end=True),
+        "legacy_free_busy_status": BUSY_TO_EWS[source.busy],
     }
 
 
