@@ -59,12 +59,14 @@ def _google(spec: BindingSpec) -> Backend:
 
 
 def _builtin() -> dict[str, BackendKind]:
+    from bridge.backends.exchange.push import ExchangeReceiver
     from bridge.backends.google.push import GoogleReceiver
 
     return {
         GOOGLE.kind: BackendKind(GOOGLE, make=_google, receiver=GoogleReceiver()),
         CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
-        EXCHANGE.kind: BackendKind(EXCHANGE, make=make_exchange),  # exchangelib loads on use
+        # exchangelib loads on use (the receiver reads SOAP with defusedxml alone)
+        EXCHANGE.kind: BackendKind(EXCHANGE, make=make_exchange, receiver=ExchangeReceiver()),
     }
 
 

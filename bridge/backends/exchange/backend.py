@@ -7,6 +7,7 @@
   DeleteItem on the ChangeKey, occurrences by instance index (series.py), every one with
   SendToNone; attendees are never written.
 - idempotent creates: the CRM tag (a named extended property) is looked up first.
+- push: EWS push subscriptions on the calendar folder (push.py); polling goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bridge.backends.base import (
     Deleted,
     NotFound,
     PreconditionFailed,
+    PushChannel,
     Rejected,
     RemoteEvent,
     Window,
@@ -37,6 +39,7 @@ from bridge.backends.base import (
 from bridge.backends.exchange import series, wire
 from bridge.backends.exchange.check import check_session
 from bridge.backends.exchange.listing import Listing
+from bridge.backends.exchange.push import ExchangePush
 from bridge.backends.exchange.session import Session, mapped
 from bridge.backends.exchange.settings import ExchangeSettings
 
@@ -275,6 +278,10 @@ class ExchangeBackend(BaseBackend):
 
     def check(self) -> str | None:
         return check_session(self.session)
+
+    def push(self) -> PushChannel | None:
+        """EWS push subscriptions on the calendar folder (push.py)."""
+        return ExchangePush(self)
 
     def close(self) -> None:
         self.session.close()
