@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
+import caldav
 import pytest
 from defusedxml.ElementTree import fromstring
 from sqlalchemy import update
@@ -23,7 +24,10 @@ from bridge.store import channels as channel_store
 from bridge.store.schema import bindings, channels
 from bridge.sync.channels import renew_channels, stop_all, webhook_path
 from bridge.sync.scheduler import Scheduler, Timing
+from tests.contract.config import binding_toml, store_secret
 from tests.contract.drivers.exchange import open_driver
+from tests.support import server as support
+from tests.support.http import vevent
 from tests.support.sync_world import make_driver_world
 
 FAR = 4_000_000_000.0  # a next_run_at long after the test
@@ -287,3 +291,38 @@ def _at(hour: int):
 
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day + timedelta(days=1, hours=hour)
+
+
+def test_serve_takes_an_outlook_edit_to_caldav_by_push(tmp_path, db_url, driver):
+    """`bridge serve` with [api] on opens an EWS push subscription; an edit in the mailbox
+    reaches the CRM's CalDAV calendar in seconds, not at the 60 s polling interval."""
+    api_port = support.free_port()
+    port = support.free_port()
+    config = support.write_config(tmp_path, db_url, port, alice_extra=binding_toml(driver))
+    config.write_text(
+        config.read_text()
+        + f'\n[api]\nenabled = true\nport = {api_port}\npublic_url = "http://127.0.0.1:{api_port}"\n'
+    )
+    store_secret(config, driver)
+    server = support.start(config, port, cwd=tmp_path)
+    try:
+        client = caldav.DAVClient(url=server.url + "/", username="alice", password="alice")
+        [cal] = [c for c in client.principal().calendars() if str(c.url).endswith("/meetings/")]
+        cal.add_event(vevent("serve-1", "Before"))
+        assert _wait(lambda: [i["subject"] for i in driver.user.items()] == ["Before"], 20), (
+            server.output()[-3000:]
+        )
+        assert _wait(lambda: driver.ews.subscriptions != [], 20), server.output()[-3000:]
+        [subscription] = driver.ews.subscriptions
+        assert _callback(driver, subscription).startswith(f"http://127.0.0.1:{api_port}{PATH}?")
+        [item] = driver.user.items()
+        began = time.monotonic()
+        driver.user.update(item["id"], subject="After (edited in Outlook)")
+        assert _wait(lambda: "After (edited in Outlook)" in cal.event_by_uid("serve-1").data, 10), (
+            server.output()[-3000:]
+        )
+        assert time.monotonic() - began < 10
+        delivery = _last_delivery(driver, subscription)
+        assert delivery.result == "OK"
+    finally:
+        server.stop()
