@@ -1,5 +1,6 @@
 """The EWS emulator's push notifications through exchangelib: Subscribe, SendNotification POSTs
-to the callback (parsed with exchangelib's SendNotification), OK / Unsubscribe, Unsubscribe."""
+to the callback (parsed with exchangelib's SendNotification), OK / Unsubscribe answers, and
+the Unsubscribe operation (streaming subscriptions only)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from exchangelib import (
     EWSTimeZone,
     Version,
 )
-from exchangelib.errors import ErrorSubscriptionNotFound
+from exchangelib.errors import ErrorInvalidSubscription, ErrorSubscriptionNotFound
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.services import SendNotification
 from exchangelib.transport import NTLM
@@ -147,12 +148,17 @@ def test_callback_unsubscribe_ends_the_subscription(
     assert len(receiver.received) == 1
 
 
-def test_unsubscribe(ews: EwsEmulator, alice: Account, receiver: Receiver) -> None:
+def test_unsubscribe_is_not_for_push_subscriptions(
+    ews: EwsEmulator, alice: Account, receiver: Receiver
+) -> None:
+    """MS-OXWSNTIF 3.1.4.4: Unsubscribe removes pull and streaming subscriptions; for another
+    type it answers ErrorInvalidSubscription. A push subscription ends by its callback."""
     sub_id, _ = alice.calendar.subscribe_to_push(callback_url=receiver.url)
-    alice.calendar.unsubscribe(sub_id)
-    assert ews.subscriptions == []
-    with pytest.raises(ErrorSubscriptionNotFound):
+    with pytest.raises(ErrorInvalidSubscription):
         alice.calendar.unsubscribe(sub_id)
+    assert ews.subscriptions == [sub_id]
+    with pytest.raises(ErrorSubscriptionNotFound):
+        alice.calendar.unsubscribe("U1VCbm90aGVyZQ==")
 
 
 def test_unreachable_callback_is_dropped_after_three_failures(

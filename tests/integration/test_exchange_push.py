@@ -25,6 +25,7 @@ from bridge.store.schema import bindings, channels
 from bridge.sync.channels import renew_channels, stop_all, webhook_path
 from bridge.sync.scheduler import Scheduler, Timing
 from tests.contract.config import binding_toml, store_secret
+from tests.contract.driver import ALICE
 from tests.contract.drivers.exchange import open_driver
 from tests.support import server as support
 from tests.support.http import vevent
@@ -258,6 +259,12 @@ def test_a_channel_near_expiry_is_reopened_and_the_old_one_stopped(world, driver
     assert renew_channels(world.store, world.backend_for, hook, renew_before=3600) == 1
     new = _channel(world)
     assert new.channel_id != old.channel_id and new.resource_id != old.resource_id
+    # Unsubscribe is not for push subscriptions (ErrorInvalidSubscription): the old one ends
+    # at its next notification, answered Unsubscribe, while the new one is answered OK.
+    assert sorted(driver.ews.subscriptions) == sorted([old.resource_id, new.resource_id])
+    driver.ews.send_status()
+    assert _last_delivery(driver, old.resource_id).result == "Unsubscribe"
+    assert _last_delivery(driver, new.resource_id).result == "OK"
     assert driver.ews.subscriptions == [new.resource_id]
     assert new.expiration > time.time() + 86400 - 60  # EWS grants what we ask, up to a day
     # A late notification of the old channel is told to unsubscribe; the new one works.
@@ -272,11 +279,27 @@ def test_a_channel_near_expiry_is_reopened_and_the_old_one_stopped(world, driver
     assert _next_run(world) <= time.time()
 
 
-def test_stop_all_stops_every_subscription(world, driver, hook):
+def test_stop_all_forgets_every_subscription_and_ends_it_at_its_next_notification(
+    world, driver, hook
+):
     row = _open(world, driver, hook)
     assert stop_all(world.store, world.backend_for) == 1
     assert _channel(world) is None
+    assert ("Unsubscribe", ALICE) in driver.ews.calls  # tried; EWS keeps push ones
+    driver.ews.send_status()
+    assert _last_delivery(driver, row.resource_id).result == "Unsubscribe"
     assert row.resource_id not in driver.ews.subscriptions
+
+
+def test_stopping_a_subscription_the_server_lost_is_not_found(world, driver, hook):
+    from bridge.backends.base import NotFound, Subscription
+
+    backend = world.backend()
+    try:
+        with pytest.raises(NotFound, match="ErrorSubscriptionNotFound"):
+            backend.push().stop(Subscription("ours", None, "U1VCZ29uZQ=="))
+    finally:
+        backend.close()
 
 
 def test_a_failing_subscribe_leaves_polling(world, driver, hook):

@@ -16,9 +16,10 @@ IsEqualTo/IsNotEqualTo/Exists/And/Or/Not on FieldURI or a named ExtendedFieldURI
 (ItemId, OccurrenceItemId, RecurringMasterItemId; AdditionalProperties incl. ExtendedFieldURI),
 CreateItem, UpdateItem (Set/Append/DeleteItemField, ConflictResolution, ChangeKey check),
 DeleteItem, MoveItem (new ItemId), SyncFolderItems (paged), ResolveNames, ConvertId,
-Subscribe (PushSubscriptionRequest) and Unsubscribe, with SendNotification POSTs to the
-callback URL (CreatedEvent, ModifiedEvent, DeletedEvent, MovedEvent, StatusEvent); an answer
-of SubscriptionStatus Unsubscribe, or 3 failed deliveries in a row, ends the subscription.
+Subscribe (PushSubscriptionRequest), with SendNotification POSTs to the callback URL
+(CreatedEvent, ModifiedEvent, DeletedEvent, MovedEvent, StatusEvent); an answer of
+SubscriptionStatus Unsubscribe, or 3 failed deliveries in a row, ends the subscription
+(Unsubscribe of a push subscription is ErrorInvalidSubscription, as MS-OXWSNTIF says).
 Streaming subscriptions too: Subscribe (StreamingSubscriptionRequest) and GetStreamingEvents,
 one chunked answer with an envelope per batch of events until ConnectionTimeout (or
 close_streams()), then ConnectionStatus Closed. No heartbeat envelopes between events.

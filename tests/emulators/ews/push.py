@@ -119,6 +119,13 @@ class Push:
             err = EwsError("ErrorSubscriptionNotFound", "The specified subscription was not found.")
             return response("Unsubscribe", [response_message("Unsubscribe", error=err)])
         call.check_access(call.state.mailbox(sub.mailbox))
+        if not sub.streaming:  # MS-OXWSNTIF 3.1.4.4: pull and streaming only
+            err = EwsError(
+                "ErrorInvalidSubscription",
+                "Unsubscribe ends pull and streaming subscriptions; a push subscription ends "
+                "when its callback answers Unsubscribe.",
+            )
+            return response("Unsubscribe", [response_message("Unsubscribe", error=err)])
         del self.subscriptions[sub_id]
         return response("Unsubscribe", [response_message("Unsubscribe")])
 
