@@ -172,7 +172,7 @@ class ExchangeRemote:
     emulator's control API (Outlook), and looking at the mailbox sends no request."""
 
     kind = "exchange"
-    push = False  # no EWS push subscriptions yet: the binding is polled
+    push = True  # EWS push subscriptions to the webhook app
 
     WRITES = ("CreateItem", "UpdateItem", "DeleteItem", "MoveItem")
 
@@ -226,7 +226,20 @@ class ExchangeRemote:
         return sum(1 for operation, _ in self._since() if operation == "SyncFolderItems")
 
     def phase_marker(self) -> int:
-        return 0
+        with self.ews.lock:
+            return len(self.ews.push.deliveries)
 
     def push_figures(self, since: int) -> dict:
-        return {"watch_channels_opened": 0, "notifications": {}, "push_notifications": 0}
+        with self.ews.lock:
+            deliveries = list(self.ews.push.deliveries[since:])
+            subscribed = sum(1 for operation, _ in self.ews.calls if operation == "Subscribe")
+        labels = Counter(
+            f"{'status' if d.events == ['StatusEvent'] else 'change'} {d.status} {d.result}"
+            for d in deliveries
+        )
+        return {
+            "watch_channels_opened": subscribed,
+            # SendNotification POSTs the emulator made during the phase, "what status result".
+            "notifications": dict(sorted(labels.items())),
+            "push_notifications": labels.get("change 200 OK", 0),
+        }
