@@ -2,7 +2,9 @@
 
 - ``list_changes``: SyncFolderItems page by page (``page_size`` changes each, IdOnly), the
   changed items read with GetItem (only the fields sync needs), modified occurrences of the
-  page's masters in one more GetItem; the cursor is the SyncState.
+  page's masters in one more GetItem; the cursor is the SyncState. A first pull (no cursor)
+  reaches the SyncState IdOnly and reads only what the window needs (view.py: CalendarView,
+  one master per series).
 - writes: CreateItem (``batch_size`` items per request in ``create_many``), UpdateItem and
   DeleteItem on the ChangeKey, occurrences by instance index (series.py), every one with
   SendToNone; attendees are never written.
@@ -36,7 +38,7 @@ from bridge.backends.base import (
     RemoteEvent,
     Window,
 )
-from bridge.backends.exchange import series, wire
+from bridge.backends.exchange import series, view, wire
 from bridge.backends.exchange.check import check_session
 from bridge.backends.exchange.listing import Listing
 from bridge.backends.exchange.push import ExchangePush
@@ -108,7 +110,16 @@ class ExchangeBackend(BaseBackend):
             self._call, self.account, self.folder, cursor, self.settings.page_size,
             read=lambda ids: self._events(self._fetch(ids, wire.FIELDS)),
             failed=lambda error: mapped(error, "SyncFolderItems", self.settings.email),
+            in_window=lambda: self._window_ids(window),
         )  # fmt: skip
+
+    def _window_ids(self, window: Window) -> list | None:
+        try:
+            return view.window_ids(self._call, self.folder, window, self.settings.view_size)
+        except ResponseMessageError as error:  # an entry of the answer was an error
+            raise mapped(error, "FindItem", self.settings.email) from None
+        except ValueError as error:
+            raise BackendError(f"EWS FindItem: {error}") from None
 
     def _read(self, remote_id: str) -> CalendarItem | None:
         items = self._fetch([ItemId(remote_id)], (*wire.FIELDS, "parent_folder_id"))

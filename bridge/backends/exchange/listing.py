@@ -1,6 +1,12 @@
 """The pull of the Exchange backend: SyncFolderItems page by page (IdOnly, ``page_size``
 changes each), the SyncState as the cursor, and what the backend knows of its own writes.
 
+- A first pull (no cursor) walks SyncFolderItems IdOnly to the end (reading nothing: it
+  only learns every item's id and reaches the SyncState), then reads what the window needs
+  (view.py); items outside the window are neither read nor reported. One moved into the
+  window later is an Update from that SyncState; one that only comes into the window as
+  time passes is read at the next re-baseline (ResyncRequired).
+
 - An item still at the ChangeKey our own last write left is not read again on an
   incremental listing (it is our echo): an idle round after a push is one request.
 - SyncFolderItems reports changes against what it has told this SyncState; an item we
@@ -107,37 +113,85 @@ class Listing:
         page_size: int,
         read: Callable[[list[ItemId]], list[RemoteEvent]],
         failed: Callable[[BaseException], Exception],
+        in_window: Callable[[], list[ItemId] | None],
     ) -> Iterator[ChangePage]:
-        state = cursor or None
-        service = _Sync(account=account)
+        """The changes since ``cursor``; from None, the SyncState is reached IdOnly and
+        only what ``in_window`` names is read (``page_size`` items a page)."""
+        sync = _Pages(call, account, folder, page_size, failed)
+        if cursor:
+            yield from self._incremental(sync, cursor, read)
+            return
         mentioned: set[str] = set()
-        while True:
-            changes = call("SyncFolderItems", lambda s=state: list(service.call(
-                folder=folder, shape=ID_ONLY, additional_fields=set(), sync_state=s,
-                ignore=None, max_changes_returned=page_size, sync_scope=None,
-            )))  # fmt: skip
+        state = ""
+        for changes, reached, _last in sync.walk(None):
+            mentioned.update(item.id for _kind, item in changes)
+            state = reached
+        wanted = in_window()
+        if wanted is None:  # a window too long for CalendarView: every item
+            wanted = [ItemId(i) for i in mentioned]
+        done: set[str] = set()
+        for start in range(0, max(len(wanted), 1), page_size):
+            events = [e for e in read(wanted[start : start + page_size]) if e.remote_id not in done]
+            done.update(e.remote_id for e in events)
+            found: list[Change] = list(events)
+            if start + page_size >= len(wanted):
+                found.extend(Deleted(i) for i in self._gone(None, mentioned | done, state))
+                yield ChangePage(found, cursor=state)
+            else:
+                yield ChangePage(found)
+
+    def _incremental(
+        self, sync: _Pages, cursor: str, read: Callable[[list[ItemId]], list[RemoteEvent]]
+    ) -> Iterator[ChangePage]:
+        mentioned: set[str] = set()
+        for changes, state, last in sync.walk(cursor):
             found: list[Change] = []
             changed = []
-            for change in changes:
-                if isinstance(change, BaseException):
-                    raise failed(change)
-                kind, item = change
+            for kind, item in changes:
                 mentioned.add(item.id)
                 if kind == SyncFolderItems.DELETE:
                     self.forget(item.id)
                     found.append(Deleted(item.id))
-                elif kind not in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE):
-                    continue
-                elif cursor and self.written.get(item.id) == item.changekey:
-                    continue  # our own write, unchanged since
-                else:
+                elif self.written.get(item.id) != item.changekey:
                     changed.append(ItemId(item.id))
+                # else: our own write, unchanged since
             found.extend(read(changed))
-            last = service.includes_last_item_in_range or service.sync_state == state
             if last:
-                gone = self._gone(cursor, mentioned, service.sync_state)
-                found.extend(Deleted(item_id) for item_id in gone)
-            yield ChangePage(found, cursor=service.sync_state if last else None)
+                found.extend(Deleted(i) for i in self._gone(cursor, mentioned, state))
+            yield ChangePage(found, cursor=state if last else None)
+
+
+class _Pages:
+    """SyncFolderItems (IdOnly) page by page from a state: (changes, new state, last)."""
+
+    def __init__(
+        self,
+        call: Callable,
+        account: object,
+        folder: object,
+        page_size: int,
+        failed: Callable[[BaseException], Exception],
+    ) -> None:
+        self.call, self.folder, self.failed = call, folder, failed
+        self.page_size = min(page_size, 512)  # MaxChangesReturned is 1..512 (types.xsd)
+        self.service = _Sync(account=account)
+
+    def walk(self, state: str | None) -> Iterator[tuple[list, str, bool]]:
+        service = self.service
+        while True:
+            answers = self.call("SyncFolderItems", lambda s=state: list(service.call(
+                folder=self.folder, shape=ID_ONLY, additional_fields=set(), sync_state=s,
+                ignore=None, max_changes_returned=self.page_size, sync_scope=None,
+            )))  # fmt: skip
+            changes = []
+            for answer in answers:
+                if isinstance(answer, BaseException):
+                    raise self.failed(answer)
+                kind, item = answer
+                if kind in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE, SyncFolderItems.DELETE):
+                    changes.append((kind, item))
+            last = service.includes_last_item_in_range or service.sync_state == state
+            yield changes, service.sync_state, last
             if last:
                 return
             state = service.sync_state

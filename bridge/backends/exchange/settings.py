@@ -58,6 +58,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _view_size(value: Any) -> str | None:
+    return None if 0 < value <= 1000 else "must be between 1 and 1000 (EWS's FindItem limit)"
+
+
 EXCHANGE = KindSchema(
     "exchange",
     {
@@ -71,6 +75,7 @@ EXCHANGE = KindSchema(
         "server_version": Setting(str, validate=_one_of(SERVER_VERSIONS)),
         "page_size": Setting(int, validate=_positive),  # changes per SyncFolderItems page
         "batch_size": Setting(int, validate=_positive),  # items per CreateItem
+        "view_size": Setting(int, validate=_view_size),  # entries per CalendarView (<= 1000)
         "timeout": Setting(float, validate=_positive),
         "max_retries": Setting(int),  # retries of ErrorServerBusy (and transient errors)
         "max_back_off": Setting(float, validate=_positive),  # seconds: the longest wait honoured
@@ -91,6 +96,7 @@ class ExchangeSettings:
     server_version: str = "2016"
     page_size: int = 100
     batch_size: int = 100
+    view_size: int = 1000
     timeout: float = 30.0
     max_retries: int = 4
     max_back_off: float = 30.0
