@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.backends.base import Deleted, RemoteEvent, Window
+from bridge.backends.base import Deleted, RemoteEvent, ResyncRequired, Window
 from bridge.backends.exchange.backend import ExchangeBackend
 from bridge.backends.exchange.settings import ExchangeSettings
 from tests.contract.drivers.exchange import recurrence_spec
@@ -48,9 +48,11 @@ def _seed(ews: EwsEmulator, subject: str, start: datetime, **more: object) -> st
     )  # fmt: skip
 
 
-def _pull(backend: ExchangeBackend, cursor: str | None) -> tuple[list, str | None]:
+def _pull(
+    backend: ExchangeBackend, cursor: str | None, window: Window = WINDOW
+) -> tuple[list, str | None]:
     changes, new_cursor = [], None
-    for page in backend.list_changes(cursor, WINDOW):
+    for page in backend.list_changes(cursor, window):
         changes.extend(page.changes)
         new_cursor = page.cursor or new_cursor
     return changes, new_cursor
@@ -153,3 +155,30 @@ def test_an_event_moved_into_the_window_later_arrives(ews, backend):
     (event,) = changes
     assert event.remote_id == old and event.start == moved
     assert _pull(backend, cursor)[0] == []
+
+
+def test_an_untouched_event_arrives_when_time_brings_it_into_the_window(ews, backend):
+    later = _seed(ews, "later", datetime(2031, 7, 10, 9, tzinfo=UTC))
+    _seed(ews, "inside", datetime(2031, 3, 1, 9, tzinfo=UTC))
+    changes, cursor = _pull(backend, None)
+    assert [c.subject for c in changes] == ["inside"]
+    moved_on = Window(WINDOW.start + timedelta(days=60), WINDOW.end + timedelta(days=60))
+    before = len(ews.calls)
+    changes, cursor = _pull(backend, cursor, moved_on)
+    assert [c.remote_id for c in changes] == [later]
+    assert _calls(ews, before)["FindItem"] == 1  # only the slice that came in
+    before = len(ews.calls)
+    assert _pull(backend, cursor, moved_on)[0] == []
+    assert dict(_calls(ews, before)) == {"SyncFolderItems": 1}  # idle: one request
+
+
+def test_a_window_grown_by_more_than_a_view_reads_asks_for_a_resync(ews, backend):
+    """A slice over two years is not expanded: the engine lists from None (every item)."""
+    _seed(ews, "inside", datetime(2031, 3, 1, 9, tzinfo=UTC))
+    _, cursor = _pull(backend, None)
+    grown = Window(WINDOW.start, WINDOW.end + timedelta(days=1000))
+    with pytest.raises(ResyncRequired):
+        _pull(backend, cursor, grown)
+    moved = Window(WINDOW.start + timedelta(days=1000), WINDOW.end + timedelta(days=1000))
+    far = _seed(ews, "far", moved.start + timedelta(days=3))
+    assert [c.remote_id for c in _pull(backend, cursor, moved)[0]] == [far]

@@ -107,10 +107,10 @@ class ExchangeBackend(BaseBackend):
     # --- reading ------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
         return self.listing.pages(
-            self._call, self.account, self.folder, cursor, self.settings.page_size,
+            self._call, self.account, self.folder, cursor, window, self.settings.page_size,
             read=lambda ids: self._events(self._fetch(ids, wire.FIELDS)),
             failed=lambda error: mapped(error, "SyncFolderItems", self.settings.email),
-            in_window=lambda: self._window_ids(window),
+            in_range=self._window_ids,
         )  # fmt: skip
 
     def _window_ids(self, window: Window) -> list | None:

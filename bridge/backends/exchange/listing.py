@@ -4,8 +4,9 @@ changes each), the SyncState as the cursor, and what the backend knows of its ow
 - A first pull (no cursor) walks SyncFolderItems IdOnly to the end (reading nothing: it
   only learns every item's id and reaches the SyncState), then reads what the window needs
   (view.py); items outside the window are neither read nor reported. One moved into the
-  window later is an Update from that SyncState; one that only comes into the window as
-  time passes is read at the next re-baseline (ResyncRequired).
+  window later is an Update from that SyncState. The cursor also holds the window's end
+  read so far: when time moves the window's end on, an incremental pull reads the slice
+  that came in (CalendarView), so an event nobody touched arrives as it enters.
 
 - An item still at the ChangeKey our own last write left is not read again on an
   incremental listing (it is our echo): an idle round after a push is one request.
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from exchangelib.items import ID_ONLY
 from exchangelib.properties import ItemId
 from exchangelib.services import SyncFolderItems
 from exchangelib.services.sync_folder_hierarchy import SyncFolder
 
-from bridge.backends.base import Change, ChangePage, Deleted, RemoteEvent
+from bridge.backends.base import Change, ChangePage, Deleted, RemoteEvent, ResyncRequired, Window
 
 
 def _trim(entries: dict, keep: int) -> None:
@@ -110,23 +112,24 @@ class Listing:
         account: object,
         folder: object,
         cursor: str | None,
+        window: Window,
         page_size: int,
         read: Callable[[list[ItemId]], list[RemoteEvent]],
         failed: Callable[[BaseException], Exception],
-        in_window: Callable[[], list[ItemId] | None],
+        in_range: Callable[[Window], list[ItemId] | None],
     ) -> Iterator[ChangePage]:
         """The changes since ``cursor``; from None, the SyncState is reached IdOnly and
-        only what ``in_window`` names is read (``page_size`` items a page)."""
+        only what ``in_range(window)`` names is read (``page_size`` items a page)."""
         sync = _Pages(call, account, folder, page_size, failed)
         if cursor:
-            yield from self._incremental(sync, cursor, read)
+            yield from self._incremental(sync, cursor, window, page_size, read, in_range)
             return
         mentioned: set[str] = set()
         state = ""
         for changes, reached, _last in sync.walk(None):
             mentioned.update(item.id for _kind, item in changes)
             state = reached
-        wanted = in_window()
+        wanted = in_range(window)
         if wanted is None:  # a window too long for CalendarView: every item
             wanted = [ItemId(i) for i in mentioned]
         done: set[str] = set()
@@ -136,15 +139,33 @@ class Listing:
             found: list[Change] = list(events)
             if start + page_size >= len(wanted):
                 found.extend(Deleted(i) for i in self._gone(None, mentioned | done, state))
-                yield ChangePage(found, cursor=state)
+                yield ChangePage(found, cursor=encode(state, window.end))
             else:
                 yield ChangePage(found)
 
     def _incremental(
-        self, sync: _Pages, cursor: str, read: Callable[[list[ItemId]], list[RemoteEvent]]
+        self,
+        sync: _Pages,
+        cursor: str,
+        window: Window,
+        page_size: int,
+        read: Callable[[list[ItemId]], list[RemoteEvent]],
+        in_range: Callable[[Window], list[ItemId] | None],
     ) -> Iterator[ChangePage]:
+        """SyncFolderItems from the cursor's state; then, when the window's end has moved
+        past what the cursor covers, the slice that came into the window as time passed
+        (CalendarView, found before the walk, read after it: what the walk read is newer)."""
+        since, covered = decode(cursor)
+        entered: list[ItemId] = []
+        if covered is not None and window.end > covered:
+            found_ids = in_range(Window(max(covered, window.start), window.end))
+            if found_ids is None:
+                raise ResyncRequired("EWS: the window moved by more than CalendarView reads")
+            entered = found_ids
+        end = window.end if covered is None else max(covered, window.end)
         mentioned: set[str] = set()
-        for changes, state, last in sync.walk(cursor):
+        seen: set[str] = set()
+        for changes, state, last in sync.walk(since):
             found: list[Change] = []
             changed = []
             for kind, item in changes:
@@ -155,10 +176,36 @@ class Listing:
                 elif self.written.get(item.id) != item.changekey:
                     changed.append(ItemId(item.id))
                 # else: our own write, unchanged since
-            found.extend(read(changed))
+            events = read(changed)
+            seen.update(e.remote_id for e in events)
+            found.extend(events)
             if last:
-                found.extend(Deleted(i) for i in self._gone(cursor, mentioned, state))
-            yield ChangePage(found, cursor=state if last else None)
+                found.extend(Deleted(i) for i in self._gone(since, mentioned, state))
+            done = last and not entered
+            yield ChangePage(found, cursor=encode(state, end) if done else None)
+        for start in range(0, len(entered), page_size):
+            events = [
+                e for e in read(entered[start : start + page_size]) if e.remote_id not in seen
+            ]
+            seen.update(e.remote_id for e in events)
+            final = start + page_size >= len(entered)
+            yield ChangePage(events, cursor=encode(state, end) if final else None)
+
+
+def encode(state: str, covered: datetime) -> str:
+    """The cursor: the SyncState and the end of the window read so far."""
+    return f"{_MARK} {covered.astimezone(UTC).isoformat()} {state}"
+
+
+def decode(cursor: str) -> tuple[str, datetime | None]:
+    """(SyncState, window end covered); a bare SyncState (older cursors) covers nothing known."""
+    if cursor.startswith(_MARK + " "):
+        _mark, covered, state = cursor.split(" ", 2)
+        return state, datetime.fromisoformat(covered)
+    return cursor, None
+
+
+_MARK = "ews1"
 
 
 class _Pages:
