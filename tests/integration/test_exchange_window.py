@@ -182,3 +182,12 @@ def test_a_window_grown_by_more_than_a_view_reads_asks_for_a_resync(ews, backend
     moved = Window(WINDOW.start + timedelta(days=1000), WINDOW.end + timedelta(days=1000))
     far = _seed(ews, "far", moved.start + timedelta(days=3))
     assert [c.remote_id for c in _pull(backend, cursor, moved)[0]] == [far]
+
+
+def test_a_window_moved_by_an_hour_keeps_an_idle_pull_at_one_request(ews, backend):
+    _seed(ews, "inside", datetime(2031, 3, 1, 9, tzinfo=UTC))
+    _, cursor = _pull(backend, None)
+    hour = Window(WINDOW.start + timedelta(hours=1), WINDOW.end + timedelta(hours=1))
+    before = len(ews.calls)
+    assert _pull(backend, cursor, hour)[0] == []
+    assert dict(_calls(ews, before)) == {"SyncFolderItems": 1}

@@ -4,9 +4,10 @@ changes each), the SyncState as the cursor, and what the backend knows of its ow
 - A first pull (no cursor) walks SyncFolderItems IdOnly to the end (reading nothing: it
   only learns every item's id and reaches the SyncState), then reads what the window needs
   (view.py); items outside the window are neither read nor reported. One moved into the
-  window later is an Update from that SyncState. The cursor also holds the window's end
-  read so far: when time moves the window's end on, an incremental pull reads the slice
-  that came in (CalendarView), so an event nobody touched arrives as it enters.
+  window later is an Update from that SyncState. The cursor also holds how far past the
+  window's end was read (``AHEAD``, a day): when time moves the window's end beyond it, an
+  incremental pull reads the slice that came in (CalendarView), so an event nobody touched
+  arrives as it enters.
 
 - An item still at the ChangeKey our own last write left is not read again on an
   incremental listing (it is our echo): an idle round after a push is one request.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from exchangelib.items import ID_ONLY
 from exchangelib.properties import ItemId
@@ -129,7 +130,7 @@ class Listing:
         for changes, reached, _last in sync.walk(None):
             mentioned.update(item.id for _kind, item in changes)
             state = reached
-        wanted = in_range(window)
+        wanted = in_range(Window(window.start, window.end + AHEAD))
         if wanted is None:  # a window too long for CalendarView: every item
             wanted = [ItemId(i) for i in mentioned]
         done: set[str] = set()
@@ -139,7 +140,7 @@ class Listing:
             found: list[Change] = list(events)
             if start + page_size >= len(wanted):
                 found.extend(Deleted(i) for i in self._gone(None, mentioned | done, state))
-                yield ChangePage(found, cursor=encode(state, window.end))
+                yield ChangePage(found, cursor=encode(state, window.end + AHEAD))
             else:
                 yield ChangePage(found)
 
@@ -157,12 +158,13 @@ class Listing:
         (CalendarView, found before the walk, read after it: what the walk read is newer)."""
         since, covered = decode(cursor)
         entered: list[ItemId] = []
+        end = covered or window.end + AHEAD
         if covered is not None and window.end > covered:
-            found_ids = in_range(Window(max(covered, window.start), window.end))
+            end = window.end + AHEAD
+            found_ids = in_range(Window(max(covered, window.start), end))
             if found_ids is None:
                 raise ResyncRequired("EWS: the window moved by more than CalendarView reads")
             entered = found_ids
-        end = window.end if covered is None else max(covered, window.end)
         mentioned: set[str] = set()
         seen: set[str] = set()
         for changes, state, last in sync.walk(since):
@@ -206,6 +208,9 @@ def decode(cursor: str) -> tuple[str, datetime | None]:
 
 
 _MARK = "ews1"
+#: How far past the window's end a read covers: the window moves with the clock, and its
+#: newest slice is read once a day, not on every round (an idle round stays one request).
+AHEAD = timedelta(days=1)
 
 
 class _Pages:
