@@ -247,3 +247,82 @@ class GraphRemote:
             "notifications": dict(sorted(deliveries.items())),
             "push_notifications": deliveries.get("notification 200", 0),
         }
+
+
+class ExchangeRemote:
+    """The EWS emulator (tests/emulators/ews) through the contract driver: every SOAP
+    request the backend sends counts (``ews.calls``); the user's edits go through the
+    emulator's control API (Outlook), and looking at the mailbox sends no request."""
+
+    kind = "exchange"
+    push = True  # EWS push subscriptions to the webhook app
+
+    WRITES = ("CreateItem", "UpdateItem", "DeleteItem", "MoveItem")
+
+    def __init__(self, driver) -> None:  # noqa: ANN001 - tests.contract.drivers.exchange
+        self.driver = driver
+        self.ews = driver.ews
+        self.proxy = driver.proxy  # sees every write request and its items
+        self.mark = 0
+        self.write_mark = 0
+
+    def _since(self) -> list[tuple[str, str | None]]:
+        with self.ews.lock:
+            return list(self.ews.calls[self.mark :])
+
+    def reset(self) -> None:
+        with self.ews.lock:
+            self.mark = len(self.ews.calls)
+        with self.proxy.lock:
+            self.write_mark = len(self.proxy.writes)
+
+    def counts(self) -> dict:
+        calls = Counter(operation for operation, _ in self._since())
+        writes = sum(n for operation, n in calls.items() if operation in self.WRITES)
+        with self.proxy.lock:
+            items = sum(n for _, n in self.proxy.writes[self.write_mark :])
+        return {
+            "http_requests": sum(calls.values()),
+            "http_writes": writes,
+            # items written, each item of a batched CreateItem one (as Google's batch parts)
+            "write_calls": items,
+            "token_requests": 0,
+            "http_by_kind": {"POST /EWS/Exchange.asmx": sum(calls.values())},
+            "calls_by_api": dict(sorted(calls.items())),
+        }
+
+    def subject(self, remote_id: str) -> str | None:
+        try:
+            return self.driver.user.item(remote_id).get("subject")
+        except KeyError:
+            return None
+
+    def user_edit(self, remote_id: str, subject: str) -> None:
+        self.driver.edit(remote_id, subject=subject)
+
+    def event_count(self) -> int:
+        return len(self.driver.user.items())
+
+    def rounds(self) -> int:
+        # a round's listing ends with the page that says IncludesLastItemInRange; counting
+        # GetFolder would miss kept folders, so count SyncFolderItems calls (one per idle round)
+        return sum(1 for operation, _ in self._since() if operation == "SyncFolderItems")
+
+    def phase_marker(self) -> int:
+        with self.ews.lock:
+            return len(self.ews.push.deliveries)
+
+    def push_figures(self, since: int) -> dict:
+        with self.ews.lock:
+            deliveries = list(self.ews.push.deliveries[since:])
+            subscribed = sum(1 for operation, _ in self.ews.calls if operation == "Subscribe")
+        labels = Counter(
+            f"{'status' if d.events == ['StatusEvent'] else 'change'} {d.status} {d.result}"
+            for d in deliveries
+        )
+        return {
+            "watch_channels_opened": subscribed,
+            # SendNotification POSTs the emulator made during the phase, "what status result".
+            "notifications": dict(sorted(labels.items())),
+            "push_notifications": labels.get("change 200 OK", 0),
+        }

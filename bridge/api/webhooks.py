@@ -19,11 +19,16 @@ bridge.store.bindings.advance_remote_cursor); ``renew`` asks the process's chann
 (``RENEWALS``, bridge.sync.channels.keep_channels) to renew the channel at once.
 
 A refusal names its reason, never the binding, and changes nothing; it is logged at most
-once per channel and reason per minute. A numbered notice (Google numbers a channel's
-messages with increasing, not consecutive, integers) whose number is not above the last
-one accepted is a replay or a late duplicate, answered 200 and ignored. A notice that
-says "changed" makes the binding due within ``coalesce_seconds`` (never later than it
-already was), so a flood makes one round: no remote call happens here.
+once per channel and reason per minute. The answer is then the receiver's to shape
+(``PushReceiver.acknowledge`` with the verdict: 200, or the first refusal's status): EWS
+expects a SOAP SendNotificationResult, OK for an accepted notice and Unsubscribe for an
+unknown or expired channel; a receiver answering None keeps the plain status.
+
+A numbered notice (Google numbers a channel's messages with increasing, not consecutive,
+integers) whose number is not above the last one accepted is a replay or a late
+duplicate, answered 200 and ignored. A notice that says "changed" makes the binding due
+within ``coalesce_seconds`` (never later than it already was), so a flood makes one round:
+no remote call happens here.
 
 ``GET /health`` answers 200 ``{"status": "ok"}`` when the database answers, else 503;
 ``GET /ready`` (bridge.api.ready) also wants the schema at the newest revision.
@@ -151,6 +156,9 @@ async def notification(request: web.Request) -> web.Response:
         outcome = await _receive(request, kind, notice)
         if outcome.status != 200 and answer.status == 200:
             answer = outcome
+    reply = receiver.acknowledge(answer.status)  # the kind shapes its acknowledgement
+    if reply is not None:
+        return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
     return answer
 
 

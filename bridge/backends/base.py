@@ -353,7 +353,8 @@ class PushNotice:
 
 @dataclass(frozen=True)
 class PushReply:
-    """An answer the service expects before any notice (Graph's validation handshake)."""
+    """An answer the service expects: before any notice (Graph's validation handshake), or
+    as the acknowledgement of the notices (EWS's SendNotificationResult)."""
 
     status: int
     body: str
@@ -368,4 +369,12 @@ class PushReceiver(Protocol):
     ) -> list[PushNotice] | PushReply:
         """The notices in the request, or the reply it asks for; ValueError naming the
         problem when the request is malformed (answered 400)."""
+        ...
+
+    def acknowledge(self, status: int) -> PushReply | None:
+        """The answer to a request whose notices the webhook checked, ``status`` being its
+        verdict: 200 accepted (or an ignored replay), 404 unknown channel, 410 expired
+        channel, 403/400 refused. None keeps the webhook's own answer (an empty 200, or
+        the refusal's status and reason); EWS answers 200 with a SOAP body saying OK or
+        Unsubscribe."""
         ...

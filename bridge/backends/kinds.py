@@ -15,6 +15,8 @@ from typing import Any
 from bridge.backends.base import Backend, PushReceiver
 from bridge.backends.caldav.settings import CALDAV
 from bridge.backends.caldav.settings import make as make_caldav
+from bridge.backends.exchange.settings import EXCHANGE
+from bridge.backends.exchange.settings import make as make_exchange
 from bridge.backends.google.settings import GOOGLE
 from bridge.backends.graph.settings import GRAPH
 from bridge.backends.graph.settings import make as make_graph
@@ -59,6 +61,7 @@ def _google(spec: BindingSpec) -> Backend:
 
 
 def _builtin() -> dict[str, BackendKind]:
+    from bridge.backends.exchange.push import ExchangeReceiver
     from bridge.backends.google.push import GoogleReceiver
     from bridge.backends.graph.push import GraphReceiver
 
@@ -66,6 +69,8 @@ def _builtin() -> dict[str, BackendKind]:
         GOOGLE.kind: BackendKind(GOOGLE, make=_google, receiver=GoogleReceiver()),
         CALDAV.kind: BackendKind(CALDAV, make=make_caldav),
         GRAPH.kind: BackendKind(GRAPH, make=make_graph, receiver=GraphReceiver()),
+        # exchangelib loads on use (the receiver reads SOAP with defusedxml alone)
+        EXCHANGE.kind: BackendKind(EXCHANGE, make=make_exchange, receiver=ExchangeReceiver()),
     }
 
 

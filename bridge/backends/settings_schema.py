@@ -9,7 +9,7 @@ misspelt key is refused when the file loads instead of being dropped when a roun
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +23,15 @@ class Setting:
     remote calendar or account (``identity``: changing it starts a new pairing), and
     whether it is secret (encrypted at rest, never shown in a message), and whether it
     names a file that must stay private (``private_file``: ``bridge check`` reports it when
-    its group or others can read it)."""
+    its group or others can read it), and what else a value must satisfy (``validate``)."""
 
     type: type = str
     identity: bool = False
     secret: bool = False
     private_file: str = ""  # what the file is, in words ("" = not a private file)
+    #: A further check of a value of the right type: why it cannot work, or None (the
+    #: Exchange URL refuses an Exchange Online host, naming the graph kind).
+    validate: Callable[[Any], str | None] | None = None
 
     def check(self, value: Any) -> str | None:
         """Why ``value`` does not fit, or None."""
@@ -38,7 +41,7 @@ class Setting:
         if not isinstance(value, wanted):
             got = _VALUE_NAMES.get(type(value), type(value).__name__)
             return f"expected {_TYPE_NAMES[self.type]}, got {got} {value!r}"
-        return None
+        return self.validate(value) if self.validate is not None else None
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,11 @@ ALICE = "alice@example.com"
 
 
 class Driver(Protocol):
-    kind: str  # "google", "caldav"
+    kind: str  # "google", "caldav", "exchange"
     page_setting: str  # the backend setting that bounds how many events one pull page holds
+    #: Whether the service keeps a moved occurrence that a later rule change left outside
+    #: the series (Google, CalDAV: a stray instance); Exchange drops such exceptions.
+    keeps_stray_instances: bool
 
     def binding_backend_settings(self) -> dict:
         """The [users.bindings.backend] table for alice's binding."""
@@ -65,6 +68,12 @@ class Driver(Protocol):
 
     def remove(self, remote_id: str) -> None:
         """The user deletes the event."""
+        ...
+
+    def move(self, remote_id: str) -> str:
+        """The user moves the event to another calendar or folder and back: the same
+        content and tag under a new id (returned), as Exchange, Google and CalDAV clients
+        can make happen."""
         ...
 
     def events(self) -> list[RemoteEvent]:

@@ -100,6 +100,10 @@ def test_a_calendar_event_the_store_refuses_is_quarantined(contract_world, drive
         subject="Lunch", start=start + timedelta(days=2), end=start + timedelta(days=2, hours=1)
     )
     report = world.round()
+    if not driver.keeps_stray_instances:  # Exchange dropped the exception with the rule
+        assert report.quarantined == 0 and world.meeting_count() == 2
+        assert world.event("Gym").overrides == ()
+        return
     assert report.quarantined == 1 and report.pulled == 1  # Lunch came in
     (entry,) = world.quarantine()
     assert (entry.kind, entry.item_key, entry.held) == ("remote", made, "calendar")

@@ -91,6 +91,9 @@ class JsonReceiver:
             for item in items
         ]
 
+    def acknowledge(self, status):
+        return None  # the plain status
+
 
 @pytest.fixture
 def service():

@@ -8,10 +8,10 @@ stored with the binding's secret, ``{"password": ...}``, is used when neither ke
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bridge.backends.secrets_from import password_from
 from bridge.backends.settings_schema import KindSchema, Setting
 
 if TYPE_CHECKING:
@@ -51,30 +51,6 @@ class CaldavSettings:
 AUTH_TYPES = ("basic", "digest", "auto")
 
 
-def _password(settings: dict, secret: dict) -> str:
-    from bridge.backends.kinds import BindingConfigError
-
-    if settings.get("password_file"):
-        path = settings["password_file"]
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read().strip()
-        except OSError as error:
-            raise BindingConfigError(f"password_file {path!r}: {error.strerror}") from None
-        if not text:
-            raise BindingConfigError(f"password_file {path!r} is empty")
-        return text
-    if settings.get("password_env"):
-        name = settings["password_env"]
-        value = os.environ.get(name)
-        if not value:
-            raise BindingConfigError(f"password_env: environment variable {name} is not set")
-        return value
-    if secret.get("password"):
-        return str(secret["password"])
-    raise BindingConfigError("password_file or password_env is missing")
-
-
 def caldav_settings(spec: BindingSpec) -> CaldavSettings:
     """The typed settings of ``spec``; BindingConfigError naming the missing key."""
     from bridge.backends.kinds import BindingConfigError
@@ -92,7 +68,7 @@ def caldav_settings(spec: BindingSpec) -> CaldavSettings:
         auth_type=auth_type,
         url=settings["url"],
         username=settings["username"],
-        password=_password(settings, dict(spec.secret)),
+        password=password_from(settings, spec.secret),
         timeout=float(settings.get("timeout", 30.0)),
         verify_tls=bool(settings.get("verify_tls", True)),
         batch_size=max(1, int(settings.get("batch_size", 100))),

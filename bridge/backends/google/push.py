@@ -88,3 +88,6 @@ class GoogleReceiver:
                 else "X-Goog-Message-Number missing or not a number",
             )
         ]
+
+    def acknowledge(self, status: int) -> PushReply | None:
+        return None  # Google reads the HTTP status alone

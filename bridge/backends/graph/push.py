@@ -124,3 +124,8 @@ class GraphReceiver:
                 )
             )
         return notices
+
+    def acknowledge(self, status: int) -> PushReply | None:
+        """Graph reads the HTTP status alone: any 2xx within 3 s is a delivery (202
+        Accepted, as its documentation answers); a refusal keeps its plain status."""
+        return None

@@ -40,6 +40,7 @@ def _when(value: datetime, all_day: bool) -> str:
 class CaldavDriver:
     kind = "caldav"
     page_setting = "batch_size"
+    keeps_stray_instances = True
 
     def __init__(self, radicale: Radicale, directory: Path, login: str = "alice") -> None:
         self.radicale = radicale
@@ -175,6 +176,17 @@ class CaldavDriver:
     def remove(self, remote_id: str) -> None:
         answer = self.direct.request(self.calendar_url + remote_id, "DELETE")
         assert answer.status in (200, 204), answer.status
+
+    def move(self, remote_id: str) -> str:
+        """A client moving the object out of the collection and back: the same iCalendar
+        text under a new resource name."""
+        answer = self.direct.request(self.calendar_url + remote_id, "GET")
+        assert answer.status == 200, answer.status
+        raw = answer.raw.decode() if isinstance(answer.raw, bytes) else answer.raw
+        self.remove(remote_id)
+        new_id = f"{uuid.uuid4().hex}.ics"
+        self._put(new_id, raw)
+        return new_id
 
     def events(self) -> list[RemoteEvent]:
         answer = self.direct.request(

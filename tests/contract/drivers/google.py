@@ -31,6 +31,7 @@ def when(value: datetime, all_day: bool) -> dict[str, str]:
 class GoogleDriver:
     kind = "google"
     page_setting = "page_size"
+    keeps_stray_instances = True
 
     def __init__(self, google: GoogleEmulator) -> None:
         self.google, self.user = google, google.add_user(ALICE)
@@ -120,6 +121,18 @@ class GoogleDriver:
 
     def remove(self, remote_id: str) -> None:
         self.google.remove(ALICE, remote_id)
+
+    def move(self, remote_id: str) -> str:
+        """Google gives an event moved between calendars (and back) a new id; its
+        extended properties travel with it."""
+        stored = self.google.event(ALICE, remote_id)
+        assert stored is not None
+        self.google.remove(ALICE, remote_id)
+        keep = ("summary", "description", "location", "start", "end", "recurrence")
+        keep += ("visibility", "transparency", "attendees", "extendedProperties")
+        moved = self.google.seed(ALICE, {k: stored[k] for k in keep if k in stored})
+        self.guests[moved["id"]] = self.guests.pop(remote_id, [])
+        return moved["id"]
 
     def events(self) -> list[RemoteEvent]:
         items = self.google.events(ALICE, include_cancelled=True)

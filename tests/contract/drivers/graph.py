@@ -54,6 +54,8 @@ class GraphDriver:
 
     kind = "graph"
     page_setting = "page_size"
+    #: Graph drops a series' exceptions when its pattern changes (as Exchange does).
+    keeps_stray_instances = False
 
     def __init__(self, graph: GraphEmulator, directory: Path) -> None:
         self.graph = graph
@@ -178,6 +180,10 @@ class GraphDriver:
 
     def remove(self, remote_id: str) -> None:
         self.box.delete(remote_id)
+
+    def move(self, remote_id: str) -> str:
+        """Moved to another folder and back: even its immutable id changes (the hard case)."""
+        return self.box.move(remote_id, keep_immutable=False)["id"]
 
     def events(self) -> list[RemoteEvent]:
         out = []

@@ -1,0 +1,1 @@
+"""The Exchange Server (EWS) backend: settings, wire, backend (see docs/architecture.md)."""
