@@ -312,6 +312,10 @@ class ExchangeRemote:
         with self.ews.lock:
             return len(self.ews.push.deliveries)
 
+    def channel_ready(self, since: int) -> None:
+        """Nothing to wait for: Subscribe answers once the subscription exists (Exchange's
+        first notification is a keep-alive a StatusFrequency later)."""
+
     def push_figures(self, since: int) -> dict:
         with self.ews.lock:
             deliveries = list(self.ews.push.deliveries[since:])
