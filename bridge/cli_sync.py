@@ -199,19 +199,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems or too_open else 0
 
 
-def cmd_google_authorize(args: argparse.Namespace) -> int:
-    """Print the consent URL, read back the code, store the refresh token."""
-    from bridge.backends.google.authorize import AuthorizeError, authorize
-
+def _authorizing(args: argparse.Namespace, kind: str) -> tuple[Wiring, Store, BindingRow, dict]:
+    """The binding ``bridge <kind> authorize`` names, checked to be of ``kind``, with its
+    settings opened: (wiring, store, row, settings)."""
     wiring, store = _open(args)
     row = _selected(store, args.login, args.binding)[0]
-    label = f"{row.login}/{row.name}"
-    if row.kind != "google":
-        raise SystemExit(f"bridge: binding {label} is {row.kind}, not google")
+    if row.kind != kind:
+        raise SystemExit(f"bridge: binding {row.login}/{row.name} is {row.kind}, not {kind}")
     try:
         settings = binding_secrets.open_settings(row, wiring.keyring)
     except binding_secrets.UnreadableSecret as error:
         raise SystemExit(f"bridge: {error}") from None
+    return wiring, store, row, settings
+
+
+def cmd_google_authorize(args: argparse.Namespace) -> int:
+    """Print the consent URL, read back the code, store the refresh token."""
+    from bridge.backends.google.authorize import AuthorizeError, authorize
+
+    wiring, store, row, settings = _authorizing(args, "google")
+    label = f"{row.login}/{row.name}"
 
     def ask(url: str) -> str:
         print("Open this address, consent, then paste the address you were sent to (or its code):")
@@ -233,15 +240,8 @@ def cmd_graph_authorize(args: argparse.Namespace) -> int:
     """Device-code sign-in for a delegated graph binding; store the refresh token."""
     from bridge.backends.graph.authorize import AuthorizeError, authorize
 
-    wiring, store = _open(args)
-    row = _selected(store, args.login, args.binding)[0]
+    wiring, store, row, settings = _authorizing(args, "graph")
     label = f"{row.login}/{row.name}"
-    if row.kind != "graph":
-        raise SystemExit(f"bridge: binding {label} is {row.kind}, not graph")
-    try:
-        settings = binding_secrets.open_settings(row, wiring.keyring)
-    except binding_secrets.UnreadableSecret as error:
-        raise SystemExit(f"bridge: {error}") from None
     try:
         secret = authorize(settings, lambda text: print(text, flush=True))
     except AuthorizeError as error:
