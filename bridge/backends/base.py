@@ -250,6 +250,11 @@ class Backend(Protocol):
         """The push capability, or None when this backend (or its server) has none."""
         ...
 
+    def invites(self) -> InviteCapability | None:
+        """The Invite action's capability (an external copy with attendees, sent only on
+        the organiser's explicit request), or None when this backend cannot hold one."""
+        ...
+
     def changed_secret(self) -> Mapping[str, Any] | None:
         """The binding's stored secret as it must now be, when the service changed it
         (a refresh token rotated in by a token refresh), else None. Reported once per
@@ -285,11 +290,94 @@ class BaseBackend:
     def push(self) -> PushChannel | None:
         return None
 
+    def invites(self) -> InviteCapability | None:
+        return None
+
     def changed_secret(self) -> Mapping[str, Any] | None:
         return None
 
     def close(self) -> None:
         return None
+
+
+# --- the Invite action -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InviteCopy:
+    """The external copy of a meeting the Invite action puts in the organiser's own calendar.
+
+    It carries only what external participants may see: no CRM id (guests never see it; the
+    copy is tagged as an invite copy by the backend's own hidden marker), no internal notes
+    (``description`` is the rendered invitation template), no internal attendees.
+    ``attendees`` are the external participants only; ``organiser`` is the binding's owner.
+    ``sequence`` is the iCalendar SEQUENCE (0 at first send, +1 on every sent update).
+    """
+
+    subject: str
+    start: datetime
+    end: datetime
+    organiser: RemoteAttendee
+    attendees: tuple[RemoteAttendee, ...]
+    description: str = ""
+    location: str = ""
+    all_day: bool = False
+    timezone: str = "UTC"
+    recurrence: tuple[str, ...] = ()
+    sequence: int = 0
+    uid: str = ""
+
+
+@dataclass(frozen=True)
+class SentInvite:
+    """The external copy as the service stored it; ``mailed`` says whether the service sent
+    (or will send) the invitation/update/cancellation to the attendees."""
+
+    remote_id: str
+    etag: str
+    mailed: bool
+
+
+@dataclass(frozen=True)
+class InviteAbilities:
+    """What a backend's invite capability can do, for the preview to say before sending.
+
+    ``can_send``: it can make the service mail the attendees. ``can_hold_unsent``: it can
+    create the copy without mailing anyone (``send=False``), for the organiser to send it from
+    their calendar. ``note``: in words, why something is not possible (shown in the preview).
+    """
+
+    can_send: bool
+    can_hold_unsent: bool
+    note: str = ""
+
+
+class InviteCapability(Protocol):
+    """Create, update and cancel the Invite action's external copy in the organiser's own
+    calendar. The only writes of the bridge that carry attendees or mail anyone, and only when
+    ``send`` is true. Errors are the seam's BackendError family."""
+
+    def abilities(self) -> InviteAbilities:
+        """What this backend can do with an invite (see InviteAbilities)."""
+        ...
+
+    def create_invite(self, copy: InviteCopy, *, send: bool, idempotency_key: str) -> SentInvite:
+        """Create the external copy (tagged as an invite copy, never with a CRM id); the same
+        key never makes two copies. ``send`` false: nobody is mailed (refused with Rejected
+        where the service cannot hold an unsent copy with attendees)."""
+        ...
+
+    def update_invite(
+        self, remote_id: str, copy: InviteCopy, *, send: bool, etag: str
+    ) -> SentInvite:
+        """Replace the external copy's fields and attendees; ``send`` mails the update.
+        PreconditionFailed on etag mismatch (pass "" to skip the check), NotFound if gone."""
+        ...
+
+    def cancel_invite(self, remote_id: str, *, send: bool, etag: str) -> None:
+        """Cancel (delete) the external copy; ``send`` mails the cancellation. NotFound if
+        it is already gone."""
+        ...
 
 
 # --- push ---------------------------------------------------------------------------------

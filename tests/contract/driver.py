@@ -105,3 +105,20 @@ class Driver(Protocol):
     def mailed(self) -> list[str]:
         """Everything that would have mailed someone."""
         ...
+
+    def invite_wire(self, remote_id: str) -> dict[str, Any]:
+        """The Invite action's external copy as the service stores it, read on the wire (the
+        emulator's or server's own record, not through our backend): {"subject", "description",
+        "location", "organiser" (email), "attendees" (list of emails), "tags" (every hidden
+        property/extended property/X- property, name -> value), "raw" (the whole stored
+        record as text, to search for leaked CRM ids or notes)}."""
+        ...
+
+    def invite_writes(self, remote_id: str) -> int:
+        """How many writes reached the external copy ``remote_id`` (create included)."""
+        ...
+
+    def guest_edit(self, remote_id: str, **fields: Any) -> None:
+        """Change the external copy as the organiser or a guest would in their calendar
+        (fields: subject, start, end, location, partstat=(email, "ACCEPTED"|"DECLINED"))."""
+        ...
