@@ -325,3 +325,30 @@ quarantine = Table(
     Column("next_try_at", Timestamp, nullable=False),
     UniqueConstraint("binding_id", "kind", "item_key"),
 )
+
+# The Invite action's external copy per (binding, meeting) (bridge.invite): remote id and
+# etag, what was last sent (external-facing fields as JSON, their hash, the recipients,
+# SEQUENCE), state pending | sent | held | cancelled, and when. Sync never imports an event
+# whose remote id is here (RemoteSide.known_invite).
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("binding_id", Integer, ForeignKey("bindings.id", ondelete="CASCADE"), nullable=False),
+    Column("meeting_uid", exact_string(limits.UID), nullable=False),
+    Column("remote_id", exact_string(512), nullable=True),
+    Column("remote_etag", String(255), nullable=False, default="", server_default=""),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("sent_hash", String(64), nullable=False),
+    Column("sent_fields", long_text(), nullable=False),
+    Column("recipients", Text, nullable=False),
+    Column("sequence", Integer, nullable=False, default=0, server_default="0"),
+    Column("state", String(16), nullable=False),
+    Column("template", String(64), nullable=False, default="", server_default=""),
+    Column("language", String(8), nullable=False, default="", server_default=""),
+    Column("created_at", Timestamp, nullable=False),
+    Column("sent_at", Timestamp, nullable=True),
+    UniqueConstraint("binding_id", "meeting_uid"),
+    UniqueConstraint("binding_id", "remote_id"),
+    Index("ix_invites_meeting_uid", "meeting_uid"),
+)

@@ -144,3 +144,7 @@ def colleagues(conn: Connection, viewer_login: str) -> list[Colleague]:
         .order_by(owner.c.login)
     )
     return [Colleague(r.login, r.display_name, r.id) for r in conn.execute(query)]
+
+
+def display_name_of(conn: Connection, login: str) -> str | None:
+    return conn.execute(select(users.c.display_name).where(users.c.login == login)).scalar()
