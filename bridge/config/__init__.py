@@ -8,6 +8,7 @@ The file has three parts::
     [secrets]           # keys that encrypt stored credentials (bridge.config.secrets)
     [sync]              # sync workers' leases and heartbeats (bridge.config.sync)
     [logging]           # log format (human or json) and level (bridge.config.logs)
+    [invite]            # the Invite action: internal domains, templates (bridge.config.invite)
     [[users]]           # one table per CRM user (array of tables)
 
 Every problem is reported as a :class:`ConfigError` naming the file, the dotted key
@@ -36,6 +37,7 @@ from typing import Any
 
 from bridge.config.api import ApiSettings, check_key_users, parse_api
 from bridge.config.bindings import BindingSettings, bindings
+from bridge.config.invite import InviteSettings, parse_invite
 from bridge.config.logs import LoggingSettings, parse_logging
 from bridge.config.secrets import SecretsSettings, parse_secrets
 from bridge.config.sync import SyncSettings, parse_sync
@@ -134,6 +136,7 @@ class Settings:
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    invite: InviteSettings = field(default_factory=InviteSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -181,7 +184,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "users")
+_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "invite", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -313,6 +316,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         secrets = parse_secrets(data.get("secrets", {}), Path(base_dir), store.url)
         sync = parse_sync(data.get("sync", {}))
         logs = parse_logging(data.get("logging", {}))
+        invite = parse_invite(data.get("invite", {}), Path(base_dir))
         users = _parse_users(data.get("users", []))
         check_key_users(api, {u.login for u in users})
     except _Problem as problem:
@@ -326,6 +330,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         secrets=secrets,
         sync=sync,
         logging=logs,
+        invite=invite,
     )
 
 
