@@ -43,6 +43,7 @@ from bridge.backends.base import (
 from bridge.store import Store
 from bridge.store import bindings as binding_store
 from bridge.store import collections as collection_store
+from bridge.store import invites as invite_store
 from bridge.store import links as link_store
 from bridge.store import users as user_store
 from bridge.store.quarantine import REMOTE
@@ -198,10 +199,15 @@ class Engine(PushEffects):
         return self.book.attempt(item, lambda: self._run_change(link, local, change))
 
     def _run_change(self, link: Link | None, local: LocalSide, change: Change) -> bool:
+        # The Invite action's external copy, known by its remote id (whatever its tag now
+        # says): plan() never imports it nor lets it change a meeting (invariant 4).
+        invite = self.store.read(
+            lambda conn: invite_store.is_invite_copy(conn, self.binding_id, change.remote_id)
+        )
         if isinstance(change, Deleted):
-            remote = RemoteSide(State.DELETED, change, seen_at=self.listed_at)
+            remote = RemoteSide(State.DELETED, change, known_invite=invite, seen_at=self.listed_at)
             return self._run(self._plan(link, local, remote))
-        remote = RemoteSide(State.CHANGED, change, seen_at=self.listed_at)
+        remote = RemoteSide(State.CHANGED, change, known_invite=invite, seen_at=self.listed_at)
         return self._run(self._plan(link, local, remote), pulled=change)
 
     # -- tags -----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from bridge.backends.base import (
     Change,
     ChangePage,
     Deleted,
+    InviteCapability,
     NotFound,
     PushChannel,
     Rejected,
@@ -367,7 +368,13 @@ class GoogleBackend(BaseBackend):
         )
         return google_batch.create_many(inserts, events)
 
-    # --- push and checks --------------------------------------------------------------------
+    # --- invites, push and checks ------------------------------------------------------------
+    def invites(self) -> InviteCapability | None:
+        """Attendees and sendUpdates all/none (bridge.backends.google.invite)."""
+        from bridge.backends.google.invite import GoogleInvites
+
+        return GoogleInvites(self)
+
     def push(self) -> PushChannel | None:
         """events.watch channels (bridge.backends.google.push)."""
         from bridge.backends.google.push import GooglePush
