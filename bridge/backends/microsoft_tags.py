@@ -23,6 +23,11 @@ INVITE_COPY_NAME = "CrmInviteCopy"
 #: The value INVITE_COPY_NAME holds on an invite copy.
 INVITE_COPY_VALUE = "true"
 
+#: On an invite copy written over EWS: the sha256 of the Invite action's idempotency key
+#: (looked up before a create, so a retry never makes a second copy; a hash, so no CRM id
+#: reaches the item). Graph uses its transactionId instead.
+INVITE_KEY_NAME = "CrmInviteKey"
+
 
 def graph_property_id(name: str) -> str:
     """The Graph ``singleValueExtendedProperties`` id of the named string property."""

@@ -7,9 +7,11 @@
   one master per series).
 - writes: CreateItem (``batch_size`` items per request in ``create_many``), UpdateItem and
   DeleteItem on the ChangeKey, occurrences by instance index (series.py), every one with
-  SendToNone; attendees are never written.
+  SendToNone; attendees are never written (but by invite.py).
 - idempotent creates: the CRM tag (a named extended property) is looked up first.
 - push: EWS push subscriptions on the calendar folder (push.py); polling goes on.
+- invites: the Invite action's external copy, the one write with attendees and the only one
+  that may mail (invite.py: SendToAllAndSaveCopy or SendToNone, by the caller's ``send``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bridge.backends.base import (
     Change,
     ChangePage,
     Deleted,
+    InviteCapability,
     NotFound,
     PreconditionFailed,
     PushChannel,
@@ -40,6 +43,7 @@ from bridge.backends.base import (
 )
 from bridge.backends.exchange import series, view, wire
 from bridge.backends.exchange.check import check_session
+from bridge.backends.exchange.invite import ExchangeInvites
 from bridge.backends.exchange.listing import Listing
 from bridge.backends.exchange.push import ExchangePush
 from bridge.backends.exchange.session import Session, mapped
@@ -293,6 +297,10 @@ class ExchangeBackend(BaseBackend):
     def push(self) -> PushChannel | None:
         """EWS push subscriptions on the calendar folder (push.py)."""
         return ExchangePush(self)
+
+    def invites(self) -> InviteCapability | None:
+        """The Invite action's copy as a meeting with attendees (invite.py)."""
+        return ExchangeInvites(self)
 
     def close(self) -> None:
         self.session.close()

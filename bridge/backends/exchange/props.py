@@ -2,7 +2,8 @@
 attributes of ``CalendarItem``.
 
 ``crm_meeting_id`` and ``crm_invite_copy`` are the tags of bridge.backends.microsoft_tags
-(the Graph backend reads the same ones). ``crm_zone`` and ``crm_rule`` hold, in the same
+(the Graph backend reads the same ones); ``crm_invite_key`` the hashed idempotency key of an
+invite copy (EWS only). ``crm_zone`` and ``crm_rule`` hold, in the same
 property set, the IANA zone and the RRULE we last wrote: EWS keeps Windows zone ids and its
 own recurrence patterns, so several IANA zones or RRULE spellings come back as one; when
 what EWS gives back is still what we wrote, the wire reports what we wrote (an exact round
@@ -14,7 +15,12 @@ from __future__ import annotations
 from exchangelib import CalendarItem, ExtendedProperty
 from exchangelib.fields import InvalidField
 
-from bridge.backends.microsoft_tags import CRM_ID_NAME, INVITE_COPY_NAME, PROPERTY_SET_ID
+from bridge.backends.microsoft_tags import (
+    CRM_ID_NAME,
+    INVITE_COPY_NAME,
+    INVITE_KEY_NAME,
+    PROPERTY_SET_ID,
+)
 
 ZONE_NAME = "CrmTimeZone"
 RULE_NAME = "CrmRecurrence"
@@ -29,6 +35,7 @@ def _named(name: str) -> type[ExtendedProperty]:
 PROPERTIES = {
     "crm_meeting_id": CRM_ID_NAME,
     "crm_invite_copy": INVITE_COPY_NAME,
+    "crm_invite_key": INVITE_KEY_NAME,
     "crm_zone": ZONE_NAME,
     "crm_rule": RULE_NAME,
 }

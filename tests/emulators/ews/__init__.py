@@ -54,7 +54,12 @@ Every answer carries ServerVersionInfo. Strict readings where the docs leave roo
     ErrorSchemaValidation (HTTP 500); ids that are not base64 are ErrorInvalidIdMalformed.
   * ItemShape BodyType Text/HTML converts the stored body; Best returns it as stored.
   * A failed SyncFolderItems still carries an empty SyncState and IncludesLastItemInRange.
-Not emulated: attachments, meeting requests/responses (nothing is ever sent), folders other
+Meetings (meetings.py, from MS-OXWSMTGS): the Send* attribute of a create, update or delete of
+an item with attendees decides who is mailed (SendToNone: nobody; ...ToAll...: every attendee;
+...ToChanged...: those added or removed); `ews.item_sends` records each item write's value,
+attendees and recipients, `ews.mailed` the messages; a guest's response reaches the organiser's
+item through `MailboxView.respond(id, address, "Accept" | "Decline" | "Tentative")`.
+Not emulated: attachments, the meeting messages themselves (no mailbox receives them), folders other
 than root/msgfolderroot/calendar, pull subscriptions, TimeZoneContext (every
 answer is in UTC), AutoResolve's "keep the old value" cases, Windows zones beyond those
 icalendar maps to IANA; a series expands to at most 5000 occurrences.
@@ -66,7 +71,8 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.mailbox(email) -> MailboxView: create(**fields) -> id, update(id, **fields) -> change key
       (None removes a field), set_extended(id, set_id, name, value), delete(id), move(id) -> new id,
       occurrence_starts(id), modify_occurrence(id, original_start, **fields) -> occurrence id,
-      delete_occurrence(id, original_start), items(), item(id). Field names: see user.py.
+      delete_occurrence(id, original_start), respond(id, attendee, response), items(), item(id).
+      Field names: see user.py.
   ews.expire_sync_state()        all SyncStates so far -> ErrorInvalidSyncStateData
   ews.fail_next(operation, code="ErrorServerBusy", count=1, back_off_ms=None)   SOAP fault, HTTP 500
   ews.fail_next_http(operation, status=503, count=1)                              bare HTTP status
@@ -77,6 +83,9 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.sends   [(operation, attribute, value)] every SendMeetingInvitations /
               SendMeetingInvitationsOrCancellations / SendMeetingCancellations received
               ("" when the attribute was absent)
+  ews.item_sends [ItemSend(operation, mailbox, item_id, attribute, value, attendees, kind,
+              mailed_to, cancelled_to)] one per item a CreateItem/UpdateItem/DeleteItem wrote
+  ews.mailed  [Mail(operation, item_id, kind, recipients)] every meeting message those sent
   ews.writes  [(operation, mailbox, item id)] one per item a SOAP call created, updated, deleted
               or moved (a CreateItem of 50 items: 50 rows, one ews.calls entry)
   ews.errors  tracebacks of emulator bugs (answered as a fault ErrorInternalServerError); leaving

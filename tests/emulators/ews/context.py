@@ -8,6 +8,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from .faults import Faults
+from .meetings import ItemSend
 from .recurrence import series_of, split_occurrence_id
 from .soap import EwsError, t
 from .store import Account, Item, Mailbox, State
@@ -25,6 +26,7 @@ class Call:
     push: Any = None  # push.Push, for Subscribe / Unsubscribe
     impersonated: str | None = None  # lower-cased address from ExchangeImpersonation
     sends: list[tuple[str, str, str]] = field(default_factory=list)
+    item_sends: list[ItemSend] = field(default_factory=list)  # per item: value, attendees, mail
     mailboxes_touched: list[str] = field(default_factory=list)
     writes: list[tuple[str, str, str]] = field(
         default_factory=list
@@ -35,6 +37,9 @@ class Call:
 
     def record_send(self, attribute: str, value: str | None) -> None:
         self.sends.append((self.operation, attribute, value if value is not None else ""))
+
+    def record_item_send(self, record: ItemSend) -> None:
+        self.item_sends.append(record)
 
     def default_mailbox(self) -> Mailbox:
         if self.impersonated:

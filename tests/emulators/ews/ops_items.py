@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from . import itemxml
+from . import itemxml, meetings
 from .context import Call
 from .recurrence import occurrence_id, series_of
 from .soap import EwsError, m, response, response_message, t
@@ -94,7 +94,7 @@ def _whole_request_error(operation: str, count: int, err: EwsError) -> ET.Elemen
 def create_item(call: Call, req: ET.Element) -> ET.Element:
     elems = list(req.find(m("Items")) or [])
     try:
-        _attribute(call, req, "SendMeetingInvitations", SEND_INVITATIONS)
+        send = _attribute(call, req, "SendMeetingInvitations", SEND_INVITATIONS)
         disposition = req.get("MessageDisposition")
         if disposition not in (None, "SaveOnly"):
             raise EwsError(
@@ -119,6 +119,9 @@ def create_item(call: Call, req: ET.Element) -> ET.Element:
             series_of(fields)  # validates the pattern and zone
         item = call.state.insert(box, fields, extended)
         call.record_write(box.email, item.id)
+        call.record_item_send(
+            meetings.created(box.email, item.id, send, meetings.addresses(fields))
+        )
         return _items(_id_only(item.id, item.change_key))
 
     return _per_item("CreateItem", elems, handle)
@@ -143,7 +146,7 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
     changes = list(req.find(m("ItemChanges")) or [])
     try:
         conflict = _attribute(call, req, "ConflictResolution", CONFLICT_RESOLUTION)
-        _attribute(call, req, "SendMeetingInvitationsOrCancellations", SEND_CHANGES)
+        send = _attribute(call, req, "SendMeetingInvitationsOrCancellations", SEND_CHANGES)
     except EwsError as err:
         if err.code == "ErrorSchemaValidation":
             raise  # a SOAP fault, not a response message
@@ -165,6 +168,7 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
         updates = change.find(t("Updates"))
         if updates is None:
             raise EwsError("ErrorSchemaValidation", "ItemChange without Updates")
+        before = meetings.addresses(item.fields)
         if orig is None:
             _apply(item.fields, item.extended, list(updates), series=False)
             if "Recurrence" in item.fields:
@@ -182,6 +186,8 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
         call.state.touch(item)
         new_id = item.id if orig is None else occurrence_id(item.id, orig)
         call.record_write(item.mailbox, new_id)
+        after = meetings.addresses(item.fields)
+        call.record_item_send(meetings.updated(item.mailbox, new_id, send, before, after))
         return _items(_id_only(new_id, item.change_key))
 
     result = _per_item("UpdateItem", changes, handle)
@@ -284,7 +290,7 @@ def delete_item(call: Call, req: ET.Element) -> ET.Element:
     ids = list(req.find(m("ItemIds")) or [])
     try:
         _attribute(call, req, "DeleteType", DELETE_TYPES)
-        _attribute(call, req, "SendMeetingCancellations", SEND_INVITATIONS)
+        send = _attribute(call, req, "SendMeetingCancellations", SEND_INVITATIONS)
     except EwsError as err:
         if err.code == "ErrorSchemaValidation":
             raise  # a SOAP fault, not a response message
@@ -293,11 +299,14 @@ def delete_item(call: Call, req: ET.Element) -> ET.Element:
     def handle(elem: ET.Element) -> None:
         item, orig = call.item(elem)
         call.faults.check_item(item.id, call.operation)
+        before = meetings.addresses(item.fields)
         if orig is None:
             call.state.remove(item)
         else:
             delete_occurrence(call, item, orig)
-        call.record_write(item.mailbox, item.id if orig is None else occurrence_id(item.id, orig))
+        gone = item.id if orig is None else occurrence_id(item.id, orig)
+        call.record_write(item.mailbox, gone)
+        call.record_item_send(meetings.deleted(item.mailbox, gone, send, before))
         return None
 
     return _per_item("DeleteItem", ids, handle)

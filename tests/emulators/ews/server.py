@@ -12,6 +12,7 @@ from typing import Any
 from . import dispatch
 from .auth import NtlmAcceptor, NtlmUsers, SpnegoError, basic_credentials
 from .faults import Faults
+from .meetings import ItemSend, Mail
 from .push import Delivery, Push
 from .store import Account, State
 from .streaming import StreamPlan
@@ -148,6 +149,7 @@ class EwsEmulator:
         self.faults = Faults()
         self.calls: list[tuple[str, str | None]] = []
         self.sends: list[tuple[str, str, str]] = []
+        self.item_sends: list[ItemSend] = []
         self.writes: list[tuple[str, str, str]] = []
         self.errors: list[
             str
@@ -294,10 +296,25 @@ class EwsEmulator:
         with self.lock:
             return list(self.push.subscriptions)
 
+    @property
+    def mailed(self) -> list[Mail]:
+        """Every meeting message a write sent (meetings.py says who gets what), in order."""
+        with self.lock:
+            out = []
+            for send in self.item_sends:
+                if send.mailed_to:
+                    out.append(Mail(send.operation, send.item_id, send.kind, send.mailed_to))
+                if send.cancelled_to:
+                    out.append(
+                        Mail(send.operation, send.item_id, "cancellation", send.cancelled_to)
+                    )
+            return out
+
     def clear_records(self) -> None:
         with self.lock:
             self.calls.clear()
             self.sends.clear()
+            self.item_sends.clear()
             self.writes.clear()
 
     # --- the handler's entry points --------------------------------------------------------
@@ -325,6 +342,7 @@ class EwsEmulator:
                     call.mailboxes_touched[0] if call.mailboxes_touched else None
                 )
                 self.sends.extend(call.sends)
+                self.item_sends.extend(call.item_sends)
                 self.writes.extend(call.writes)
             self.calls.append((outcome.operation, mailbox))
             if outcome.error is not None:

@@ -19,6 +19,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from .itemxml import new_uid
+from .meetings import respond
 from .recurrence import occurrence_id, series_of
 from .soap import EwsError, t
 from .store import Item, Mailbox, Occurrence, State
@@ -242,6 +243,16 @@ class MailboxView:
             else:
                 item.extended[key] = value
             self._state.touch(item)
+
+    def respond(self, item_id: str, attendee: str, response: str) -> str:
+        """An attendee's meeting response ("Accept", "Decline", "Tentative") reaches this
+        organiser's item: its ResponseType changes (a modification: new ChangeKey, returned)."""
+        with self._emulator.lock:
+            item = self._item(item_id)
+            if not respond(item.fields, attendee, response):
+                raise KeyError(f"{attendee!r} does not attend {item_id!r}")
+            self._state.touch(item)
+            return item.change_key
 
     def delete(self, item_id: str) -> None:
         with self._emulator.lock:
