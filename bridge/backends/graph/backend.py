@@ -9,7 +9,8 @@ carries attendees, and an event the user organises WITH attendees (a meeting mad
 Outlook) is never changed in its content nor deleted by sync: such a write is ``Rejected``
 with the reason (the event then syncs calendar -> CRM only, and the refusal shows in the
 binding's status). The tag write is a PATCH of our extended property alone, which mails
-no one.
+no one. The one exception is the Invite action's copy (invite.py), written with attendees
+only on the organiser's explicit request: Graph mails them, and cannot hold it unsent.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bridge.backends.base import (
     Change,
     ChangePage,
     Deleted,
+    InviteCapability,
     NotFound,
     PushChannel,
     Rejected,
@@ -295,7 +297,13 @@ class GraphBackend(BaseBackend):
         self.noisy.pop(remote_id, None)
         self.delta.known.pop(remote_id, None)
 
-    # --- push and checks --------------------------------------------------------------------
+    # --- push, invites and checks -----------------------------------------------------------
+    def invites(self) -> InviteCapability | None:
+        """The Invite action's copy: a meeting Graph mails at once (invite.py)."""
+        from bridge.backends.graph.invite import GraphInvites
+
+        return GraphInvites(self)
+
     def push(self) -> PushChannel | None:
         from bridge.backends.graph.push import GraphPush
 

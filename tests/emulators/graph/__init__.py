@@ -11,6 +11,7 @@ it takes the stricter reading. Control API (all thread-safe)::
         ev = alice.create(subject="Standup", start={...}, end={...})   # as the user in Outlook
         alice.update(ev["id"], subject="New"); alice.delete(ev["id"])
         alice.move(ev["id"], keep_immutable=False)                 # ids change
+        alice.attendee_response(ev["id"], "guest@x.example", "accepted")   # a guest replied
         alice.events(); alice.event(id); alice.extended(id)
 
 Addresses: `g.url` (plain HTTP root), `g.graph_url` (`.../v1.0`), `g.authority` (the https
@@ -48,7 +49,9 @@ count, code=, retry_after=)`, `g.reject(event_id, status, times)`, `g.max_concur
 Records: `g.calls` (CallRecord method/path/status/in_batch), `g.http_requests()`,
 `g.token_requests`, `g.mailed` (writes that would mail attendees: creates with attendees,
 organiser PATCHes of subject/time/location/body/recurrence, organiser DELETEs, added
-attendees, cancel, meeting responses sent to the organiser), `g.attendees_written`,
+attendees, removed attendees (a cancellation: the stricter reading), cancel, meeting responses
+sent to the organiser), `g.attendees_written`, `g.event_writes` (EventWrite method/event_id:
+every API write to an event, create included),
 `g.deliveries` / `g.wait_for_deliveries(n, kind)`,
 (user-side helper writes are the user's own: never in `g.mailed` or `g.calls`)
 `g.throttle.peak` (highest concurrency seen per mailbox), `g.reset_counters()`.
@@ -57,13 +60,14 @@ attendees, cancel, meeting responses sent to the organiser), `g.attendees_writte
 from .app import CallRecord
 from .errors import GraphError, OAuthError
 from .server import GraphEmulator, UserMailbox
-from .store import AttendeeWrite, Mail
+from .store import AttendeeWrite, EventWrite, Mail
 from .subscriptions import Delivery
 
 __all__ = [
     "AttendeeWrite",
     "CallRecord",
     "Delivery",
+    "EventWrite",
     "GraphEmulator",
     "GraphError",
     "Mail",

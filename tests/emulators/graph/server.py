@@ -17,7 +17,7 @@ from .batch import Batch
 from .faults import Fault, Faults, Throttle
 from .identity import App, Identity, Tenant
 from .oauth import OAuth
-from .store import AttendeeWrite, Mail, Mailbox, State
+from .store import AttendeeWrite, EventWrite, Mail, Mailbox, State
 from .subscriptions import Delivery, Subscriptions
 
 
@@ -56,6 +56,13 @@ class UserMailbox:
         with self.g.state.lock:
             stored = writes.move(self.g.state, self.box, event_id, keep_immutable=keep_immutable)
             return self.render(stored.immutable_id)
+
+    def attendee_response(self, event_id: str, address: str, response: str) -> dict[str, Any]:
+        """A guest's response ("accepted", "declined", "tentativelyAccepted") reaches this
+        organiser's event: that attendee's status changes, as Exchange tracks responses."""
+        with self.g.state.lock:
+            writes.track_response(self.g.state, self.box, event_id, address, response)
+            return self.render(event_id)
 
     def render(self, event_id: str, *, immutable: bool = True) -> dict[str, Any]:
         with self.g.state.lock:
@@ -388,6 +395,10 @@ class GraphEmulator:
     def attendees_written(self) -> list[AttendeeWrite]:
         return list(self.state.attendees_written)
 
+    @property
+    def event_writes(self) -> list[EventWrite]:
+        return list(self.state.event_writes)
+
     def reset_counters(self) -> None:
         with self.gateway.calls_lock:
             self.gateway.calls.clear()
@@ -395,3 +406,4 @@ class GraphEmulator:
         with self.state.lock:
             self.state.mailed.clear()
             self.state.attendees_written.clear()
+            self.state.event_writes.clear()

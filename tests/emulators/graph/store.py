@@ -102,6 +102,14 @@ class Mailbox:
         stored = self.events.get(immutable)
         return stored
 
+    def find_any(self, event_id: str) -> tuple[Stored, str | None]:
+        """As find, a deleted event included (what a cancel or decline just removed)."""
+        parts = split_occurrence(event_id)
+        stored = self.lookup(parts[0] if parts is not None else event_id)
+        if stored is None:
+            raise item_not_found()
+        return stored, parts[1] if parts is not None else None
+
     def find(self, event_id: str) -> tuple[Stored, str | None]:
         """(master or single, occurrence key or None) for any id kind; 404 when unknown/deleted."""
         parts = split_occurrence(event_id)
@@ -130,6 +138,15 @@ class Mail:
 
 
 @dataclass(frozen=True)
+class EventWrite:
+    """One write of the API to an event (POST create, PATCH, DELETE, POST cancel|accept|...)."""
+
+    mailbox: str
+    method: str
+    event_id: str  # the immutable id of the event (the master for an occurrence)
+
+
+@dataclass(frozen=True)
 class AttendeeWrite:
     mailbox: str
     method: str
@@ -145,6 +162,7 @@ class State:
         self.mailboxes: dict[str, Mailbox] = {}  # by lower-case UPN
         self.mailed: list[Mail] = []
         self.attendees_written: list[AttendeeWrite] = []
+        self.event_writes: list[EventWrite] = []
         self.listeners: list[Callable[[Mailbox, str, str], None]] = []
 
     def now(self) -> datetime:

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import events, rendering
 from .errors import GraphError
-from .store import AttendeeWrite, Mail, Mailbox, State, Stored, occurrence_id
+from .store import AttendeeWrite, EventWrite, Mail, Mailbox, State, Stored, occurrence_id
 
 
 def organizer_of(box: Mailbox) -> dict[str, Any]:
@@ -43,6 +43,8 @@ def create(state: State, box: Mailbox, body: Any, *, recorded: bool = True) -> t
     box.rest[stored.rest_id] = stored.immutable_id
     if txn is not None:
         box.transactions[txn] = stored.immutable_id
+    if recorded:
+        state.event_writes.append(EventWrite(box.upn, "POST", stored.immutable_id))
     if recorded and stored.attendees:
         who = addresses(stored.attendees)
         state.attendees_written.append(AttendeeWrite(box.upn, "POST", stored.immutable_id, who))
@@ -77,6 +79,7 @@ def update(
     else:
         master.seq = box.bump()
     if recorded:
+        state.event_writes.append(EventWrite(box.upn, "PATCH", master.immutable_id))
         _record_update(state, box, master, target, changed, attendees_before)
     state.changed(box, "updated", master.immutable_id)
     return master, key
@@ -114,6 +117,9 @@ def _record_update(
         added = tuple(a for a in attendees if a not in before)
         if added and master.is_organizer:
             state.mailed.append(Mail(box.upn, "PATCH", master.immutable_id, "invitation", added))
+    removed = tuple(a for a in before if a not in attendees)
+    if "attendees" in changed and removed and master.is_organizer:  # the stricter reading
+        state.mailed.append(Mail(box.upn, "PATCH", master.immutable_id, "cancellation", removed))
     noisy = changed & set(events.MAIL_FIELDS)
     if noisy and attendees and master.is_organizer:
         state.mailed.append(
@@ -143,6 +149,8 @@ def delete(
         master.deleted = True
         master.seq = box.bump()
         attendees = addresses(master.attendees)
+    if recorded:
+        state.event_writes.append(EventWrite(box.upn, "DELETE", master.immutable_id))
     if recorded and attendees and master.is_organizer:
         state.mailed.append(Mail(box.upn, "DELETE", master.immutable_id, "cancellation", attendees))
     state.changed(box, "deleted", master.immutable_id)
@@ -183,6 +191,12 @@ RESPONSES = {
 
 def act(state: State, box: Mailbox, event_id: str, action: str, body: Any) -> None:
     """POST /events/{id}/cancel | accept | tentativelyAccept | decline (all answer 202)."""
+    _act(state, box, event_id, action, body)
+    master, _ = box.find_any(event_id)
+    state.event_writes.append(EventWrite(box.upn, f"POST {action}", master.immutable_id))
+
+
+def _act(state: State, box: Mailbox, event_id: str, action: str, body: Any) -> None:
     master, key = box.find(event_id)
     body = body if isinstance(body, dict) else {}
     if action == "cancel":
@@ -217,3 +231,26 @@ def act(state: State, box: Mailbox, event_id: str, action: str, body: Any) -> No
         target.change += 1
     master.seq = box.bump()
     state.changed(box, "updated", master.immutable_id)
+
+
+def track_response(state: State, box: Mailbox, event_id: str, address: str, response: str) -> None:
+    """A guest's meeting response recorded on the organiser's event (attendee status)."""
+    if response not in ("accepted", "declined", "tentativelyAccepted", "none"):
+        raise ValueError(f"not a response: {response!r}")
+    master, _ = box.find(event_id)
+    people = master.attendees
+    for attendee in people:
+        if str((attendee.get("emailAddress") or {}).get("address", "")).lower() == address.lower():
+            attendee["status"] = {"response": response, "time": rendering_time(state)}
+            break
+    else:
+        raise KeyError(f"{address!r} does not attend {event_id!r}")
+    master.fields["attendees"] = people
+    master.change += 1
+    master.modified = state.now()
+    master.seq = box.bump()
+    state.changed(box, "updated", master.immutable_id)
+
+
+def rendering_time(state: State) -> str:
+    return state.now().strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
