@@ -111,7 +111,8 @@ class Driver(Protocol):
         emulator's or server's own record, not through our backend): {"subject", "description",
         "location", "organiser" (email), "attendees" (list of emails), "tags" (every hidden
         property/extended property/X- property, name -> value), "raw" (the whole stored
-        record as text, to search for leaked CRM ids or notes)}."""
+        record as text, to search for leaked CRM ids or notes), "start" (aware datetime),
+        "sequence" (the iCalendar SEQUENCE as the service holds it, int)}."""
         ...
 
     def invite_writes(self, remote_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -171,10 +172,59 @@ class GoogleDriver:
         noisy = [line for line, w in zip(noisy, writes, strict=True) if w.send_updates != "none"]
         noisy += [f"{w.method} {w.event_id} notifies" for w in self.google.would_mail()]
         for event in self.google.events(ALICE):
+            if wire.is_invite_copy(event):  # its guests are mailed only per sendUpdates
+                continue
             guests = [a["email"] for a in event.get("attendees", [])]
             if guests and guests != self.guests.get(event["id"]):
                 noisy.append(f"attendees {guests} on {event['id']}")
         return noisy
+
+    # --- the Invite action's external copy ----------------------------------------------
+    def invite_wire(self, remote_id: str) -> dict[str, Any]:
+        stored = self.google.event(ALICE, remote_id)
+        assert stored is not None, f"no event {remote_id}"
+        ext = stored.get("extendedProperties") or {}
+        tags = {**ext.get("shared", {}), **ext.get("private", {})}
+        start, _ = wire.parse_when(stored["start"])
+        return {
+            "subject": stored.get("summary", ""),
+            "description": stored.get("description", ""),
+            "location": stored.get("location", ""),
+            "organiser": (stored.get("organizer") or {}).get("email", ""),
+            "attendees": [a["email"] for a in stored.get("attendees", [])],
+            "tags": tags,
+            "raw": json.dumps(stored, ensure_ascii=False, sort_keys=True),
+            "start": start,
+            "sequence": int(stored.get("sequence", 0)),
+        }
+
+    def invite_writes(self, remote_id: str) -> int:
+        return sum(
+            1
+            for w in self.google.sent_updates
+            if w.event_id == remote_id and f"events.{w.method}" in WRITES
+        )
+
+    def guest_edit(self, remote_id: str, **fields: Any) -> None:
+        """The organiser edits the copy in Google Calendar; a partstat is a guest's answer
+        (Google records it on the organiser's copy)."""
+        change: dict[str, Any] = {}
+        for ours, theirs in TEXTS:
+            if ours in fields:
+                change[theirs] = fields.pop(ours)
+        for edge in ("start", "end"):
+            if edge in fields:
+                change[edge] = when(fields.pop(edge), False)
+        if "partstat" in fields:
+            email, answer = fields.pop("partstat")
+            stored = self.google.event(ALICE, remote_id) or {}
+            status = {v: k for k, v in wire.PARTSTAT.items()}[answer]
+            change["attendees"] = [
+                {**a, "responseStatus": status} if a["email"] == email else a
+                for a in stored.get("attendees", [])
+            ]
+        assert not fields, f"the Google driver cannot guest-edit {sorted(fields)}"
+        self.google.edit(ALICE, remote_id, **change)
 
 
 @contextmanager
