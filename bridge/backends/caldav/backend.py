@@ -25,6 +25,7 @@ from bridge.backends.base import (
     BackendError,
     BaseBackend,
     ChangePage,
+    InviteCapability,
     NotFound,
     PreconditionFailed,
     PushChannel,
@@ -66,6 +67,13 @@ class CaldavBackend(BaseBackend):
     def push(self) -> PushChannel | None:
         """None: plain CalDAV has no push; the binding is polled at its interval."""
         return None
+
+    def invites(self) -> InviteCapability | None:
+        """RFC 6638 scheduling where the server offers it, else held unsent only
+        (bridge.backends.caldav.invite)."""
+        from bridge.backends.caldav.invite import CaldavInvites
+
+        return CaldavInvites(self)
 
     # --- reading ----------------------------------------------------------------------------
     def list_changes(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import caldav
 import pytest
@@ -231,6 +232,71 @@ class CaldavDriver:
 
     def mailed(self) -> list[str]:
         return self.proxy.mailed()
+
+    # --- the Invite action's external copy, as Radicale stores it ------------------------------
+    def _stored(self, remote_id: str) -> str:
+        answer = self.direct.request(self.calendar_url + remote_id, "GET")
+        assert answer.status == 200, answer.status
+        return answer.raw.decode() if isinstance(answer.raw, bytes) else answer.raw
+
+    def invite_wire(self, remote_id: str) -> dict[str, Any]:
+        raw = self._stored(remote_id)
+        master = vobject.readOne(raw).vevent
+
+        def text(name: str) -> str:
+            found = master.contents.get(name)
+            return str(found[0].value) if found else ""
+
+        def address(line: Any) -> str:
+            return str(line.value).split(":", 1)[-1]
+
+        organiser = master.contents.get("organizer", [])
+        start = master.dtstart.value
+        return {
+            "subject": text("summary"),
+            "description": text("description"),
+            "location": text("location"),
+            "organiser": address(organiser[0]) if organiser else "",
+            "attendees": [address(a) for a in master.contents.get("attendee", [])],
+            "tags": {
+                line.name: str(line.value)
+                for line in master.getChildren()
+                if line.name.upper().startswith("X-")
+            },
+            "raw": raw,
+            "start": start if isinstance(start, datetime) else start,
+            "sequence": int(text("sequence") or 0),
+        }
+
+    def invite_writes(self, remote_id: str) -> int:
+        return sum(1 for r in self.proxy.writes() if unquote(r.path).endswith("/" + remote_id))
+
+    def guest_edit(self, remote_id: str, **fields: Any) -> None:
+        """The organiser edits the copy in their calendar app; a partstat is a guest's
+        answer as their client would record it on the organiser's copy."""
+        vcal = vobject.readOne(self._stored(remote_id))
+        master = vcal.vevent
+
+        def put_value(name: str, value: Any) -> None:
+            for line in list(master.contents.get(name, [])):
+                master.remove(line)
+            master.add(name).value = value
+
+        texts = {"subject": "summary", "location": "location", "description": "description"}
+        for key, value in fields.items():
+            if key in texts:
+                put_value(texts[key], value)
+            elif key in ("start", "end"):
+                put_value("dtstart" if key == "start" else "dtend", value.astimezone(_VUTC))
+            elif key == "partstat":
+                email, answer = value
+                for line in master.contents.get("attendee", []):
+                    if str(line.value).lower().endswith(email.lower()):
+                        line.params["PARTSTAT"] = [answer]
+            else:
+                raise ValueError(f"the caldav driver cannot guest-edit {key!r}")
+        put_value("last-modified", datetime.now(_VUTC).replace(microsecond=0))
+        self._put(remote_id, vcal.serialize())
 
 
 @contextmanager
