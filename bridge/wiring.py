@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from bridge.api.keys import ApiKeys
     from bridge.api.login import Gate
+    from bridge.invite import Invites
 
 log = logging.getLogger("bridge")
 
@@ -165,7 +166,14 @@ class Wiring:
 
         ``rules`` gives the rules check of the configuration in force (a reload swaps
         it); by default this wiring's."""
-        from bridge.api import meetings, metrics_route, openapi, status_page, sync_routes
+        from bridge.api import (
+            invite_routes,
+            meetings,
+            metrics_route,
+            openapi,
+            status_page,
+            sync_routes,
+        )
         from bridge.api.rest_common import KEYS
         from bridge.api.webhooks import webhook_app
 
@@ -178,9 +186,16 @@ class Wiring:
         status_page.add_routes(app, source)
         metrics_route.add_routes(app, store, gate)
         meetings.add_routes(app, store)
+        invite_routes.add_routes(app, store, self.invites(store))
         sync_routes.add_routes(app, store, current)
         openapi.add_routes(app)
         return app
+
+    def invites(self, store: Store) -> Invites:
+        """The Invite action (bridge.invite) over ``store`` with ``[invite]``."""
+        from bridge.invite import Invites
+
+        return Invites(store, self.settings.invite, self.backends())
 
     def api_keys(self) -> ApiKeys:
         """The REST API's keys (``[[api.keys]]``), made once per process."""
