@@ -231,9 +231,55 @@ class ExchangeDriver:
         return len(self.ews.calls) - self.own_calls
 
     def mailed(self) -> list[str]:
+        """Every item write that asked Exchange to send (whoever it reached: an item without
+        attendees mails nobody, but sync must never ask), with the emulator's recipients."""
         return [
-            f"{op} {attr}={value!r}" for op, attr, value in self.ews.sends if value != "SendToNone"
+            f"{s.operation} {s.item_id} {s.attribute}={s.value!r}: {s.kind or 'nobody'} "
+            f"{list(s.mailed_to)} cancelled {list(s.cancelled_to)}"
+            for s in self.ews.item_sends
+            if s.value != "SendToNone"
         ]
+
+    # --- the Invite action's copy, as Exchange stores it --------------------------------------
+    def invite_wire(self, remote_id: str) -> dict[str, Any]:
+        item = self.user.item(remote_id)
+        tags = {name: value for (_set, name, _type), value in item["extended"].items()}
+        return {
+            "subject": item.get("subject", ""),
+            "description": item.get("body", ""),
+            "location": item.get("location", ""),
+            "organiser": item["organizer"],
+            "attendees": [*item.get("required_attendees", []), *item.get("optional_attendees", [])],
+            "tags": tags,
+            "raw": self.user.raw(remote_id),
+            "start": item["start"],
+            "sequence": item["sequence"],
+        }
+
+    def invite_writes(self, remote_id: str) -> int:
+        with self.ews.lock:
+            return sum(1 for _op, _box, item_id in self.ews.writes if item_id == remote_id)
+
+    def guest_edit(self, remote_id: str, **fields: Any) -> None:
+        """The organiser changes the copy in Outlook; a partstat is a guest's response
+        reaching the organiser's item (its attendee's ResponseType)."""
+        partstat = fields.pop("partstat", None)
+        change: dict[str, Any] = {}
+        for name in ("subject", "location"):
+            if name in fields:
+                change[name] = fields.pop(name)
+        if "start" in fields or "end" in fields:
+            current = self.user.item(remote_id)
+            change |= self._times(
+                fields.pop("start", current["start"]), fields.pop("end", current["end"]), False
+            )
+        assert not fields, f"the Exchange driver cannot guest-edit {sorted(fields)}"
+        if change:
+            self.user.update(remote_id, **change)
+        if partstat is not None:
+            email, answer = partstat
+            response = {"ACCEPTED": "Accept", "DECLINED": "Decline", "TENTATIVE": "Tentative"}
+            self.user.respond(remote_id, email, response[answer])
 
 
 @contextmanager

@@ -5,6 +5,7 @@ mailbox helpers, as Outlook would make them, and never count as the backend's re
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -216,7 +217,54 @@ class GraphDriver:
         return len([c for c in self.graph.calls if not c.in_batch])
 
     def mailed(self) -> list[str]:
-        return [f"{m.method} {m.event_id}: {m.reason}" for m in self.graph.mailed]
+        return [
+            f"{m.method} {m.event_id}: {m.reason} {list(m.recipients)}" for m in self.graph.mailed
+        ]
+
+    # --- the Invite action's copy, as Exchange Online stores it -------------------------------
+    def invite_wire(self, remote_id: str) -> dict[str, Any]:
+        stored = self.box.render(remote_id)
+        body = stored.get("body") or {}
+        text = str(body.get("content") or "")
+        if str(body.get("contentType", "")).lower() == "html":
+            text = wire._html_text(text)
+        return {
+            "subject": stored.get("subject", ""),
+            "description": text,
+            "location": (stored.get("location") or {}).get("displayName", ""),
+            "organiser": (stored.get("organizer") or {}).get("emailAddress", {}).get("address", ""),
+            "attendees": [a["emailAddress"]["address"] for a in stored.get("attendees") or []],
+            "tags": self.box.extended(remote_id),
+            "raw": json.dumps(stored, ensure_ascii=False, sort_keys=True),
+            "start": wire.parse_time(stored["start"]),
+            "sequence": self.box.sequence(remote_id),
+        }
+
+    def invite_writes(self, remote_id: str) -> int:
+        immutable = self.box.render(remote_id)["id"] if self.box.event(remote_id) else remote_id
+        return sum(1 for w in self.graph.event_writes if w.event_id == immutable)
+
+    def guest_edit(self, remote_id: str, **fields: Any) -> None:
+        """The organiser changes the copy in Outlook (her own edit: no mail recorded); a
+        partstat is a guest's response reaching her event."""
+        partstat = fields.pop("partstat", None)
+        body: dict[str, Any] = {}
+        if "subject" in fields:
+            body["subject"] = fields.pop("subject")
+        if "location" in fields:
+            body["location"] = {"displayName": fields.pop("location")}
+        for edge in ("start", "end"):
+            if edge in fields:
+                body[edge] = when(fields.pop(edge), False)
+        assert not fields, f"the Graph driver cannot guest-edit {sorted(fields)}"
+        if body:
+            self.box.update(remote_id, **body)
+        if partstat is not None:
+            email, answer = partstat
+            response = {"ACCEPTED": "accepted", "DECLINED": "declined"}
+            self.box.attendee_response(
+                remote_id, email, response.get(answer, "tentativelyAccepted")
+            )
 
 
 @contextmanager

@@ -40,6 +40,7 @@ COMPUTED = {
     "IsRecurring", "Organizer", "MyResponseType", "FirstOccurrence", "LastOccurrence",
     "ModifiedOccurrences", "DeletedOccurrences", "OriginalStart", "RecurrenceId", "IsMeeting",
     "HasAttachments", "IsOrganizer", "Duration", "IsCancelled", "AppointmentState", "Size",
+    "AppointmentSequenceNumber",
 }  # fmt: skip
 # Fields an occurrence may not carry on its own (they belong to the series). Its zones it may:
 # exchangelib sends StartTimeZone/EndTimeZone with every Start/End change, occurrences included.
@@ -281,6 +282,7 @@ def render(
             "true" if ("RequiredAttendees" in fields or "OptionalAttendees" in fields) else "false",
         ),
         "IsCancelled": lambda: _el("IsCancelled", "false"),
+        "AppointmentSequenceNumber": lambda: _el("AppointmentSequenceNumber", str(item.sequence)),
     }
     for name, make in computed.items():
         if want(name) and name not in fields:

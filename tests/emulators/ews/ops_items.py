@@ -187,7 +187,10 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
         new_id = item.id if orig is None else occurrence_id(item.id, orig)
         call.record_write(item.mailbox, new_id)
         after = meetings.addresses(item.fields)
-        call.record_item_send(meetings.updated(item.mailbox, new_id, send, before, after))
+        record = meetings.updated(item.mailbox, new_id, send, before, after)
+        if record.kind == "update":  # the organiser sent a new version of the meeting
+            item.sequence += 1
+        call.record_item_send(record)
         return _items(_id_only(new_id, item.change_key))
 
     result = _per_item("UpdateItem", changes, handle)

@@ -58,6 +58,7 @@ class Item:
     seq: int = 0  # position in the mailbox's write order (for sync ordering)
     exceptions: dict[datetime, Occurrence] = field(default_factory=dict)  # by original start (UTC)
     deleted: set[datetime] = field(default_factory=set)  # original starts (UTC)
+    sequence: int = 0  # AppointmentSequenceNumber: +1 per meeting update sent to all attendees
 
     @property
     def is_recurring(self) -> bool:

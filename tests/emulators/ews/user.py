@@ -8,12 +8,15 @@ Field names (keyword arguments of create/update, keys of item()):
   required_attendees, optional_attendees (lists of e-mail addresses),
   recurrence (dict, see `recurrence_element`), uid,
   extended ({(property_set_id, property_name): str} - String-typed named properties).
-item() adds: id, change_key, calendar_item_type, modified_occurrences ({original start: fields}),
+item() adds: id, change_key, calendar_item_type, organizer (this mailbox), sequence
+(AppointmentSequenceNumber), attendee_responses ({address: ResponseType}),
+modified_occurrences ({original start: fields}),
 deleted_occurrences (sorted original starts), extended keyed by (set id, name, type).
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -306,10 +309,30 @@ class MailboxView:
         with self._emulator.lock:
             return self._describe(self._item(item_id))
 
+    def raw(self, item_id: str) -> str:
+        """The item as stored, every element and extended property, as XML text."""
+        with self._emulator.lock:
+            item = self._item(item_id)
+            root = ET.Element(t("CalendarItem"))
+            root.extend(copy.deepcopy(list(item.fields.values())))
+            for (prop_set, name, kind), value in sorted(item.extended.items()):
+                ET.SubElement(root, t("ExtendedProperty"), PropertySetId=prop_set,
+                              PropertyName=name, PropertyType=kind).text = value  # fmt: skip
+            return ET.tostring(root, encoding="unicode")
+
     def _describe(self, item: Item) -> dict[str, Any]:
         out = from_elements(item.fields)
         out.update(
             id=item.id,
+            organizer=self.email,
+            sequence=item.sequence,
+            attendee_responses={
+                (a.findtext(f"{t('Mailbox')}/{t('EmailAddress')}") or "").lower(): (
+                    a.findtext(t("ResponseType")) or "Unknown"
+                )
+                for name in ("RequiredAttendees", "OptionalAttendees")
+                for a in item.fields.get(name, ())
+            },
             change_key=item.change_key,
             calendar_item_type="RecurringMaster" if item.is_recurring else "Single",
             extended=dict(item.extended),

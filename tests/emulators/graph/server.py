@@ -64,6 +64,12 @@ class UserMailbox:
             writes.track_response(self.g.state, self.box, event_id, address, response)
             return self.render(event_id)
 
+    def sequence(self, event_id: str) -> int:
+        """The meeting's SEQUENCE as Exchange keeps it (Graph does not show it)."""
+        with self.g.state.lock:
+            stored, _ = self.box.find(event_id)
+            return stored.sequence
+
     def render(self, event_id: str, *, immutable: bool = True) -> dict[str, Any]:
         with self.g.state.lock:
             stored, key = self.box.find(event_id)

@@ -64,6 +64,7 @@ class Stored:
     overrides: dict[str, Stored] = field(default_factory=dict)  # originalStart key -> exception
     cancelled: dict[str, int] = field(default_factory=dict)  # originalStart key -> seq
     instance_seq: dict[str, int] = field(default_factory=dict)  # per-occurrence change seq
+    sequence: int = 0  # the meeting's iCalendar SEQUENCE: +1 per update mailed to attendees
 
     @property
     def recurring(self) -> bool:

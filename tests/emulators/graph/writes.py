@@ -122,6 +122,7 @@ def _record_update(
         state.mailed.append(Mail(box.upn, "PATCH", master.immutable_id, "cancellation", removed))
     noisy = changed & set(events.MAIL_FIELDS)
     if noisy and attendees and master.is_organizer:
+        master.sequence += 1
         state.mailed.append(
             Mail(
                 box.upn,
