@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bridge.cli_api import add_api_commands
 from bridge.cli_bindings import add_commands as add_bindings_commands
+from bridge.cli_invite import add_commands as add_invite_commands
 from bridge.cli_move import add_commands as add_move_commands
 from bridge.cli_secrets import add_commands as add_secrets_commands
 from bridge.cli_sync import add_commands as add_sync_commands
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_secrets_commands(commands, common)
     add_bindings_commands(commands, common)
     add_api_commands(commands, common)
+    add_invite_commands(commands, common)
     return parser
 
 

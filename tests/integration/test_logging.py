@@ -161,7 +161,12 @@ password_file = "bob.password"
             "POST",
             "/api/users/alice/meetings",
             json.dumps(
-                {"subject": "Via API", "start": "2026-12-01T10:00Z", "end": "2026-12-01T11:00Z"}
+                {
+                    "subject": "Via API",
+                    "start": "2026-12-01T10:00Z",
+                    "end": "2026-12-01T11:00Z",
+                    "external_participants": [{"email": "ann@partner.test", "name": "Ann"}],
+                }
             ),
             user=None,
             headers={**bearer, "Content-Type": "application/json"},
@@ -201,6 +206,11 @@ password_file = "bob.password"
         output.append(made_key.stderr)  # its stdout is a new key, the command's answer
         run.add(("api", "new-key"))
         command("api", "hash-key", stdin=KEYS["crm"][0] + "\n")
+        invited = json.loads(made.body)["uid"]
+        assert command("invite", invited, "--preview").returncode == 0
+        assert command("invite", invited, "--no-send").returncode == 0
+        assert "held" in command("invite", invited, "--state").stdout
+        assert command("invite", invited, "--cancel", "--no-send").returncode == 0
     finally:
         ops.server.stop()
         radicale.stop()
