@@ -109,7 +109,10 @@ def insert(state: State, call: Call, calendar: Calendar) -> Reply:
     uid = body.get("iCalUID")
     if uid and (other := calendar.by_ical_uid(uid)) is not None and not other.cancelled:
         raise ApiError(409, "duplicate")
-    resource = fresh(calendar, body, event_id or new_id())
+    # "organizer: ... Read-only, except when importing an event": an insert's is the calendar.
+    resource = fresh(
+        calendar, {k: v for k, v in body.items() if k != "organizer"}, event_id or new_id()
+    )
     normalise(resource, calendar)
     stored = state.save(calendar, resource, created=True)
     record(state, call, "insert", stored.id)
@@ -173,6 +176,7 @@ def rewrite(state: State, call: Call, calendar: Calendar, event_id: str, method:
     body = call.json()
     before, _ = current(calendar, event_id)
     check_if_match(call, before["etag"])
+    body = {k: v for k, v in body.items() if k != "organizer"}  # read-only but on import
     if method == "patch":
         resource = copy.deepcopy(before)
         merge(resource, {k: v for k, v in body.items() if k not in SERVER_FIELDS})

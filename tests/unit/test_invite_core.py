@@ -1,0 +1,192 @@
+"""The Invite action's pure parts: who is external, the merge fields, the sandboxed
+templates (every bundled language; unknown fields and unsafe code refused, naming the
+field), drift, and the `[invite]` table's errors (file, key, reason)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bridge.backends.base import RemoteAttendee
+from bridge.config import ConfigError, load_config
+from bridge.config.invite import BUNDLED_TEMPLATES, LANGUAGES
+from bridge.invite_copy import external_view, invite_copy, is_internal, merge_fields
+from bridge.invite_drift import differences
+from bridge.invite_render import TemplateProblem, render
+from bridge.model import Meeting, Participant
+
+START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+ORGANISER = RemoteAttendee("alice@example.com", "Alice")
+
+
+def meeting(**fields) -> Meeting:
+    values = {
+        "uid": "crm-1",
+        "start": START,
+        "end": START + timedelta(hours=1),
+        "organiser": "alice",
+        "subject": "Review",
+        "location": "Harbour",
+        "timezone": "Europe/Copenhagen",
+        "internal_notes": "SECRET",
+        "description": "CRM text",
+        "internal_users": ["bob"],
+        "external": [
+            Participant("ann@partner.test", "Ann"),
+            Participant("ANN@partner.test", "Ann again"),
+            Participant("bob@example.com", "Bob"),
+            Participant("carl@sub.example.com", "Carl"),
+            Participant("alice@example.com", "Alice herself"),
+            Participant("ben@client.test", ""),
+        ],
+    }
+    return Meeting(**(values | fields))
+
+
+def view(m: Meeting | None = None):
+    return external_view(m or meeting(), ORGANISER, {"bob@example.com"}, ("example.com",))
+
+
+def test_externals_are_neither_users_nor_internal_domains_nor_the_organiser():
+    assert [a.email for a in view().attendees] == ["ann@partner.test", "ben@client.test"]
+    assert is_internal("x@deep.sub.example.com", set(), ("example.com",))
+    assert not is_internal("x@notexample.com", set(), ("example.com",))
+
+
+def test_the_copy_carries_no_crm_field():
+    copy = invite_copy(view(), "text", sequence=2, uid="u@invite")
+    carried = repr(copy)
+    for secret in ("SECRET", "CRM text", "crm-1", "bob@example.com", "carl@"):
+        assert secret not in carried
+    assert copy.sequence == 2 and copy.uid == "u@invite" and copy.organiser == ORGANISER
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_bundled_language_renders_the_merge_fields(language):
+    fields = merge_fields(view(), "Example Ltd")
+    text = render(BUNDLED_TEMPLATES, "default", language, fields)
+    assert "Ann, ben@client.test" in text and "Review" in text and "Example Ltd" in text
+    assert "10:00" in text and "Harbour" in text  # 09:00 UTC in Copenhagen
+    assert "{{" not in text and "SECRET" not in text
+
+
+def test_internal_notes_are_no_merge_field():
+    fields = merge_fields(view(), "")
+    assert "internal_notes" not in fields and "description" not in fields
+    assert "SECRET" not in repr(fields) and "crm-1" not in repr(fields)
+
+
+@pytest.fixture
+def templates(tmp_path: Path) -> Path:
+    directory = tmp_path / "t"
+    shutil.copytree(BUNDLED_TEMPLATES, directory)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("source", "field"),
+    [
+        ("{{ internal_notes }}", "internal_notes"),
+        ("{{ organiser.secret }}", "secret"),
+        ("{{ subject.__class__.__mro__ }}", "template"),
+        ("{{ 1 / 0 }}", "template"),
+        ("{% for x in externals %}{{ y }}{% endfor %}", "y"),
+    ],
+)
+def test_a_bad_template_is_refused_naming_the_field(templates, source, field):
+    (templates / "bad.en.j2").write_text(source)
+    with pytest.raises(TemplateProblem) as refused:
+        render(templates, "bad", "en", merge_fields(view(), ""))
+    assert refused.value.field == field, refused.value
+
+
+def test_unknown_names_and_languages(templates):
+    with pytest.raises(TemplateProblem) as no_name:
+        render(templates, "nonesuch", "en", {})
+    assert no_name.value.field == "template"
+    with pytest.raises(TemplateProblem) as bad_name:
+        render(templates, "../etc/passwd", "en", {})
+    assert bad_name.value.field == "template"
+    with pytest.raises(TemplateProblem) as no_language:
+        render(templates, "default", "fi", {})
+    assert no_language.value.field == "language"
+
+
+def test_drift_names_what_differs():
+    sent = view().fields()
+    later = meeting(start=START + timedelta(hours=2), end=START + timedelta(hours=3))
+    assert differences(sent, view().fields()) == []
+    moved = differences(sent, view(later).fields())
+    assert [d.field for d in moved] == ["time"]
+    assert moved[0].sent == {
+        "start": "2026-12-03T09:00:00+00:00",
+        "end": "2026-12-03T10:00:00+00:00",
+    }
+    noted = meeting(internal_notes="other", description="other", internal_users=[])
+    assert differences(sent, view(noted).fields()) == [], "internal fields are no drift"
+    fewer = meeting(external=[Participant("ann@partner.test")], subject="New", location="")
+    assert [d.field for d in differences(sent, view(fewer).fields())] == [
+        "location",
+        "subject",
+        "attendees",
+    ]
+
+
+USERS = """
+[server]
+htpasswd = "users.htpasswd"
+
+[[users]]
+login = "alice"
+email = "alice@example.com"
+"""
+
+
+def write(tmp_path: Path, invite: str) -> Path:
+    (tmp_path / "users.htpasswd").write_text("alice:$2b$10$x\n")
+    path = tmp_path / "bridge.toml"
+    path.write_text(textwrap.dedent(USERS) + "\n[invite]\n" + textwrap.dedent(invite))
+    return path
+
+
+def test_the_invite_table_loads(tmp_path, templates):
+    settings = load_config(
+        write(tmp_path, 'internal_domains = ["Example.COM"]\ntemplates_dir = "t"\n')
+    )
+    assert settings.invite.internal_domains == ("example.com",)
+    assert settings.invite.templates_dir == templates
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "reason"),
+    [
+        ('internal_domains = ["not a domain"]\n', "invite.internal_domains[0]", "not a domain"),
+        ('internal_domains = "example.com"\n', "invite.internal_domains", "array"),
+        ('default_language = "fr"\n', "invite.default_language", "must be one of"),
+        ('templates_dir = "missing"\n', "invite.templates_dir", "not a directory"),
+        ("colour = 1\n", "invite.colour", "unknown key"),
+    ],
+)
+def test_invite_table_errors_name_file_key_and_reason(tmp_path, body, key, reason):
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert refused.value.file == str(path) and refused.value.key == key
+    assert reason in refused.value.reason
+
+
+def test_a_template_that_does_not_compile_is_refused_at_load(tmp_path, templates):
+    (templates / "broken.en.j2").write_text("Hello {{ subject ")
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, 'templates_dir = "t"\n'))
+    assert refused.value.key == "invite.templates_dir"
+    assert "broken.en.j2 line 1" in refused.value.reason
+    (templates / "broken.en.j2").unlink()
+    (templates / "default.sv.j2").unlink()
+    with pytest.raises(ConfigError) as missing:
+        load_config(write(tmp_path, 'templates_dir = "t"\n'))
+    assert "default.sv.j2" in missing.value.reason
