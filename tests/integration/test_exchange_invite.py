@@ -65,9 +65,11 @@ def test_abilities_say_it_can_send_and_hold_unsent(ews):
 
 
 def test_sent_copy_holds_exactly_organiser_and_externals_with_the_tag_and_no_crm_id(ews):
-    sent = backend(ews).invites().create_invite(copy(), send=True, idempotency_key="inv-m1-0")
+    made = backend(ews).invites()
+    sent = made.create_invite(copy(uid="abc@invite.test"), send=True, idempotency_key="inv-m1-0")
     assert sent.mailed
     item = ews.mailbox(ALICE).item(sent.remote_id)
+    assert item["uid"] == "abc@invite.test"
     assert item["required_attendees"] == list(GUESTS)
     assert "optional_attendees" not in item
     assert item["subject"] == "Quarterly review" and item["body"] == "Agenda: the figures."

@@ -4,7 +4,7 @@
   attendees, ``SendMeetingInvitations`` SendToAllAndSaveCopy when sending, SendToNone to hold
   it unsent (the organiser adds text and sends it from Outlook). Tagged with the invite-copy
   named property and the sha256 of the idempotency key (looked up first: a retry never makes
-  a second copy); never the CRM id.
+  a second copy); never the CRM id. Its UID is the invite's (``InviteCopy.uid``) when given.
 - update: UpdateItem of the same fields and attendees, ``SendMeetingInvitationsOrCancellations``
   SendToAllAndSaveCopy (everyone gets the update; removed attendees a cancellation) or
   SendToNone; ConflictResolution NeverOverwrite on the ChangeKey given.
@@ -142,6 +142,8 @@ class ExchangeInvites:
             account=backend.account, folder=backend.folder, crm_invite_copy=INVITE_COPY_VALUE,
             crm_invite_key=tag, **values,
         )  # fmt: skip
+        if copy.uid:  # the invite's own UID (never the meeting's); EWS keeps it for good
+            item.uid = copy.uid
         mode = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
         made = self._call("CreateItem", lambda: list(backend.account.bulk_create(
             folder=backend.folder, items=[item], message_disposition=SAVE_ONLY,

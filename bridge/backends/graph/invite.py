@@ -8,7 +8,8 @@ is Rejected with that reason, for the preview to say so (abilities().note).
 
 - create: POST /users/{id}/events with the external participants as required attendees, the
   invite-copy extended property (never the CRM id), transactionId from the idempotency key (a
-  retry answers the first event, making none).
+  retry answers the first event, making none). Graph makes the iCalUId itself (read-only):
+  ``InviteCopy.uid`` is not written.
 - update: PATCH of the copy's fields and attendees (If-Match on the etag given).
 - cancel: POST /events/{id}/cancel (a short comment), after checking the etag.
 
