@@ -377,9 +377,23 @@ class Invites:
         self._with_backend(ctx.binding, change)
         return self.state(uid)
 
+    def _live_or_orphan(self, conn: Connection, uid: str) -> tuple[Row, invite_store.Invite]:
+        """The binding and live invite of ``uid``; when the meeting was deleted in the CRM
+        meanwhile, the invite it left (so its guests can still be told)."""
+        if meeting_store.by_uid(conn, uid) is not None:
+            ctx, invite = self._live(conn, uid)
+            return ctx.binding, invite
+        left = [i for i in invite_store.live_by_meeting(conn, uid) if i.remote_id]
+        if not left:
+            raise InviteError(404, "meeting", f"no meeting {uid!r} and no invite of it")
+        binding = binding_store.get(conn, left[0].binding_id)
+        assert binding is not None  # invites go with their binding (ON DELETE CASCADE)
+        return binding, left[0]
+
     def cancel(self, uid: str, *, send: bool = True) -> InviteState:
-        """Cancel the external copy (the cancellation mailed when ``send``)."""
-        ctx, invite = self.store.read(lambda c: self._live(c, uid))
+        """Cancel the external copy (the cancellation mailed when ``send``); also the copy
+        of a meeting deleted in the CRM since it was sent."""
+        binding, invite = self.store.read(lambda c: self._live_or_orphan(c, uid))
         remote_id = invite.remote_id or ""
 
         def drop(cap: InviteCapability) -> None:
@@ -394,7 +408,9 @@ class Invites:
                 ) from exc
             self.store.write(lambda tx: invite_store.cancelled(tx, invite.id), origin=ORIGIN)
 
-        self._with_backend(ctx.binding, drop)
+        self._with_backend(binding, drop)
+        if self.store.read(lambda c: meeting_store.by_uid(c, uid)) is None:
+            return InviteState(uid, invite_store.CANCELLED, remote_id, invite.sequence)
         return self.state(uid)
 
 

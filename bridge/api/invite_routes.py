@@ -10,7 +10,8 @@
   ``POST /api/meetings/{uid}/invite/cancel`` ``{"send"}``: only when asked.
 
 A key that cannot see the meeting gets 404 (as an unknown UID); one that sees it but does
-not act for its organiser (or a booking delegate of theirs) gets 403. A refusal of the
+not act for its organiser (or a booking delegate of theirs) gets 403. The invite of a
+meeting deleted in the CRM since can still be cancelled, by a key for every user ("*"). A refusal of the
 Invite action names its field (``template``, ``language``, ``send``, a merge field...).
 """
 
@@ -29,6 +30,7 @@ from bridge.config.api import ApiKey
 from bridge.invite import InviteError, Invites
 from bridge.meeting_service import load_meeting
 from bridge.store import Store
+from bridge.store import invites as invite_store
 from bridge.store import meetings as meeting_store
 
 INVITES = web.AppKey("invites", Invites)
@@ -37,9 +39,14 @@ _TEXT_LIMIT = 64
 _BODY_KEYS = {"create": ("template", "language", "send"), "cancel": ("send",)}
 
 
-def _may_invite(conn: Connection, key: ApiKey, uid: str) -> None:
+def _may_invite(conn: Connection, key: ApiKey, uid: str, *, orphan: bool = False) -> None:
+    """404 unless the key sees the meeting, 403 unless it acts for its organiser. With
+    ``orphan`` (cancel), a key for every user may reach the invite a meeting deleted in
+    the CRM left behind."""
     row = meeting_store.by_uid(conn, uid)
     if row is None:
+        if orphan and key.all_users and invite_store.live_by_meeting(conn, uid):
+            return
         raise not_found()
     meeting = load_meeting(conn, row)
     view = access.view_of(conn, key, meeting)
@@ -49,11 +56,11 @@ def _may_invite(conn: Connection, key: ApiKey, uid: str) -> None:
         raise Refused(403, "this key may see this meeting but not invite for its organiser")
 
 
-async def _checked(request: web.Request) -> str:
+async def _checked(request: web.Request, *, orphan: bool = False) -> str:
     key = await key_of(request)
     uid = request.match_info["uid"]
     store = request.app[INVITE_STORE]
-    await asyncio.to_thread(store.read, lambda conn: _may_invite(conn, key, uid))
+    await asyncio.to_thread(store.read, lambda conn: _may_invite(conn, key, uid, orphan=orphan))
     return uid
 
 
@@ -127,7 +134,7 @@ async def update(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    uid = await _checked(request)
+    uid = await _checked(request, orphan=True)
     body = await _body(request, _BODY_KEYS["cancel"])
     flag = body.get("send", True)
     invites = request.app[INVITES]

@@ -95,6 +95,14 @@ def is_invite_copy(conn: Connection, binding_id: int, remote_id: str) -> bool:
     return conn.execute(query).first() is not None
 
 
+def live_by_meeting(conn: Connection, meeting_uid: str) -> list[Invite]:
+    """Every binding's live invite of ``meeting_uid`` (the meeting itself may be gone)."""
+    query = select(invites).where(
+        and_(invites.c.meeting_uid == meeting_uid, invites.c.state.in_(LIVE))
+    )
+    return [i for i in (_decode(r) for r in conn.execute(query.order_by(invites.c.id))) if i]
+
+
 def live_for_binding(conn: Connection, binding_id: int) -> list[Invite]:
     query = select(invites).where(
         and_(invites.c.binding_id == binding_id, invites.c.state.in_(LIVE))

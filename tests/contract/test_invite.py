@@ -320,3 +320,20 @@ def test_a_second_send_is_refused_while_one_is_live(contract_world, invites):
         invites.send(UID, send=send_allowed(world))
     assert refused.value.status == 409 and refused.value.field == "meeting"
     assert driver.write_count() == writes
+
+
+def test_deleting_the_meeting_leaves_the_copy_until_it_is_cancelled(contract_world, invites):
+    world, driver = contract_world, contract_world.driver
+    _, state = sent(world, invites)
+    writes = driver.invite_writes(state.remote_id)
+    world.delete_in_crm(UID)
+    world.round()
+    assert [e.crm_meeting_id for e in world.events() if e.crm_meeting_id == UID] == []
+    assert driver.invite_writes(state.remote_id) == writes, "the CRM delete cancelled by itself"
+    assert state.remote_id in {e.remote_id for e in driver.events()}
+    cancelled = invites.cancel(UID, send=send_allowed(world))
+    assert cancelled.state == "cancelled"
+    assert state.remote_id not in {e.remote_id for e in driver.events()}
+    with pytest.raises(InviteError) as gone:
+        invites.cancel(UID)
+    assert gone.value.status == 404 and gone.value.field == "meeting"
