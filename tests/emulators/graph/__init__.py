@@ -49,7 +49,7 @@ count, code=, retry_after=)`, `g.reject(event_id, status, times)`, `g.max_concur
 Records: `g.calls` (CallRecord method/path/status/in_batch), `g.http_requests()`,
 `g.token_requests`, `g.mailed` (writes that would mail attendees: creates with attendees,
 organiser PATCHes of subject/time/location/body/recurrence, organiser DELETEs, added
-attendees, removed attendees (a cancellation: the stricter reading), cancel, meeting responses
+attendees, removed attendees (a cancellation), cancel, meeting responses
 sent to the organiser), `g.attendees_written`, `g.event_writes` (EventWrite method/event_id:
 every API write to an event, create included),
 `g.deliveries` / `g.wait_for_deliveries(n, kind)`,

@@ -118,7 +118,9 @@ def _record_update(
         if added and master.is_organizer:
             state.mailed.append(Mail(box.upn, "PATCH", master.immutable_id, "invitation", added))
     removed = tuple(a for a in before if a not in attendees)
-    if "attendees" in changed and removed and master.is_organizer:  # the stricter reading
+    # event-update docs: an attendees-only update sends to the attendees that changed, removed
+    # ones included (a cancellation)
+    if "attendees" in changed and removed and master.is_organizer:
         state.mailed.append(Mail(box.upn, "PATCH", master.immutable_id, "cancellation", removed))
     noisy = changed & set(events.MAIL_FIELDS)
     if noisy and attendees and master.is_organizer:
