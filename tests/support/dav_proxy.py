@@ -54,6 +54,10 @@ class Faults:
     rejected: dict[str, tuple[int, int]] = field(default_factory=dict)  # name: (status, times)
     expire_token: bool = False
     no_sync_collection: bool = False
+    #: OPTIONS answers add RFC 6638's "calendar-auto-schedule" to the DAV header, as a
+    #: server with implicit scheduling does (Radicale stores the objects; nobody is mailed,
+    #: mailed() tells whom such a server would have mailed).
+    offers_scheduling: bool = False
 
 
 class DavProxy:
@@ -152,6 +156,10 @@ def _handler(proxy: DavProxy) -> type[BaseHTTPRequestHandler]:
                 answer_headers = {"Content-Type": "application/xml; charset=utf-8"}
             else:
                 status, answer_headers, data = _forward(proxy, request)
+                if self.command == "OPTIONS" and proxy.faults.offers_scheduling:
+                    dav = next((k for k in answer_headers if k.lower() == "dav"), "DAV")
+                    offered = answer_headers.get(dav, "1")
+                    answer_headers[dav] = f"{offered}, calendar-auto-schedule"
             with proxy.lock:
                 proxy.records.append(Recorded(request.method, request.path, headers, body, status))
             self.send_response(status)
