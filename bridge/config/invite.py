@@ -6,7 +6,8 @@ internal_domains = ["example.com"]   # addresses at these domains (and every con
                                      # user's address) are colleagues, never invited
 organisation = "Example Ltd"         # the {{ organisation }} merge field
 templates_dir = "templates"          # invitation templates (relative to this file);
-                                     # absent: the bundled ones (config/templates/)
+                                     # absent: templates/ beside this file if it exists,
+                                     # else the ones bundled with the package
 default_language = "en"              # en | da | sv | de
 ```
 
@@ -26,8 +27,8 @@ from bridge.config.validators import _array_of, _choice, _Problem, _string, tabl
 
 LANGUAGES = ("en", "da", "sv", "de")
 DEFAULT_TEMPLATE = "default"
-#: The templates shipped with the bridge.
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "config" / "templates"
+#: The templates shipped inside the package (the same as config/templates/ of the repository).
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[1] / "invite_templates"
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
@@ -76,7 +77,8 @@ def check_templates(directory: Path, key: str) -> None:
 def parse_invite(data: Any, base_dir: Path) -> InviteSettings:
     """Validate the ``[invite]`` table (absent: the defaults and the bundled templates)."""
     values = table_values(data, "invite", _KEYS)
-    directory = BUNDLED_TEMPLATES
+    local = base_dir / "templates"
+    directory = local if local.is_dir() else BUNDLED_TEMPLATES
     if "templates_dir" in values:
         directory = Path(values["templates_dir"])
         if not directory.is_absolute():

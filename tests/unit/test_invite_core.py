@@ -190,3 +190,17 @@ def test_a_template_that_does_not_compile_is_refused_at_load(tmp_path, templates
     with pytest.raises(ConfigError) as missing:
         load_config(write(tmp_path, 'templates_dir = "t"\n'))
     assert "default.sv.j2" in missing.value.reason
+
+
+def test_the_bundled_templates_are_the_example_configurations():
+    example = Path(__file__).resolve().parents[2] / "config" / "templates"
+    bundled = {p.name: p.read_text() for p in BUNDLED_TEMPLATES.glob("*.j2")}
+    assert bundled == {p.name: p.read_text() for p in example.glob("*.j2")}
+    assert sorted(bundled) == [f"default.{lang}.j2" for lang in sorted(LANGUAGES)]
+
+
+def test_templates_beside_the_config_file_are_the_default(tmp_path, templates):
+    shutil.copytree(templates, tmp_path / "templates")
+    assert load_config(write(tmp_path, "")).invite.templates_dir == tmp_path / "templates"
+    shutil.rmtree(tmp_path / "templates")
+    assert load_config(write(tmp_path, "")).invite.templates_dir == BUNDLED_TEMPLATES

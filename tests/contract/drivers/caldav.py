@@ -264,7 +264,7 @@ class CaldavDriver:
                 if line.name.upper().startswith("X-")
             },
             "raw": raw,
-            "start": start if isinstance(start, datetime) else start,
+            "start": start,
             "sequence": int(text("sequence") or 0),
         }
 
