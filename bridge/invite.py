@@ -277,31 +277,25 @@ class Invites:
         ctx = self.store.read(lambda c: self._context(c, uid))
         binding = ctx.binding
         self._check_send(preview.abilities, send)
-        existing = self.store.read(lambda c: invite_store.for_meeting(c, binding.id, uid))
-        if existing is not None and existing.state in (invite_store.SENT, invite_store.HELD):
-            raise InviteError(
-                409, "meeting", f"an invite is already {existing.state}: update or cancel it"
-            )
-        key = (
-            existing.idempotency_key
-            if existing is not None and existing.state == invite_store.PENDING
-            else f"invite:{binding.id}:{uuid.uuid4().hex}"
-        )
         view = ctx.view
-        invite = self.store.write(
-            lambda tx: invite_store.begin(
-                tx,
-                binding.id,
-                uid,
-                idempotency_key=key,
-                sent_hash=view.content_hash(),
-                sent_fields=view.fields(),
-                recipients=view.recipients,
-                template=preview.template,
-                language=preview.language,
-            ),
-            origin=ORIGIN,
-        )
+        try:  # a pending invite (a failed or concurrent send) keeps its key
+            invite = self.store.write(
+                lambda tx: invite_store.begin(
+                    tx,
+                    binding.id,
+                    uid,
+                    idempotency_key=f"invite:{binding.id}:{uuid.uuid4().hex}",
+                    sent_hash=view.content_hash(),
+                    sent_fields=view.fields(),
+                    recipients=view.recipients,
+                    template=preview.template,
+                    language=preview.language,
+                ),
+                origin=ORIGIN,
+            )
+        except invite_store.AlreadyLive as live:
+            raise InviteError(409, "meeting", str(live)) from None
+        key = invite.idempotency_key
         copy = invite_copy(view, preview.description, sequence=0, uid=copy_uid(key))
 
         def create(cap: InviteCapability) -> None:

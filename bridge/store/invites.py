@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bridge.store import limits
 from bridge.store.changes import Tx
+from bridge.store.errors import Conflict
 from bridge.store.schema import invites
 
 PENDING, SENT, HELD, CANCELLED = "pending", "sent", "held", "cancelled"
 STATES = (PENDING, SENT, HELD, CANCELLED)
 LIVE = (PENDING, SENT, HELD)
+
+
+class AlreadyLive(Conflict):
+    """The meeting's invite on this binding is already sent, held or being sent."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,11 @@ def begin(
     language: str,
 ) -> Invite:
     """Record a copy about to be created (``pending``, SEQUENCE 0); a cancelled invite of
-    the same meeting is replaced. Before any remote call (invariant 7)."""
+    the same meeting is replaced. Before any remote call (invariant 7).
+
+    Atomic against a concurrent send: the row is read FOR UPDATE; a sent or held invite
+    is refused (``AlreadyLive``); a pending one keeps its idempotency key (the caller's
+    is ignored), so both senders create the same copy, never two."""
     values = _values(
         sent_hash=sent_hash,
         sent_fields=sent_fields,
@@ -160,11 +170,22 @@ def begin(
         "sent_at": None,
     }
     limits.check(invites, {"meeting_uid": meeting_uid, **values})
-    old = for_meeting(tx.conn, binding_id, meeting_uid)
+    locked = select(invites).where(
+        invites.c.binding_id == binding_id, invites.c.meeting_uid == meeting_uid
+    )
+    old = _decode(tx.conn.execute(locked.with_for_update()).first())
+    if old is not None and old.state in (SENT, HELD):
+        raise AlreadyLive(f"an invite is already {old.state}: update or cancel it")
+    if old is not None and old.state == PENDING:
+        values["idempotency_key"] = old.idempotency_key
     if old is None:
-        tx.conn.execute(
-            insert(invites).values(binding_id=binding_id, meeting_uid=meeting_uid, **values)
-        )
+        try:
+            with tx.conn.begin_nested():
+                tx.conn.execute(
+                    insert(invites).values(binding_id=binding_id, meeting_uid=meeting_uid, **values)
+                )
+        except IntegrityError:  # a concurrent send inserted it first
+            raise AlreadyLive("another send of this invite is under way") from None
     else:
         tx.conn.execute(update(invites).where(invites.c.id == old.id).values(**values))
     made = for_meeting(tx.conn, binding_id, meeting_uid)

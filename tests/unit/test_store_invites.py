@@ -121,3 +121,16 @@ def test_invites_go_with_their_binding(store):
     begin(store, bid)
     store.write(lambda tx: tx.conn.execute(delete(bindings).where(bindings.c.id == bid)))
     assert store.read(lambda c: invite_store.for_meeting(c, bid, "m-1")) is None
+
+
+def test_a_second_begin_keeps_the_pending_key_and_refuses_a_live_invite(store):
+    bid = binding(store)
+    first = begin(store, bid, key="k-1")
+    retried = begin(store, bid, key="k-other")
+    assert retried.id == first.id and retried.idempotency_key == "k-1"
+    store.write(
+        lambda tx: invite_store.created(tx, first.id, remote_id="ev", etag="", mailed=False)
+    )
+    with pytest.raises(invite_store.AlreadyLive):
+        begin(store, bid, key="k-3")
+    assert store.read(lambda c: invite_store.for_meeting(c, bid, "m-1")).state == "held"
