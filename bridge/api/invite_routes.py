@@ -11,8 +11,9 @@
 
 A key that cannot see the meeting gets 404 (as an unknown UID); one that sees it but does
 not act for its organiser (or a booking delegate of theirs) gets 403. The invite of a
-meeting deleted in the CRM since can still be cancelled, by a key for every user ("*"). A refusal of the
-Invite action names its field (``template``, ``language``, ``send``, a merge field...).
+meeting deleted in the CRM since can still be cancelled, by a key for every user ("*").
+A refusal of the Invite action names its field (``template``, ``language``, ``send``, a
+merge field...).
 """
 
 from __future__ import annotations
