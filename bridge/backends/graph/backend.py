@@ -14,8 +14,10 @@ no one.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -30,16 +32,19 @@ from bridge.backends.base import (
     PushChannel,
     Rejected,
     RemoteEvent,
+    ResyncRequired,
     Window,
 )
 from bridge.backends.graph import occurrences as occ
 from bridge.backends.graph import wire
 from bridge.backends.graph.auth import TokenSource
-from bridge.backends.graph.delta import DeltaPull
+from bridge.backends.graph.delta import Cursor, DeltaPull
 from bridge.backends.graph.http import GraphClient, raise_for
 from bridge.backends.graph.reads import Reader
 from bridge.backends.graph.series import SeriesWriter, rule_of
 from bridge.backends.graph.settings import GraphSettings
+
+log = logging.getLogger("bridge.backends.graph")
 
 #: Namespace of the transactionIds derived from idempotency keys.
 TRANSACTION_NS = uuid.UUID("0f9d3a52-5a57-4a0e-9a3b-7c3f1e1b6a01")
@@ -91,7 +96,44 @@ class GraphBackend(BaseBackend):
             for change in page.changes:
                 if isinstance(change, RemoteEvent):
                     self._note(change)
+            if page.cursor is not None:
+                page = ChangePage(page.changes, self._slide_groups(cursor, page.cursor, window))
             yield page
+
+    def _slide_groups(self, old: str | None, new: str, window: Window) -> str:
+        """``new`` with the table of occurrence groups carried over from ``old`` and the
+        pull, each group written on to the window's end (+ ``rebaseline_days``) when the
+        window slid past how far it reached."""
+        table: dict[str, datetime | None] = {}
+        if old:
+            try:
+                table.update(Cursor.load(old).groups)
+            except ResyncRequired:
+                pass
+        for found in (self.delta.groups, self.groups.noted):
+            for group, until in found.items():
+                known = table.get(group)
+                table[group] = max(until, known) if until and known else (until or known)
+        for group, until in self.groups.noted.items():
+            if until is None:
+                table.pop(group, None)  # removed by this backend
+        self.groups.noted.clear()
+        reach = window.end + self.delta.slack
+        covered: dict[str, datetime] = {}
+        for group, until in sorted(table.items()):
+            if until is not None and until >= window.end:
+                covered[group] = until
+                continue
+            try:
+                now_until = self.groups.extend(group, until, reach)
+            except BackendError as error:  # tried again next pull
+                log.warning("Microsoft Graph: occurrences of %s not extended: %s", group, error)
+                if until is not None:
+                    covered[group] = until
+                continue
+            if now_until is not None:
+                covered[group] = now_until
+        return replace(Cursor.load(new), groups=covered).dump()
 
     def _wrote(self, event: RemoteEvent) -> RemoteEvent:
         self.delta.written.add(event.remote_id)
@@ -153,8 +195,11 @@ class GraphBackend(BaseBackend):
         return False
 
     def _occurrences(self, event: RemoteEvent, group: str, etag: str | None = None) -> RemoteEvent:
+        """Writes the copies up to the window's end + ``rebaseline_days``, as far as the
+        next pulls' extending reaches (``_slide_groups``)."""
         window = self.window or occ.default_window(self.until)
-        return self.groups.write(event, group, window, etag=etag)
+        reach = Window(window.start, window.end + self.delta.slack)
+        return self.groups.write(event, group, reach, etag=etag)
 
     def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
         if self._as_occurrences(event):
