@@ -43,6 +43,7 @@ from bridge.backends.graph.http import GraphClient, raise_for
 from bridge.backends.graph.reads import Reader
 from bridge.backends.graph.series import SeriesWriter, rule_of
 from bridge.backends.graph.settings import GraphSettings
+from bridge.backends.kinds import SecretCell
 
 log = logging.getLogger("bridge.backends.graph")
 
@@ -59,9 +60,9 @@ class GraphBackend(BaseBackend):
 
     kind = "graph"
 
-    def __init__(self, settings: GraphSettings) -> None:
+    def __init__(self, settings: GraphSettings, cell: SecretCell | None = None) -> None:
         self.settings = settings
-        self.tokens = TokenSource(settings)
+        self.tokens = TokenSource(settings, cell)
         self.http = GraphClient(settings, self.tokens)
         self.base = f"/users/{quote(settings.mailbox, safe='@')}"
         self.reader = Reader(self.http, self.base, settings.page_size)
@@ -81,8 +82,11 @@ class GraphBackend(BaseBackend):
 
     def changed_secret(self) -> Mapping[str, Any] | None:
         """A delegated binding's refresh token, once after Entra rotated it (the scheduler
-        stores it, so a restart does not sign in with one Entra may refuse)."""
+        stores it, so a restart does not sign in with one Entra may refuse). None when the
+        backend has the stored secret at hand: it stored it itself, by compare-and-set."""
         newest = self.tokens.refresh_token
+        if self.tokens.cell is not None:
+            return None
         if self.settings.app_only or not newest or newest == self._stored_refresh:
             return None
         self._stored_refresh = newest
