@@ -105,3 +105,11 @@ class Driver(Protocol):
     def mailed(self) -> list[str]:
         """Everything that would have mailed someone."""
         ...
+
+    def lifecycle_notice(self, subscription_id: str, what: str) -> bool:
+        """The service sends its push lifecycle notice ``what`` for the subscription to the
+        webhook: "missed" (notifications were lost: resync) or "renew" (renew the
+        subscription now). False, sending nothing, when the service has no such notice
+        (then the contract case checks the service's documented equivalent: its expired
+        cursor answer for "missed", its channel expiry for "renew")."""
+        ...
