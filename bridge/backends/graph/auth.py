@@ -199,8 +199,9 @@ class TokenSource:
         self.refresh_token = successor
         if self.cell is None:
             return  # reported by GraphBackend.changed_secret, stored by the scheduler
-        old: Mapping[str, Any] = {"refresh_token": used}
-        if not self.cell.swap(old, {"refresh_token": successor}):
+        old: Mapping[str, Any] = self.cell.read()
+        stored = old.get("refresh_token") == used
+        if not stored or not self.cell.swap(old, {**old, "refresh_token": successor}):
             log.info("Microsoft Entra: a newer refresh token was stored meanwhile; it stays")
 
     def _cached_refresh(self, app: Any) -> str:
