@@ -49,7 +49,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not retired:
         print("no retired bindings")
         return 0
-    backend_for = wiring.backends()
+    backend_for = wiring.backends(store)
     for row in retired:
         label = f"{row.login}/{row.name} ({row.kind})"
         if (row.login, row.name) in configured:

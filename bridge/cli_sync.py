@@ -176,7 +176,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     wiring, store = _open(args)
     settings = wiring.settings
-    backend_for = wiring.backends()
+    backend_for = wiring.backends(store)
     problems = 0
     for row in store.read(binding_store.all_bindings):
         label = f"{row.login}/{row.name} ({row.kind})"

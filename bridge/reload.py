@@ -101,7 +101,7 @@ class Reloadable:
         rules = wiring.rules()
         for scheduler in self._schedulers:
             scheduler.rules_for = rules
-            scheduler.backend_for = wiring.backends()
+            scheduler.backend_for = wiring.backends(scheduler.store)
             scheduler.timing = scheduler_timing(fresh)
         self.wiring, self._rules = wiring, rules
         log_setup.setup(fresh)

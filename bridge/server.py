@@ -122,7 +122,7 @@ def start_api(live: Reloadable) -> Callable[[], None]:
     from bridge.api.webhooks import RENEWALS
     from bridge.sync.channels import keep_channels, stop_all
 
-    backends = wiring.backends()
+    backends = wiring.backends(store)
     done = threading.Event()
     threading.Thread(
         target=keep_channels,

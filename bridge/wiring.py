@@ -29,6 +29,7 @@ from bridge.store.bindings import BindingRow
 from bridge.store.changes import Tx
 from bridge.sync.adopted import ConfiguredRules
 from bridge.sync.scheduler import Scheduler, Timing
+from bridge.sync.stored_secret import StoredSecret
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -93,23 +94,25 @@ def open_store(settings: Settings, *, adopt: bool = True) -> Store:
     return store
 
 
-def spec_of(row: BindingRow, keyring: Keyring) -> BindingSpec:
-    """The typed binding a backend is made from: the row, its settings and secret opened."""
+def spec_of(row: BindingRow, keyring: Keyring, store: Store | None = None) -> BindingSpec:
+    """The typed binding a backend is made from: the row, its settings and secret opened
+    (with ``store``: and the stored secret as a cell, read and swapped when it rotates)."""
     try:
         settings = binding_secrets.open_settings(row, keyring)
         secret = binding_secrets.read_secret(row, keyring)
     except binding_secrets.UnreadableSecret as error:
         raise BindingConfigError(str(error)) from None
     log_setup.remember(secret)  # stored credentials (refresh tokens) never reach the log
-    return BindingSpec(row.id, row.login, row.kind, settings, secret)
+    cell = None if store is None else StoredSecret(store, row.id, keyring)
+    return BindingSpec(row.id, row.login, row.kind, settings, secret, cell)
 
 
 class BackendMaker:
     """``maker(row)``: a new backend for a binding row, made by its kind's ``make``;
     BindingConfigError when the kind is unknown or has no constructor."""
 
-    def __init__(self, keyring: Keyring) -> None:
-        self.keyring = keyring
+    def __init__(self, keyring: Keyring, store: Store | None = None) -> None:
+        self.keyring, self.store = keyring, store
 
     def __call__(self, row: BindingRow) -> Backend:
         try:
@@ -118,7 +121,7 @@ class BackendMaker:
             make = None
         if make is None:
             raise BindingConfigError(f"backend kind {row.kind!r} is not available")
-        return make(spec_of(row, self.keyring))
+        return make(spec_of(row, self.keyring, self.store))
 
 
 def scheduler_timing(settings: Settings) -> Timing:
@@ -145,14 +148,15 @@ class Wiring:
         """The rules a stored binding may sync with in this process (bridge.sync.adopted)."""
         return ConfiguredRules(self.settings, self.keyring)
 
-    def backends(self) -> BackendMaker:
-        return BackendMaker(self.keyring)
+    def backends(self, store: Store | None = None) -> BackendMaker:
+        """Makes backends; with ``store``, backends store rotated secrets themselves."""
+        return BackendMaker(self.keyring, store)
 
     def scheduler(self, store: Store) -> Scheduler:
         """The sync scheduler; its owner calls ``close()`` when it stops."""
         return Scheduler(
             store,
-            self.backends(),
+            self.backends(store),
             self.rules(),
             timing=scheduler_timing(self.settings),
             keyring=self.keyring,

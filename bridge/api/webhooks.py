@@ -117,6 +117,8 @@ async def _receive(request: web.Request, kind: str, notice: PushNotice) -> web.R
             binding_store.request_run(tx, [channel.binding_id])
         elif notice.changed:
             binding_store.request_run_by(tx, channel.binding_id, due_by)
+        if notice.renew:  # for whichever process keeps the channels
+            channel_store.ask_renew(tx, channel.binding_id, time.time())
         return True
 
     if await asyncio.to_thread(store.write, record):
@@ -124,7 +126,7 @@ async def _receive(request: web.Request, kind: str, notice: PushNotice) -> web.R
         if notice.resync:
             log.info("channel %s: the service lost notices; binding resyncs", channel_id)
         if notice.renew:
-            request.app[RENEWALS].ask(channel.binding_id)
+            request.app[RENEWALS].poke()  # this process's keeper, if any, looks at once
     elif (held := request.app[LOG_LIMIT].allow(("replay", channel_id))) is not None:
         more = f" ({held} more since the last report)" if held else ""
         log.info(

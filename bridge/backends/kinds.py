@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.backends.base import Backend, PushReceiver
 from bridge.backends.caldav.settings import CALDAV
@@ -27,16 +27,31 @@ class BindingConfigError(ValueError):
     """The binding's settings or stored credentials cannot make a backend."""
 
 
+class SecretCell(Protocol):
+    """The binding's stored secret as it is now (bridge.sync.stored_secret): for a backend
+    whose service rotates credentials on use (a refresh token), shared by processes."""
+
+    def read(self) -> Mapping[str, Any]:
+        """The stored secret now ({} when none)."""
+        ...
+
+    def swap(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+        """Store ``new`` only while the stored secret is ``old``; whether it was stored."""
+        ...
+
+
 @dataclass(frozen=True)
 class BindingSpec:
     """One binding as a backend constructor needs it: its id and user, its kind, its
-    ``[users.bindings.backend]`` settings and its stored secret (both decrypted)."""
+    ``[users.bindings.backend]`` settings and its stored secret (both decrypted).
+    ``cell``: the stored secret itself, when the backend is made with a store at hand."""
 
     id: int
     login: str
     kind: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     secret: Mapping[str, Any] = field(default_factory=dict)
+    cell: SecretCell | None = None
 
 
 @dataclass(frozen=True)

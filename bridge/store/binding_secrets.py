@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from bridge.secret_box import Keyring, UndecryptableSecret, is_encrypted
 from bridge.store.changes import Tx
@@ -80,6 +80,36 @@ def set_secret(tx: Tx, binding_id: int, secret: Mapping[str, Any] | None, keyrin
     """Store (encrypted) or forget the binding's credentials."""
     value = None if secret is None else keyring.encrypt(json.dumps(dict(secret)))
     tx.conn.execute(update(bindings).where(bindings.c.id == binding_id).values(secret=value))
+
+
+def _secret_row(binding_id: int) -> Any:
+    query = select(bindings.c.id, bindings.c.name, bindings.c.secret, users.c.login)
+    return query.join(users, users.c.id == bindings.c.user_id).where(bindings.c.id == binding_id)
+
+
+def stored_secret(conn: Connection, binding_id: int, keyring: Keyring) -> dict[str, Any] | None:
+    """The binding's credentials as stored now ({} when none; None when the binding is gone)."""
+    query = _secret_row(binding_id)
+    row = conn.execute(query).first()
+    return None if row is None else read_secret(row, keyring)
+
+
+def swap_secret(
+    tx: Tx,
+    binding_id: int,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    keyring: Keyring,
+) -> bool:
+    """Store ``new`` (encrypted) only while the stored credentials are still ``old``
+    (compare-and-set: a process holding a stale one never overwrites a newer one). The row
+    is locked for the comparison (SELECT ... FOR UPDATE; SQLite's write lock covers it)."""
+    query = _secret_row(binding_id)
+    row = tx.conn.execute(query.with_for_update(of=bindings)).first()
+    if row is None or read_secret(row, keyring) != dict(old):
+        return False
+    set_secret(tx, binding_id, new, keyring)
+    return True
 
 
 def _rows(tx: Tx) -> list[Row]:

@@ -108,6 +108,41 @@ def accept_message(tx: Tx, channel_id: str, number: int) -> bool:
     return result.rowcount == 1
 
 
+def ask_renew(tx: Tx, binding_id: int, at: float) -> bool:
+    """Note that a notice asked to renew the binding's channel now; False when it has none."""
+    result = tx.conn.execute(
+        update(channels).where(channels.c.binding_id == binding_id).values(renew_asked_at=at)
+    )
+    return result.rowcount == 1
+
+
+def renew_asked(conn: Connection) -> list[int]:
+    """The bindings whose channel a notice asked to renew (not taken yet)."""
+    query = select(channels.c.binding_id).where(channels.c.renew_asked_at.is_not(None))
+    return [row.binding_id for row in conn.execute(query.order_by(channels.c.binding_id))]
+
+
+def take_renew_requests(tx: Tx) -> list[int]:
+    """The bindings whose channel a notice asked to renew, each taken (cleared) by exactly
+    one caller: a conditional UPDATE per binding, so of two channel keepers one gets it."""
+    query = select(channels.c.binding_id, channels.c.renew_asked_at).where(
+        channels.c.renew_asked_at.is_not(None)
+    )
+    taken = []
+    for row in tx.conn.execute(query.order_by(channels.c.binding_id)).all():
+        result = tx.conn.execute(
+            update(channels)
+            .where(
+                channels.c.binding_id == row.binding_id,
+                channels.c.renew_asked_at == row.renew_asked_at,
+            )
+            .values(renew_asked_at=None)
+        )
+        if result.rowcount == 1:
+            taken.append(row.binding_id)
+    return taken
+
+
 def delete_channel(tx: Tx, channel_id: str) -> bool:
     """Forget a channel; False when it was not stored."""
     result = tx.conn.execute(delete(channels).where(channels.c.channel_id == channel_id))

@@ -303,6 +303,8 @@ channels = Table(
     Column("expiration", Timestamp, nullable=False),  # epoch seconds
     Column("last_message", BigInteger, nullable=False, default=0),
     Column("created_at", Timestamp, nullable=False),
+    # a notice asked to renew it now (epoch seconds), for whichever process keeps channels
+    Column("renew_asked_at", Timestamp, nullable=True),
 )
 
 # Events a binding could not sync because the remote or the store refused that one event

@@ -66,7 +66,8 @@ def subscription_of(row: ChannelRow) -> Subscription:
 
 
 class RenewRequests:
-    """Bindings whose channel a notice asked to renew now; wakes the channel keeper."""
+    """Bindings whose channel this process wants renewed now, and the channel keeper's
+    wake-up (``poke``: a renewal was asked in the store, by a notice this process took)."""
 
     def __init__(self) -> None:
         self._ids: set[int] = set()
@@ -76,6 +77,9 @@ class RenewRequests:
     def ask(self, binding_id: int) -> None:
         with self._lock:
             self._ids.add(binding_id)
+        self.wake.set()
+
+    def poke(self) -> None:
         self.wake.set()
 
     def take(self) -> set[int]:
@@ -315,13 +319,16 @@ def keep_channels(
     ttl_seconds: int = 86400,
     renew_before: float = 3600,
     requests: RenewRequests | None = None,
+    ask_poll: float = 5.0,
 ) -> None:
     """Run renew_channels every ``interval`` seconds until ``stop`` is set (a thread's body),
-    and at once when a notice puts a binding in ``requests``."""
+    and at once when a renewal is asked: in ``requests`` (this process) or in the store (a
+    notice any process took: looked for every ``ask_poll`` seconds, and when poked)."""
     requests = requests or RenewRequests()
     while not stop.is_set():
         asked = requests.take()
         try:
+            asked |= set(store.write(channel_store.take_renew_requests))
             renew_channels(
                 store,
                 backend_for,
@@ -336,6 +343,21 @@ def keep_channels(
                 requests.ask(binding_id)
             stop.wait(min(interval, 30))
             continue
-        until = time.monotonic() + interval
-        while not stop.is_set() and not requests.wake.is_set() and time.monotonic() < until:
-            requests.wake.wait(min(1.0, max(0.0, until - time.monotonic())))
+        _wait(store, stop, requests, interval, ask_poll)
+
+
+def _wait(
+    store: Store, stop: threading.Event, requests: RenewRequests, interval: float, poll: float
+) -> None:
+    """Until ``interval`` passed, ``stop`` is set, or a renewal is asked (here or stored)."""
+    until = time.monotonic() + interval
+    look = time.monotonic() + poll
+    while not stop.is_set() and not requests.wake.is_set() and time.monotonic() < until:
+        requests.wake.wait(min(1.0, poll, max(0.0, until - time.monotonic())))
+        if time.monotonic() >= look:
+            look = time.monotonic() + poll
+            try:
+                if store.read(channel_store.renew_asked):
+                    return
+            except Exception:  # noqa: BLE001 - the store may be briefly away
+                log.debug("looking for stored renewal requests failed", exc_info=True)

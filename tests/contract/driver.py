@@ -123,3 +123,11 @@ class Driver(Protocol):
         """Change the external copy as the organiser or a guest would in their calendar
         (fields: subject, start, end, location, partstat=(email, "ACCEPTED"|"DECLINED"))."""
         ...
+
+    def lifecycle_notice(self, subscription_id: str, what: str) -> bool:
+        """The service sends its push lifecycle notice ``what`` for the subscription to the
+        webhook: "missed" (notifications were lost: resync) or "renew" (renew the
+        subscription now). False, sending nothing, when the service has no such notice
+        (then the contract case checks the service's documented equivalent: its expired
+        cursor answer for "missed", its channel expiry for "renew")."""
+        ...

@@ -169,3 +169,112 @@ def test_a_plain_meeting_given_such_a_rule_becomes_occurrences(world: ContractWo
     assert single.remote_id not in {c["id"] for c in world.driver.box.events()}
     assert _link(world).remote_id.startswith("occurrences:")
     assert world.quarantine() == [] and world.driver.mailed() == []
+
+
+# --- the window slides: occurrences it brings in are written, and nothing else --------------
+
+EVERY_TEN_DAYS = "FREQ=HOURLY;INTERVAL=240"  # unbounded: the window decides what is written
+
+
+def _sliding(world: ContractWorld, t0: datetime) -> None:
+    start = t0.replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    world.crm_meeting(
+        "hourly",
+        "Ten-daily",
+        start=start,
+        end=start + timedelta(minutes=30),
+        recurrence=Recurrence(rrule=EVERY_TEN_DAYS),
+    )
+
+
+def _by_id(world: ContractWorld) -> dict[str, dict]:
+    return {c["id"]: c for c in _copies(world)}
+
+
+def _reach(world: ContractWorld, now: datetime) -> datetime:
+    """How far copies are written for a pull at ``now``: the window's end + rebaseline_days."""
+    return world.rules.window(now).end + timedelta(days=7)
+
+
+def _starts(copies) -> list[datetime]:
+    return sorted(wire.parse_time(c["start"]) for c in copies)
+
+
+def _expected(first: datetime, after: datetime, until: datetime) -> list[datetime]:
+    out, when = [], first
+    while when < until:
+        if when > after:
+            out.append(when)
+        when += timedelta(days=10)
+    return out
+
+
+def test_the_sliding_window_brings_new_occurrences_and_writes_nothing_else(
+    world: ContractWorld,
+) -> None:
+    t0 = datetime.now(UTC)
+    _sliding(world, t0)
+    world.round(clock=lambda: t0)
+    world.round(clock=lambda: t0)  # the pull that notes the group in the cursor
+    first = _by_id(world)
+    starts = _starts(first.values())
+    assert starts[-1] < _reach(world, t0) and len(starts) >= 30
+    meeting, link = world.meeting("hourly"), _link(world)
+
+    world.driver.graph.reset_counters()
+    world.round(clock=lambda: t0 + timedelta(days=3))  # still inside the cover: nothing
+    assert _writes(world) == []
+
+    t1 = t0 + timedelta(days=25)
+    world.driver.graph.reset_counters()
+    report = world.round(clock=lambda: t1)
+    assert not report.errors and report.pulled == 0
+    now = _by_id(world)
+    new = [c for i, c in now.items() if i not in first]
+    assert _starts(new) == _expected(starts[0], starts[-1], _reach(world, t1))
+    assert len(new) >= 2
+    assert all(now[i] == first[i] for i in first)  # the copies written before: untouched
+    writes = _writes(world)
+    assert len(writes) == len(new) and all(w.startswith("POST ") for w in writes)
+    assert world.meeting("hourly").subject == meeting.subject
+    assert _link(world).synced_hash == link.synced_hash and _link(world).remote_id == link.remote_id
+
+    world.driver.graph.reset_counters()  # the same window again: no duplicate
+    world.round(clock=lambda: t1)
+    world.round(clock=lambda: t1 + timedelta(hours=1))
+    assert _writes(world) == [] and len(_copies(world)) == len(now)
+    assert world.driver.mailed() == [] and world.quarantine() == []
+
+
+def test_the_window_slides_on_after_a_resync_and_never_brings_back_a_deleted_copy(
+    world: ContractWorld,
+) -> None:
+    t0 = datetime.now(UTC)
+    _sliding(world, t0)
+    world.round(clock=lambda: t0)
+    world.round(clock=lambda: t0)
+    last = max(_copies(world), key=lambda c: wire.parse_time(c["start"]))
+    world.driver.remove(last["id"])  # the user deletes the last copy in Outlook
+    world.driver.expire_cursor()  # and the cursor (with its table of groups) is lost
+    t1 = t0 + timedelta(days=25)
+    world.driver.graph.reset_counters()
+    world.round(clock=lambda: t1)
+    starts = _starts(_copies(world))
+    assert wire.parse_time(last["start"]) not in starts
+    assert starts[-1] > wire.parse_time(last["start"])  # the window slid on all the same
+    assert len(set(starts)) == len(starts)
+    world.driver.graph.reset_counters()
+    world.round(clock=lambda: t1)
+    assert _writes(world) == []
+
+
+def test_a_group_deleted_from_the_crm_is_not_extended(world: ContractWorld) -> None:
+    t0 = datetime.now(UTC)
+    _sliding(world, t0)
+    world.round(clock=lambda: t0)
+    world.round(clock=lambda: t0)
+    world.delete_in_crm("hourly")
+    world.round(clock=lambda: t0)
+    assert _copies(world) == []
+    world.round(clock=lambda: t0 + timedelta(days=25))
+    assert _copies(world) == [] and world.meeting_count() == 0

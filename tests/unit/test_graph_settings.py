@@ -107,3 +107,19 @@ def test_cursor_keeps_the_frozen_window() -> None:
     assert not back.covers(Window(later - timedelta(days=60), later + timedelta(days=365)))
     with pytest.raises(ResyncRequired):
         Cursor.load("a google sync token")
+
+
+def test_cursor_keeps_how_far_each_occurrence_group_reaches() -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    group = "occurrences:5b0d7c1e-8f3e-4d55-9a7e-2c61f0a4b3d9:m-1"
+    cursor = Cursor("link", now, now + timedelta(days=372), {group: now + timedelta(days=372)})
+    back = Cursor.load(cursor.dump())
+    assert back == cursor and back.groups == {group: now + timedelta(days=372)}
+    older = json.dumps({"v": 1, "link": "link", "start": now.isoformat(), "end": now.isoformat()})
+    assert Cursor.load(older).groups == {}  # a cursor written before the table: none known
+    assert "groups" not in json.loads(Cursor("link", now, now).dump())
+    with pytest.raises(ResyncRequired):
+        Cursor.load(json.dumps({**json.loads(older), "groups": {group: "not a time"}}))

@@ -9,20 +9,38 @@ PublicClientApplication and the refresh token `bridge graph authorize` stored.
 msal insists on an https authority. ``authority_host`` may still be plain http (the tests'
 emulator on 127.0.0.1): msal is given the https form and our http client (msal's
 ``http_client`` hook) sends those requests to the http address instead.
+
+Delegated refresh tokens rotate: Entra answers each refresh with a new one, and may refuse
+the redeemed one from then on. Several processes sign in for one binding (``bridge serve``
+for push channels, ``bridge worker`` for rounds), so with the stored secret at hand (a
+``SecretCell``) every refresh signs in with the newest STORED refresh token, stores its
+successor by compare-and-set (only while the stored one is still the one used: a stale
+process never overwrites a newer one), and on ``invalid_grant`` reads the stored one again
+once (another process may have rotated it meanwhile) before failing. The access token is
+kept per mailbox in the process's msal entry, so a backend made anew (its binding's secret
+changed) asks Entra nothing while it is valid. msal's own refresh from its cache is not
+used for delegated sign-ins: its cached refresh token may be one another process consumed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
 from bridge.backends.base import AuthError, BackendError
 from bridge.backends.graph.settings import GraphSettings
+
+if TYPE_CHECKING:
+    from bridge.backends.kinds import SecretCell
+
+log = logging.getLogger("bridge.backends.graph")
 
 #: The scope of an app-only token (the app's granted application permissions).
 APP_SCOPE = "https://graph.microsoft.com/.default"
@@ -61,6 +79,8 @@ def _http_client(settings: GraphSettings) -> requests.Session:
 class _Entry:
     app: Any
     lock: threading.Lock
+    #: mailbox -> (delegated access token, monotonic time to stop using it)
+    user_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 _APPS: dict[tuple[str, ...], _Entry] = {}
@@ -111,12 +131,13 @@ def _first(error: Exception) -> str:
 
 class TokenSource:
     """Bearer tokens for one binding: cached by msal, shared with every binding of the same
-    app registration."""
+    app registration. ``cell``: the binding's stored secret (delegated sign-ins read the
+    newest refresh token from it and store rotated ones into it)."""
 
-    def __init__(self, settings: GraphSettings) -> None:
+    def __init__(self, settings: GraphSettings, cell: SecretCell | None = None) -> None:
         self.settings = settings
+        self.cell = cell
         self.requests = 0  # token endpoint calls made by this binding (for counting)
-        self._user_token: tuple[str, float] = ("", 0.0)
         #: The newest refresh token of a delegated binding (Entra may rotate it on use).
         self.refresh_token = settings.refresh_token
 
@@ -130,7 +151,7 @@ class TokenSource:
                     if result.get("token_source") == "identity_provider":
                         self.requests += 1
                 else:
-                    result = self._delegated(entry.app)
+                    result = self._delegated(entry)
             except requests.RequestException as error:
                 raise BackendError(f"Microsoft Entra unreachable: {type(error).__name__}") from None
             except ValueError as error:
@@ -139,43 +160,66 @@ class TokenSource:
             raise AuthError(describe_token_error(result))
         return str(result["access_token"])
 
-    def _delegated(self, app: Any) -> dict[str, Any]:
-        token, until = self._user_token
+    def _delegated(self, entry: _Entry) -> dict[str, Any]:
+        mailbox = self.settings.mailbox.lower()
+        token, until = entry.user_tokens.get(mailbox, ("", 0.0))
         if token and time.monotonic() < until:
             return {"access_token": token}
-        # The refresh token Entra rotated in (kept by msal's cache for the signed-in account)
-        # before the stored one, which may have expired since `bridge graph authorize`.
-        result: dict[str, Any] | None = None
-        for account in app.get_accounts(username=self.settings.mailbox):
-            result = app.acquire_token_silent(USER_SCOPES, account=account)
-            if result and "access_token" in result:
-                break
-        if not result or "access_token" not in result:
-            self.requests += 1
-            result = app.acquire_token_by_refresh_token(self.settings.refresh_token, USER_SCOPES)
+        used = self._newest()
+        result = self._redeem(entry.app, used)
+        if result.get("error") == "invalid_grant" and self.cell is not None:
+            again = self._newest()  # another process may have rotated it meanwhile
+            if again != used:
+                used, result = again, self._redeem(entry.app, again)
         if "access_token" in result:
             lifetime = float(result.get("expires_in", 3600))
-            self._user_token = (result["access_token"], time.monotonic() + lifetime - 300)
-            self._note_refresh_token(app)
+            until = time.monotonic() + lifetime - 300
+            entry.user_tokens[mailbox] = (result["access_token"], until)
+            successor = str(result.get("refresh_token") or "") or self._cached_refresh(entry.app)
+            if successor and successor != used:
+                self._keep(used, successor)
         return result
 
-    def _note_refresh_token(self, app: Any) -> None:
-        """Take the refresh token msal's cache now holds for this mailbox's account: Entra
-        may have answered the refresh with a new one (msal caches it; the stored one may be
-        refused from then on)."""
+    def _newest(self) -> str:
+        """The refresh token to sign in with: the stored one when a cell is at hand (the
+        newest, whichever process rotated it), else the one this backend last had."""
+        if self.cell is not None:
+            stored = str(self.cell.read().get("refresh_token") or "")
+            if stored:
+                self.refresh_token = stored
+        return self.refresh_token
+
+    def _redeem(self, app: Any, refresh_token: str) -> dict[str, Any]:
+        self.requests += 1
+        return dict(app.acquire_token_by_refresh_token(refresh_token, USER_SCOPES))
+
+    def _keep(self, used: str, successor: str) -> None:
+        """Take ``successor`` as the newest; with a cell, store it while ``used`` is the
+        stored one (a newer one stored meanwhile stays)."""
+        self.refresh_token = successor
+        if self.cell is None:
+            return  # reported by GraphBackend.changed_secret, stored by the scheduler
+        old: Mapping[str, Any] = self.cell.read()
+        stored = old.get("refresh_token") == used
+        if not stored or not self.cell.swap(old, {**old, "refresh_token": successor}):
+            log.info("Microsoft Entra: a newer refresh token was stored meanwhile; it stays")
+
+    def _cached_refresh(self, app: Any) -> str:
+        """The refresh token msal's cache holds for this mailbox's account (Entra's answer
+        to the last refresh, when the answer itself did not show it)."""
         cache = app.token_cache
         for account in app.get_accounts(username=self.settings.mailbox):
             query = {"home_account_id": account.get("home_account_id")}
             for item in cache.search(cache.CredentialType.REFRESH_TOKEN, query=query):
                 if item.get("secret"):
-                    self.refresh_token = str(item["secret"])
-                    return
+                    return str(item["secret"])
+        return ""
 
     def forget(self) -> None:
         """Drop a token Graph refused (401) so the next call asks Entra again."""
-        self._user_token = ("", 0.0)
         entry = _app(self.settings)
         with entry.lock:
+            entry.user_tokens.pop(self.settings.mailbox.lower(), None)
             cache = entry.app.token_cache
             for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)

@@ -15,8 +15,10 @@ only on the organiser's explicit request: Graph mails them, and cannot hold it u
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -32,16 +34,20 @@ from bridge.backends.base import (
     PushChannel,
     Rejected,
     RemoteEvent,
+    ResyncRequired,
     Window,
 )
 from bridge.backends.graph import occurrences as occ
 from bridge.backends.graph import wire
 from bridge.backends.graph.auth import TokenSource
-from bridge.backends.graph.delta import DeltaPull
+from bridge.backends.graph.delta import Cursor, DeltaPull
 from bridge.backends.graph.http import GraphClient, raise_for
 from bridge.backends.graph.reads import Reader
 from bridge.backends.graph.series import SeriesWriter, rule_of
 from bridge.backends.graph.settings import GraphSettings
+from bridge.backends.kinds import SecretCell
+
+log = logging.getLogger("bridge.backends.graph")
 
 #: Namespace of the transactionIds derived from idempotency keys.
 TRANSACTION_NS = uuid.UUID("0f9d3a52-5a57-4a0e-9a3b-7c3f1e1b6a01")
@@ -56,9 +62,9 @@ class GraphBackend(BaseBackend):
 
     kind = "graph"
 
-    def __init__(self, settings: GraphSettings) -> None:
+    def __init__(self, settings: GraphSettings, cell: SecretCell | None = None) -> None:
         self.settings = settings
-        self.tokens = TokenSource(settings)
+        self.tokens = TokenSource(settings, cell)
         self.http = GraphClient(settings, self.tokens)
         self.base = f"/users/{quote(settings.mailbox, safe='@')}"
         self.reader = Reader(self.http, self.base, settings.page_size)
@@ -78,8 +84,11 @@ class GraphBackend(BaseBackend):
 
     def changed_secret(self) -> Mapping[str, Any] | None:
         """A delegated binding's refresh token, once after Entra rotated it (the scheduler
-        stores it, so a restart does not sign in with one Entra may refuse)."""
+        stores it, so a restart does not sign in with one Entra may refuse). None when the
+        backend has the stored secret at hand: it stored it itself, by compare-and-set."""
         newest = self.tokens.refresh_token
+        if self.tokens.cell is not None:
+            return None
         if self.settings.app_only or not newest or newest == self._stored_refresh:
             return None
         self._stored_refresh = newest
@@ -93,7 +102,44 @@ class GraphBackend(BaseBackend):
             for change in page.changes:
                 if isinstance(change, RemoteEvent):
                     self._note(change)
+            if page.cursor is not None:
+                page = ChangePage(page.changes, self._slide_groups(cursor, page.cursor, window))
             yield page
+
+    def _slide_groups(self, old: str | None, new: str, window: Window) -> str:
+        """``new`` with the table of occurrence groups carried over from ``old`` and the
+        pull, each group written on to the window's end (+ ``rebaseline_days``) when the
+        window slid past how far it reached."""
+        table: dict[str, datetime | None] = {}
+        if old:
+            try:
+                table.update(Cursor.load(old).groups)
+            except ResyncRequired:
+                pass
+        for found in (self.delta.groups, self.groups.noted):
+            for group, until in found.items():
+                known = table.get(group)
+                table[group] = max(until, known) if until and known else (until or known)
+        for group, until in self.groups.noted.items():
+            if until is None:
+                table.pop(group, None)  # removed by this backend
+        self.groups.noted.clear()
+        reach = window.end + self.delta.slack
+        covered: dict[str, datetime] = {}
+        for group, until in sorted(table.items()):
+            if until is not None and until >= window.end:
+                covered[group] = until
+                continue
+            try:
+                now_until = self.groups.extend(group, until, reach)
+            except BackendError as error:  # tried again next pull
+                log.warning("Microsoft Graph: occurrences of %s not extended: %s", group, error)
+                if until is not None:
+                    covered[group] = until
+                continue
+            if now_until is not None:
+                covered[group] = now_until
+        return replace(Cursor.load(new), groups=covered).dump()
 
     def _wrote(self, event: RemoteEvent) -> RemoteEvent:
         self.delta.written.add(event.remote_id)
@@ -155,8 +201,11 @@ class GraphBackend(BaseBackend):
         return False
 
     def _occurrences(self, event: RemoteEvent, group: str, etag: str | None = None) -> RemoteEvent:
+        """Writes the copies up to the window's end + ``rebaseline_days``, as far as the
+        next pulls' extending reaches (``_slide_groups``)."""
         window = self.window or occ.default_window(self.until)
-        return self.groups.write(event, group, window, etag=etag)
+        reach = Window(window.start, window.end + self.delta.slack)
+        return self.groups.write(event, group, reach, etag=etag)
 
     def create(self, event: RemoteEvent, *, idempotency_key: str) -> RemoteEvent:
         if self._as_occurrences(event):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -33,7 +33,7 @@ from bridge.backends.base import (
     ResyncRequired,
     Window,
 )
-from bridge.backends.graph import wire
+from bridge.backends.graph import occurrences as occ
 from bridge.backends.graph.http import GraphClient, raise_for
 from bridge.backends.graph.reads import Reader
 
@@ -43,16 +43,19 @@ class Cursor:
     link: str
     start: datetime
     end: datetime
+    #: occurrence group (bridge.backends.graph.occurrences) -> how far its copies reach
+    groups: dict[str, datetime] = field(default_factory=dict)
 
     def dump(self) -> str:
-        return json.dumps(
-            {
-                "v": 1,
-                "link": self.link,
-                "start": self.start.isoformat(),
-                "end": self.end.isoformat(),
-            }
-        )
+        data: dict[str, Any] = {
+            "v": 1,
+            "link": self.link,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+        if self.groups:
+            data["groups"] = {g: until.isoformat() for g, until in sorted(self.groups.items())}
+        return json.dumps(data)
 
     @classmethod
     def load(cls, text: str) -> Cursor:
@@ -63,6 +66,7 @@ class Cursor:
                 data["link"],
                 datetime.fromisoformat(data["start"]),
                 datetime.fromisoformat(data["end"]),
+                {str(g): datetime.fromisoformat(u) for g, u in data.get("groups", {}).items()},
             )
         except (ValueError, KeyError, TypeError):
             raise ResyncRequired("Microsoft Graph: the stored delta cursor is unreadable") from None
@@ -93,6 +97,9 @@ class DeltaPull:
         #: process): one created and deleted again before the next pull may not be
         #: listed at all, so those not listed are checked
         self.written: set[str] = WRITTEN.setdefault(http.url(base), set())
+        #: occurrence groups whose copies the last pull listed -> how far each reaches
+        #: (None: a marker from before the window slid)
+        self.groups: dict[str, datetime | None] = {}
 
     def first_link(self, start: datetime, end: datetime) -> str:
         query = f"startDateTime={quote(start.isoformat())}&endDateTime={quote(end.isoformat())}"
@@ -100,6 +107,7 @@ class DeltaPull:
 
     def pages(self, cursor: str | None, window: Window) -> Iterator[ChangePage]:
         stored = Cursor.load(cursor) if cursor else None
+        self.groups = {}
         if stored is not None and stored.covers(window):
             frozen, link, full = stored, stored.link, False
         else:  # first pull, or re-baseline before the frozen window drifts off the rules'
@@ -135,6 +143,14 @@ class DeltaPull:
             changes += self._unlisted(seen)
             yield ChangePage(changes, Cursor(delta, frozen.start, frozen.end).dump())
             return
+
+    def _note_group(self, item: dict[str, Any]) -> None:
+        cover = occ.cover_of(item)
+        if cover is None:
+            return
+        group, until = cover
+        known = self.groups.get(group)
+        self.groups[group] = max(until, known) if until and known else (until or known)
 
     def _unlisted(self, seen: set[str]) -> list[Change]:
         """Deleted for each event we wrote that the delta did not list and Graph no longer
@@ -190,7 +206,8 @@ class DeltaPull:
                 continue
             if item.get("type") in ("occurrence", "exception") and item.get("seriesMasterId"):
                 continue  # an id that turned out to be an instance: its master is listed
-            if wire.tags_of(item).get(wire.OCCURRENCE_PROPERTY.lower()):
-                continue  # a copy of one occurrence (bridge.backends.graph.occurrences): one-way
+            if occ.marker_of(item):  # a copy of one occurrence: one-way, never a change
+                self._note_group(item)
+                continue
             out.append(events[remote_id])
         return out

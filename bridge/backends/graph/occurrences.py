@@ -10,6 +10,13 @@ series back from the marker exactly as it was written, so its ``content_hash()``
 pushed one (echo suppression holds). A pull never reports a copy (bridge.backends.graph.delta
 skips marked events), so a copy edited or deleted in Outlook never changes, deletes or
 makes a meeting; the next CRM change of the series writes the copies again.
+
+The window slides: each marker also says up to when its group was written ("until", the
+pull window's end plus ``rebaseline_days``), and the delta cursor keeps a table of groups
+and how far each is covered (bridge.backends.graph.delta.Cursor). When a pull's window
+reaches past a group's cover, ``extend`` writes the occurrences after it, and only those:
+the copies already written are left as they are (also those the user deleted), and an
+occurrence that has a copy at its start already is not written twice.
 """
 
 from __future__ import annotations
@@ -56,10 +63,26 @@ def group_etag(event: RemoteEvent) -> str:
 # --- the series, kept on each copy ---------------------------------------------------------
 
 
-def _dump(event: RemoteEvent, group: str) -> str:
+def _dump(event: RemoteEvent, group: str, until: datetime) -> str:
     data = asdict(replace(event, remote_id="", etag="", attendees=(), updated=None))
     data.pop("attendees"), data.pop("updated"), data.pop("remote_id"), data.pop("etag")
-    return json.dumps({"group": group, "etag": group_etag(event), "series": data}, default=str)
+    marker = {"group": group, "etag": group_etag(event), "until": until.isoformat()}
+    return json.dumps({**marker, "series": data}, default=str)
+
+
+def cover_of(item: dict[str, Any]) -> tuple[str, datetime | None] | None:
+    """(group, written until) of a copy's marker (until None: a marker from before the
+    window slid); None when ``item`` is no copy of ours."""
+    text = marker_of(item)
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        group = str(data["group"])
+        until = datetime.fromisoformat(data["until"]) if data.get("until") else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return group, until
 
 
 def _load(text: str) -> tuple[str, str, RemoteEvent] | None:
@@ -139,6 +162,8 @@ class OccurrenceGroups:
 
     def __init__(self, http: GraphClient, base: str) -> None:
         self.http, self.base = http, base
+        #: group -> how far this backend wrote it since its last pull (None: removed)
+        self.noted: dict[str, datetime | None] = {}
 
     def copies(self, group: str) -> list[dict[str, Any]]:
         """Every copy of ``group`` (found by the CRM tag, then by the group the marker names)."""
@@ -187,9 +212,53 @@ class OccurrenceGroups:
             if current and etag not in current:
                 raise PreconditionFailed(f"Microsoft Graph: occurrences {group} changed")
         self.remove(old)
-        marker = _dump(event, group)
-        parts = []
         singles = expand(event, window)
+        self._post(singles, _dump(event, group, window.end))
+        self.noted[group] = window.end
+        log.info(
+            "Microsoft Graph cannot express the recurrence of %s (%s): written as %d single "
+            "occurrences in the window (unsupported_recurrence = occurrences; one-way)",
+            event.crm_meeting_id,
+            "; ".join(event.recurrence),
+            len(singles),
+        )
+        return replace(event, remote_id=group, etag=group_etag(event))
+
+    def extend(self, group: str, covered: datetime | None, until: datetime) -> datetime | None:
+        """Write ``group``'s occurrences that start after ``covered`` and before ``until``
+        (the window slid); the new cover, or None when the group has no copy left (deleted
+        from the CRM, or by the user in Outlook: it stays as it is). ``covered`` None: as
+        far as the markers say (or, markers from before the window slid, the last copy)."""
+        copies = self.copies(group)
+        loaded = [(_load(marker_of(i)), cover_of(i)) for i in copies]
+        series = next((one[2] for one, _ in loaded if one is not None), None)
+        if series is None:
+            return None
+        marks = [cover[1] for _, cover in loaded if cover is not None and cover[1] is not None]
+        if covered is not None:
+            marks.append(covered)
+        if not marks:
+            marks = [wire.parse_time(i["start"]) for i in copies]
+        covered = max(marks)
+        if until <= covered:
+            return covered
+        have = {wire.parse_time(i["start"]) for i in copies}
+        singles = [
+            s
+            for s in expand(series, Window(covered, until))
+            if s.start > covered and s.start not in have
+        ]
+        self._post(singles, _dump(series, group, until))
+        log.info(
+            "Microsoft Graph: %d more occurrences of %s written (the window slid to %s)",
+            len(singles),
+            series.crm_meeting_id,
+            until.isoformat(),
+        )
+        return until
+
+    def _post(self, singles: list[RemoteEvent], marker: str) -> None:
+        parts = []
         for single in singles:
             body = wire.create_body(single, "", None)
             body.pop("transactionId")  # a rewrite makes new copies: no de-duplication
@@ -206,16 +275,10 @@ class OccurrenceGroups:
             )
         for reply in self.http.batch(parts) if parts else []:
             raise_for(reply, "POST occurrence")
-        log.info(
-            "Microsoft Graph cannot express the recurrence of %s (%s): written as %d single "
-            "occurrences in the window (unsupported_recurrence = occurrences; one-way)",
-            event.crm_meeting_id,
-            "; ".join(event.recurrence),
-            len(singles),
-        )
-        return replace(event, remote_id=group, etag=group_etag(event))
 
     def remove(self, copies: list[dict[str, Any]]) -> None:
+        for item in copies:
+            self.noted[_group_in(item)] = None
         parts = [
             {"method": "DELETE", "url": f"{self.base}/events/{quote(item['id'], safe='')}"}
             for item in copies

@@ -177,4 +177,4 @@ def make(spec: BindingSpec) -> Backend:
     loads aiohttp and msal, is imported here, on use)."""
     from bridge.backends.graph.backend import GraphBackend
 
-    return GraphBackend(graph_settings(spec))
+    return GraphBackend(graph_settings(spec), spec.cell)

@@ -211,6 +211,10 @@ class CaldavDriver:
         return sorted(found, key=lambda e: e.remote_id)
 
     # --- faults and counters --------------------------------------------------------------------
+    def lifecycle_notice(self, subscription_id: str, what: str) -> bool:
+        """CalDAV has no push (the backend offers none): nothing to send."""
+        return False
+
     def expire_cursor(self) -> None:
         """Radicale forgets its sync tokens (as max_sync_token_age does) and answers the next
         listing with a token 403 DAV:valid-sync-token, even when nothing changed since."""

@@ -206,6 +206,12 @@ class ExchangeDriver:
         return sorted(found, key=lambda e: e.remote_id)
 
     # --- faults and counters ----------------------------------------------------------------
+    def lifecycle_notice(self, subscription_id: str, what: str) -> bool:
+        """EWS push notifications carry events and StatusEvent keep-alives only: lost ones
+        show as a SyncState the server no longer takes (a resync), and a subscription the
+        server gave up on is replaced when its stored expiry comes."""
+        return False
+
     def expire_cursor(self) -> None:
         self.ews.expire_sync_state()
 

@@ -141,6 +141,11 @@ class GoogleDriver:
         folded = [(m, [i for i in items if i.get("recurringEventId") == m["id"]]) for m in masters]
         return [wire.event_from_google(master, exceptions) for master, exceptions in folded]
 
+    def lifecycle_notice(self, subscription_id: str, what: str) -> bool:
+        """Google's channels send "sync" (opened) and "exists"/"not_exists" only: lost
+        notifications show as a sync token answered 410, and a channel simply expires."""
+        return False
+
     def expire_cursor(self) -> None:
         self.google.expire_sync_tokens(ALICE)
 

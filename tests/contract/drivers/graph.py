@@ -196,6 +196,12 @@ class GraphDriver:
                 out.append(wire.single_from_graph(item))
         return out
 
+    def lifecycle_notice(self, subscription_id: str, what: str) -> bool:
+        """Graph's lifecycle notifications: ``missed`` and ``reauthorizationRequired``."""
+        event = {"missed": "missed", "renew": "reauthorizationRequired"}[what]
+        self.graph.lifecycle(subscription_id, event)
+        return True
+
     def expire_cursor(self) -> None:
         self.graph.expire_delta(ALICE)
 
