@@ -7,6 +7,7 @@ The file has three parts::
     [api]               # the bridge's HTTP API: webhooks, health (bridge.config.api)
     [secrets]           # keys that encrypt stored credentials (bridge.config.secrets)
     [sync]              # sync workers' leases and heartbeats (bridge.config.sync)
+    [worker]            # what `bridge worker` serves: /metrics (bridge.config.worker)
     [logging]           # log format (human or json) and level (bridge.config.logs)
     [[users]]           # one table per CRM user (array of tables)
 
@@ -52,6 +53,7 @@ from bridge.config.validators import (
     _unknown_message,
     _wrong_type,
 )
+from bridge.config.worker import WorkerSettings, parse_worker
 
 __all__ = [
     "ApiSettings",
@@ -63,6 +65,7 @@ __all__ = [
     "StoreSettings",
     "SyncSettings",
     "UserSettings",
+    "WorkerSettings",
     "load_config",
     "parse_config",
 ]
@@ -134,6 +137,7 @@ class Settings:
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -181,7 +185,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "users")
+_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "worker", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -313,6 +317,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         secrets = parse_secrets(data.get("secrets", {}), Path(base_dir), store.url)
         sync = parse_sync(data.get("sync", {}))
         logs = parse_logging(data.get("logging", {}))
+        worker = parse_worker(data.get("worker", {}))
         users = _parse_users(data.get("users", []))
         check_key_users(api, {u.login for u in users})
     except _Problem as problem:
@@ -326,6 +331,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         secrets=secrets,
         sync=sync,
         logging=logs,
+        worker=worker,
     )
 
 
