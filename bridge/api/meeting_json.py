@@ -205,7 +205,8 @@ def _instant(reader: _Reader, field: str, default: datetime | None, *, all_day: 
         if default is None:
             reader.bad(field, "is required")
         return default
-    if not isinstance(value, str) or len(value) > 64:
+    # printable ASCII only: fromisoformat lets a NUL through ("2026-12-03T10:00:00\x00Z")
+    if not isinstance(value, str) or len(value) > 64 or not _iso_text(value):
         reader.bad(field, "must be an ISO 8601 string")
         return None
     if all_day:
@@ -224,6 +225,10 @@ def _instant(reader: _Reader, field: str, default: datetime | None, *, all_day: 
         reader.bad(field, "needs a UTC offset or Z (2026-12-03T10:00:00+01:00)")
         return None
     return _in_zone(reader, field, moment, ZoneInfo(zone))
+
+
+def _iso_text(value: Any) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isprintable()
 
 
 def _in_zone(reader: _Reader, field: str, moment: datetime, zone: tzinfo) -> datetime | None:
@@ -270,7 +275,7 @@ def _recurrence(
         raw = []
     for n, item in enumerate(raw):
         try:
-            moment = datetime.fromisoformat(item) if isinstance(item, str) else None
+            moment = datetime.fromisoformat(item) if _iso_text(item) else None
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:

@@ -58,15 +58,26 @@ async def key_of(request: web.Request) -> ApiKey:
     return key
 
 
+async def _read_body(request: web.Request) -> bytes:
+    """The whole body, however it is split on the wire (``content.read(n)`` returns
+    what has arrived so far, not n bytes); 413 as soon as it passes MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_body(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     kind = request.content_type
     if kind != "application/json":
         raise Refused(415, f"send application/json, not {kind or 'no content type'}")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    raw = await _read_body(request)
     try:
         return json_body_loads(raw)
     except ValueError as problem:

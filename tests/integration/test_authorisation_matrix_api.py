@@ -20,14 +20,10 @@ The table of all cells is printed (``pytest -s``).
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 
 import requests
 
-from tests.support import server as support
-from tests.support.api_client import keys_toml
+from tests.support.api_alone import start_api_alone
 from tests.support.api_matrix import (
     ROLES,
     ROUTES,
@@ -37,31 +33,6 @@ from tests.support.api_matrix import (
     meeting_body,
     postpone_of,
 )
-from tests.support.ops import store_refresh_token, write_ops_config
-
-
-def start_api_alone(tmp_path, db_url, google) -> tuple[subprocess.Popen, str]:
-    api_port = support.free_port()
-    config = write_ops_config(
-        tmp_path,
-        db_url,
-        google,
-        port=support.free_port(),
-        api_port=api_port,
-        api=keys_toml().replace("[[api.keys]]", "standalone = true\n\n[[api.keys]]", 1),
-    )
-    store_refresh_token(config, google)
-    log = tmp_path / "api.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "api", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    support.wait_listening(
-        "bridge api", process, api_port, 30, lambda: log.read_text(), process.kill
-    )
-    return process, f"http://127.0.0.1:{api_port}"
 
 
 def csrf_token(url: str, authorization: str | None) -> str:
@@ -116,7 +87,8 @@ def check_cell(route: Route, role: str, answer: requests.Response, changed: bool
 
 
 def test_every_route_for_every_role(tmp_path, db_url, google_emulator):
-    process, url = start_api_alone(tmp_path, db_url, google_emulator)
+    api = start_api_alone(tmp_path, db_url, google_emulator)
+    url = api.url
     fingerprint, postpone = fingerprint_of(db_url), postpone_of(db_url)
     admin = {"Authorization": ROLES["admin key"]}
     try:
@@ -150,5 +122,4 @@ def test_every_route_for_every_role(tmp_path, db_url, google_emulator):
     finally:
         fingerprint.dispose()
         postpone.dispose()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0, (tmp_path / "api.log").read_text()[-3000:]
+        assert api.stop() == 0, api.log.read_text()[-3000:]

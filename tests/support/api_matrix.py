@@ -49,12 +49,18 @@ ROLES: dict[str, str | None] = {
 LOGINS = ("admin login", "user login", "bad password")
 
 
-def rest(ok: int, *, colleague: int, stranger: int) -> dict[str, int]:
+def rest(ok: int, *, colleague: int, stranger: int, own: int | None = None) -> dict[str, int]:
     """A REST route on alice's data: API keys only (a CalDAV login is no key: 401); her key
-    and the CRM's do it, bob's (he may see her) and dave's (he may not) as given."""
+    (``own``, default ``ok``) and the CRM's do it, bob's (he may see her) and dave's (he may
+    not) as given."""
     statuses = {role: 401 for role in ROLES}
     statuses.update(
-        {"own key": ok, "admin key": ok, "colleague key": colleague, "stranger key": stranger}
+        {
+            "own key": ok if own is None else own,
+            "admin key": ok,
+            "colleague key": colleague,
+            "stranger key": stranger,
+        }
     )
     return statuses
 
@@ -136,6 +142,12 @@ ROUTES = [
     Route("bindings", "GET", "/api/users/alice/bindings", rest(200, colleague=403, stranger=403)),
     Route(
         "binding", "GET", "/api/users/alice/bindings/google", rest(200, colleague=403, stranger=403)
+    ),
+    Route(  # no such user: 404 for the key of every user, 403 for keys of one user
+        "nobody's bindings",
+        "GET",
+        "/api/users/nobody/bindings",
+        rest(404, colleague=403, stranger=403, own=403),
     ),
     Route(
         "sync now",
