@@ -21,7 +21,7 @@ from tests.support.cli import bridge
 from tests.support.http import request, vevent
 from tests.support.ops import CLIENT_SECRET, start_ops
 from tests.support.radicale_server import start_radicale
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_listening
 
 #: Python's levels and Radicale's own (TRACE, NOTICE, ALERT).
 LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT"}
@@ -178,7 +178,8 @@ password_file = "bob.password"
             stderr=subprocess.STDOUT,
             text=True,
         )
-        time.sleep(3)
+        wait_listening("bridge worker", worker, metrics_port, 60, lambda: "", worker.kill)
+        time.sleep(1)
         worker_url = f"http://127.0.0.1:{metrics_port}"
         for login in ({"user": "alice"}, {"user": None, "headers": bearer}):
             assert request(worker_url, "GET", "/metrics", **login).status == 200
