@@ -149,10 +149,33 @@ def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> in
     return status
 
 
+def _metrics_listener(args: argparse.Namespace, wiring: Wiring, store: Store) -> Any:
+    """Start the worker's /metrics listener when asked (``--metrics-listen`` over
+    ``[worker] metrics_listen``); returns its stop function, or None."""
+    from bridge.config import ConfigError
+
+    settings = wiring.settings
+    flag = args.metrics_listen
+    listen = settings.worker.metrics_listen if flag is None else flag[0]
+    if listen is None:
+        return None
+    from bridge.api.worker_metrics import start_metrics
+
+    try:
+        _, stop = start_metrics(store, wiring.admin_gate(), listen)
+    except OSError as error:
+        where = str(settings.path) if flag is None else "(command line)"
+        key = "worker.metrics_listen" if flag is None else "--metrics-listen"
+        reason = f"cannot listen on {listen}: {error.strerror or error}"
+        raise ConfigError(where, key, reason) from None
+    return stop
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from bridge.reload import Reloadable, pid_file
 
     wiring, store = _open(args)
+    stop_metrics = _metrics_listener(args, wiring, store)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -166,6 +189,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             scheduler.run_forever(stop, tick_seconds=args.tick)
     finally:
         scheduler.close()  # every kept backend closed once
+        if stop_metrics is not None:
+            stop_metrics()
     return 0
 
 
@@ -267,6 +292,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _listen(text: str) -> tuple[Any]:
+    """``--metrics-listen HOST:PORT`` (or "off"), checked as the config key is."""
+    from bridge.config.validators import _Problem
+    from bridge.config.worker import parse_listen
+
+    try:
+        return (parse_listen(text, "--metrics-listen"),)
+    except _Problem as problem:
+        raise argparse.ArgumentTypeError(problem.reason) from None
+
+
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     status = commands.add_parser("status", parents=[common], help="sync status per binding")
     status.set_defaults(func=cmd_status)
@@ -284,6 +320,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     sync.set_defaults(func=cmd_sync)
     worker = commands.add_parser("worker", parents=[common], help="run sync rounds until stopped")
     worker.add_argument("--tick", type=float, default=1.0, help="seconds between passes")
+    worker.add_argument(
+        "--metrics-listen",
+        type=_listen,
+        metavar="HOST:PORT",
+        help='serve /metrics here ("off": nowhere); default [worker] metrics_listen',
+    )
     worker.set_defaults(func=cmd_worker)
     check = commands.add_parser("check", parents=[common], help="try every binding's credentials")
     check.set_defaults(func=cmd_check)

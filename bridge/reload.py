@@ -9,7 +9,7 @@ server is not restarted), a round in progress finishes with the rules it started
 and the next round of each binding uses the new ones (a binding whose backend settings
 changed gets a new backend).
 
-What needs a restart: ``[server]``, ``[store]``, ``[api]`` and ``[secrets]``; a change
+What needs a restart: ``[server]``, ``[store]``, ``[api]``, ``[secrets]`` and ``[worker]``; a change
 there is logged and ignored until the process restarts.
 
 A file with a mistake is refused: the log names the file, key and reason and the
@@ -39,7 +39,7 @@ from bridge.wiring import Wiring, open_store, scheduler_timing
 log = logging.getLogger("bridge.reload")
 
 #: Sections a running process keeps until it restarts.
-RESTART_SECTIONS = ("server", "store", "api", "secrets")
+RESTART_SECTIONS = ("server", "store", "api", "secrets", "worker")
 
 
 class Reloadable:

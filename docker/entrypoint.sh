@@ -10,6 +10,8 @@
 # database. Only `migrate` changes the schema (`bridge db upgrade`); serve and worker wait
 # until the schema is at the revision they need, so they never race to upgrade it.
 # BRIDGE_CONFIG: the configuration file (default /etc/bridge/bridge.toml).
+# BRIDGE_METRICS_LISTEN: a worker's /metrics address (HOST:PORT, or "off"), given to
+# `bridge worker --metrics-listen`; unset: [worker] metrics_listen of the file.
 set -eu
 
 CONFIG="${BRIDGE_CONFIG:-/etc/bridge/bridge.toml}"
@@ -46,6 +48,9 @@ except Exception as error:
     serve|worker)
         say "waiting for the database and its schema (the migrate role upgrades it)"
         bridge db wait --config "$CONFIG" --head --timeout "$WAIT"
+        if [ "$ROLE" = worker ] && [ -n "${BRIDGE_METRICS_LISTEN:-}" ]; then
+            exec bridge worker --config "$CONFIG" --metrics-listen "$BRIDGE_METRICS_LISTEN" "$@"
+        fi
         exec bridge "$ROLE" --config "$CONFIG" "$@"
         ;;
     command)

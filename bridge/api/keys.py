@@ -47,7 +47,11 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     value = value.strip()
-    return value or None
+    # keys are printable ASCII (new_key: URL-safe base64); anything else proves nothing
+    # (aiohttp hands undecodable header bytes on as lone surrogates)
+    if not value or not (value.isascii() and value.isprintable()):
+        return None
+    return value
 
 
 class ApiKeys:

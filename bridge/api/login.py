@@ -87,8 +87,11 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
+    value = value.strip()
+    if not value.isascii():  # base64 is ASCII; undecodable header bytes come as surrogates
+        return None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
     login, sep, password = decoded.partition(":")

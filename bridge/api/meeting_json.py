@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -205,7 +205,8 @@ def _instant(reader: _Reader, field: str, default: datetime | None, *, all_day: 
         if default is None:
             reader.bad(field, "is required")
         return default
-    if not isinstance(value, str) or len(value) > 64:
+    # printable ASCII only: fromisoformat lets a NUL through ("2026-12-03T10:00:00\x00Z")
+    if not isinstance(value, str) or len(value) > 64 or not _iso_text(value):
         reader.bad(field, "must be an ISO 8601 string")
         return None
     if all_day:
@@ -223,7 +224,21 @@ def _instant(reader: _Reader, field: str, default: datetime | None, *, all_day: 
     if moment.tzinfo is None:
         reader.bad(field, "needs a UTC offset or Z (2026-12-03T10:00:00+01:00)")
         return None
-    return moment.astimezone(ZoneInfo(zone))
+    return _in_zone(reader, field, moment, ZoneInfo(zone))
+
+
+def _iso_text(value: Any) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isprintable()
+
+
+def _in_zone(reader: _Reader, field: str, moment: datetime, zone: tzinfo) -> datetime | None:
+    """``moment`` in ``zone``, or None (and the field named) when that leaves the years
+    1-9999 that dates can hold (0001-01-01T00:00+01:00, 9999-12-31T23:00-14:00)."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        reader.bad(field, "is outside the years 1-9999 once in UTC or its time zone")
+        return None
 
 
 def _recurrence(
@@ -260,13 +275,15 @@ def _recurrence(
         raw = []
     for n, item in enumerate(raw):
         try:
-            moment = datetime.fromisoformat(item) if isinstance(item, str) else None
+            moment = datetime.fromisoformat(item) if _iso_text(item) else None
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:
             reader.bad(f"recurrence.exdates[{n}]", "must be an ISO 8601 date-time with an offset")
             continue
-        exdates.append(moment.astimezone(UTC))
+        moment = _in_zone(reader, f"recurrence.exdates[{n}]", moment, UTC)
+        if moment is not None:
+            exdates.append(moment)
     keep = default.overrides if default is not None else []
     return Recurrence(rrule=rule, exdates=exdates, overrides=list(keep))
 

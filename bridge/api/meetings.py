@@ -247,15 +247,17 @@ def _moment(request: web.Request, name: str) -> datetime:
     value = request.query.get(name)
     if value is None:
         raise Refused(422, "the range needs start and end", [(name, "is required")])
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        moment = None
+    moment = None
+    if value.isascii() and value.isprintable():  # fromisoformat lets a NUL through
+        try:
+            moment = datetime.fromisoformat(value).astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: before year 1 in UTC
+            moment = None
     if moment is None or moment.tzinfo is None:
         raise Refused(
             422, "bad range", [(name, "must be an ISO 8601 date-time with an offset or Z")]
         )
-    return moment.astimezone(UTC)
+    return moment
 
 
 def _count(request: web.Request, name: str, default: int, top: int) -> int:

@@ -1,20 +1,21 @@
 """What every REST route shares: the key of a request, JSON bodies, JSON errors, limits.
 
 Errors are ``{"error": {"status": 422, "message": "...", "fields": [{"field": "start",
-"problem": "is required"}]}}``. Every ``/api/`` request is answered within
-``REQUEST_SECONDS`` (else 503) and its body may hold at most ``MAX_BODY_BYTES`` (else 413).
+"problem": "is required"}]}}``, on every route of the app. Every request is answered
+within ``REQUEST_SECONDS`` (else 503) and an ``/api/`` body may hold at most
+``MAX_BODY_BYTES`` (else 413; webhooks keep aiohttp's 1 MiB).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from bridge.api.json_body import loads as json_body_loads
 from bridge.api.keys import ApiKeys
 from bridge.config.api import ApiKey
 
@@ -57,29 +58,57 @@ async def key_of(request: web.Request) -> ApiKey:
     return key
 
 
+async def _read_body(request: web.Request) -> bytes:
+    """The whole body, however it is split on the wire (``content.read(n)`` returns
+    what has arrived so far, not n bytes); 413 as soon as it passes MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_body(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     kind = request.content_type
     if kind != "application/json":
         raise Refused(415, f"send application/json, not {kind or 'no content type'}")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise Refused(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    raw = await _read_body(request)
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        return json_body_loads(raw)
+    except ValueError as problem:
         raise Refused(400, f"the body is not JSON: {problem}") from None
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _json_refusal(answer: web.HTTPException) -> web.Response:
+    """A refusal raised outside ``/api/`` (the operator pages' gate, an unknown route, a
+    wrong method) as the same JSON error, its headers (WWW-Authenticate, Allow) kept."""
+    message = (answer.text or "").strip()
+    if not message or message == f"{answer.status}: {answer.reason}":  # aiohttp's default
+        message = answer.reason
+    kept = {
+        name: value
+        for name, value in answer.headers.items()
+        if name.lower() in ("www-authenticate", "allow", "retry-after")
+    }
+    return error(answer.status, message, **kept)
+
+
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """JSON errors and the time limit for ``/api/`` routes (others pass untouched)."""
-    if not request.path.startswith("/api/"):
-        return await handler(request)
+    """Every request answered within ``REQUEST_SECONDS`` (else 503: a body sent too slowly
+    holds a connection no longer) and every refusal a JSON error: on ``/api/`` routes
+    whatever the handler raises, on the others (operator pages, webhooks, unknown routes)
+    a refusal raised as an HTTP exception (answers a handler returns, like a webhook's
+    acknowledgement, pass untouched)."""
+    rest = request.path.startswith("/api/")
     try:
         async with asyncio.timeout(REQUEST_SECONDS):
             return await handler(request)
@@ -91,7 +120,9 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except web.HTTPException as answer:
         if answer.status < 400:
             raise
-        return error(answer.status, answer.reason)
+        return error(answer.status, answer.reason) if rest else _json_refusal(answer)
     except Exception:
+        if not rest:
+            raise
         log.exception("%s %s failed", request.method, request.path)
         return error(500, "internal error (logged)")

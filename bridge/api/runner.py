@@ -25,6 +25,9 @@ def start_in_thread(
     Returns (thread, base URL, stop). ``stop()`` shuts the server down and joins the
     thread; a failure to listen is raised here, in the caller's thread.
     """
+    from bridge.api.bad_requests import install
+
+    install()  # malformed requests: one short warning, not a traceback each
     ready = threading.Event()
     failure: list[BaseException] = []
     state: dict[str, object] = {}

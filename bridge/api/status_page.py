@@ -147,10 +147,12 @@ async def sync_now(request: web.Request) -> web.Response:
     token = request.headers.get(CSRF_HEADER, "")
     if not hmac.compare_digest(token.encode("utf-8"), source.csrf_token(login).encode("utf-8")):
         raise web.HTTPForbidden(text=f"missing or wrong {CSRF_HEADER} token: reload the page\n")
-    try:
-        binding_id = int(request.match_info["binding_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="no such binding\n") from None
+    raw = request.match_info["binding_id"]
+    # a stored id: 1 to 18 ASCII digits (int() would take "٣", "1_0" or a number no
+    # database column holds)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise web.HTTPNotFound(text="no such binding\n")
+    binding_id = int(raw)
 
     def ask(tx: Tx) -> bool:
         row = binding_store.get(tx.conn, binding_id)

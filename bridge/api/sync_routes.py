@@ -6,7 +6,8 @@
 - ``POST /api/users/{login}/bindings/{name}/sync``: make it due now
   (bridge.store.bindings.request_run, as a webhook does); 202.
 
-A key acting for someone else gets 403; an unknown binding of a user it acts for 404.
+A key acting for someone else gets 403; an unknown binding of a user it acts for 404, and
+so does a user the store does not know (a key for every user covers any name).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.api.rest_common import Refused, key_of, not_found
-from bridge.store import Store
+from bridge.store import Store, users
 from bridge.store import bindings as binding_store
 from bridge.store.changes import Tx
 from bridge.sync.status import RulesCheck, StatusView, status_views
@@ -39,7 +40,12 @@ async def _views_of(request: web.Request) -> tuple[str, list[StatusView]]:
         raise Refused(403, f"this key does not act for {login!r}")
     store, rules = request.app[SYNC_STORE], request.app[SYNC_RULES]()
     views = await asyncio.to_thread(status_views, store, rules)
-    return login, [v for v in views if v.login == login]
+    mine = [v for v in views if v.login == login]
+    if not mine:  # no bindings, or no such user (a key for every user covers any name)
+        known = await asyncio.to_thread(store.read, lambda c: users.email_of(c, login))
+        if known is None:
+            raise not_found("user")
+    return login, mine
 
 
 async def bindings(request: web.Request) -> web.Response:

@@ -19,8 +19,10 @@ bridge.store.bindings.advance_remote_cursor); ``renew`` asks the process's chann
 (``RENEWALS``, bridge.sync.channels.keep_channels) to renew the channel at once.
 
 A refusal names its reason, never the binding, and changes nothing; it is logged at most
-once per channel and reason per minute. The answer is then the receiver's to shape
-(``PushReceiver.acknowledge`` with the verdict: 200, or the first refusal's status): EWS
+once per channel and reason per minute. Its body is the REST API's JSON error
+(``{"error": {"status": 403, "message": "wrong channel token"}}``). The answer is then
+the receiver's to shape (``PushReceiver.acknowledge`` with the verdict: 200, or the first
+refusal's status): EWS
 expects a SOAP SendNotificationResult, OK for an accepted notice and Unsubscribe for an
 unknown or expired channel; a receiver answering None keeps the plain status.
 
@@ -44,6 +46,7 @@ import time
 from aiohttp import web
 
 from bridge.api.log_limit import LogLimiter
+from bridge.api.rest_common import error
 from bridge.backends import kinds
 from bridge.backends.base import PushNotice, PushReply
 from bridge.secret_box import token_matches
@@ -73,7 +76,7 @@ def _refuse(
         more = f" ({held} more since the last report)" if held else ""
         kind = request.match_info.get("kind", "")
         log.warning("%s notification refused: %s (channel %s)%s", kind, reason, channel_id, more)
-    return web.Response(status=status, text=reason + "\n")
+    return error(status, reason)
 
 
 def _check(request: web.Request, notice: PushNotice, channel: ChannelRow) -> web.Response | None:
@@ -96,7 +99,7 @@ async def _receive(request: web.Request, kind: str, notice: PushNotice) -> web.R
     store = request.app[STORE]
     channel_id = notice.channel_id
     if not channel_id:
-        return web.Response(status=400, text="the notification names no channel\n")
+        return error(400, "the notification names no channel")
     channel = await asyncio.to_thread(
         store.read, lambda conn: channel_store.for_notice(conn, kind, channel_id)
     )
@@ -145,12 +148,12 @@ async def notification(request: web.Request) -> web.Response:
     except KeyError:
         receiver = None
     if receiver is None:
-        return web.Response(status=404, text="no push for this kind\n")
+        return error(404, "no push for this kind")
     body = await request.read()
     try:
         read = receiver.read(request.headers, request.query, body)
-    except ValueError as error:
-        return web.Response(status=400, text=f"{error}\n")
+    except ValueError as problem:
+        return error(400, str(problem))
     if isinstance(read, PushReply):
         return web.Response(status=read.status, text=read.body, content_type=read.content_type)
     answer = web.Response(status=200)
@@ -168,9 +171,10 @@ async def health(request: web.Request) -> web.Response:
     store = request.app[STORE]
     try:
         await asyncio.to_thread(store.ping)
-    except Exception as error:  # noqa: BLE001 - reported, not raised
-        log.warning("health: database did not answer: %s", error)
-        return web.json_response({"status": "error", "database": type(error).__name__}, status=503)
+    except Exception as failure:  # noqa: BLE001 - reported, not raised
+        log.warning("health: database did not answer: %s", failure)
+        answer = {"status": "error", "database": type(failure).__name__}
+        return web.json_response(answer, status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -185,7 +189,7 @@ def add_routes(app: web.Application) -> None:
 
 def webhook_app(store: Store, *, coalesce_seconds: float = 2.0) -> web.Application:
     """The aiohttp application serving the webhooks and /health for ``store``."""
-    from bridge.api.rest_common import api_errors
+    from bridge.api.rest_common import api_errors  # JSON refusals on every route
 
     # the REST routes bound their own bodies (rest_common.json_body); webhooks keep
     # aiohttp's default limit

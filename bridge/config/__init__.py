@@ -7,6 +7,7 @@ The file has three parts::
     [api]               # the bridge's HTTP API: webhooks, health (bridge.config.api)
     [secrets]           # keys that encrypt stored credentials (bridge.config.secrets)
     [sync]              # sync workers' leases and heartbeats (bridge.config.sync)
+    [worker]            # what `bridge worker` serves: /metrics (bridge.config.worker)
     [logging]           # log format (human or json) and level (bridge.config.logs)
     [invite]            # the Invite action: internal domains, templates (bridge.config.invite)
     [[users]]           # one table per CRM user (array of tables)
@@ -54,6 +55,7 @@ from bridge.config.validators import (
     _unknown_message,
     _wrong_type,
 )
+from bridge.config.worker import WorkerSettings, parse_worker
 
 __all__ = [
     "ApiSettings",
@@ -65,6 +67,7 @@ __all__ = [
     "StoreSettings",
     "SyncSettings",
     "UserSettings",
+    "WorkerSettings",
     "load_config",
     "parse_config",
 ]
@@ -137,6 +140,7 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     invite: InviteSettings = field(default_factory=InviteSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     def user(self, login: str) -> UserSettings | None:
         """The configured user with this login, or None."""
@@ -184,7 +188,7 @@ _USER_KEYS: dict[str, _Key] = {
     "bindings": _Key(bindings),
 }
 
-_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "invite", "users")
+_TOP_KEYS = ("server", "store", "api", "secrets", "sync", "logging", "invite", "worker", "users")
 
 
 def _read_table(data: Any, keys: Mapping[str, _Key], cls: type[Any], prefix: str) -> dict[str, Any]:
@@ -317,6 +321,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         sync = parse_sync(data.get("sync", {}))
         logs = parse_logging(data.get("logging", {}))
         invite = parse_invite(data.get("invite", {}), Path(base_dir))
+        worker = parse_worker(data.get("worker", {}))
         users = _parse_users(data.get("users", []))
         check_key_users(api, {u.login for u in users})
     except _Problem as problem:
@@ -331,6 +336,7 @@ def parse_config(data: Mapping[str, Any], *, file: str, base_dir: Path) -> Setti
         sync=sync,
         logging=logs,
         invite=invite,
+        worker=worker,
     )
 
 

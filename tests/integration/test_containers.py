@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.support import compose_run
@@ -99,6 +100,9 @@ def test_the_compose_file_wires_the_roles():
         }
         assert "./config:/etc/bridge:ro" in services[name]["volumes"]
     assert services["worker"]["deploy"]["replicas"] >= 2
+    # every worker replica serves /metrics inside the compose network
+    assert services["worker"]["environment"]["BRIDGE_METRICS_LISTEN"] == "0.0.0.0:9465"
+    assert services["worker"]["expose"] == ["9465"]
     assert "healthcheck" in spec["services"]["db"] and "db-data" in spec["volumes"]
     assert compose_run.healthcheck_command() == ["bridge-entrypoint", "health"]
 
@@ -184,6 +188,19 @@ def _rounds(logs: dict[str, Path]) -> dict[int, list[tuple[float, float, str]]]:
     return rounds
 
 
+def _scrape(url: str) -> dict[tuple[str, str, str], float]:
+    """A worker's /metrics as the example admin: (sample, kind, outcome) -> value."""
+    answer = request(url, "GET", "/metrics", user="alice")
+    assert answer.status == 200, answer.body
+    found = {}
+    for family in text_string_to_metric_families(answer.body):
+        for sample in family.samples:
+            labels = sample.labels
+            key = (sample.name, labels.get("kind", ""), labels.get("outcome", ""))
+            found[key] = found.get(key, 0.0) + sample.value
+    return found
+
+
 def test_the_services_run_as_compose_runs_them(host, google_emulator):
     spec = compose_run.compose()
     services = compose_run.bridge_services(spec)
@@ -207,10 +224,14 @@ def test_the_services_run_as_compose_runs_them(host, google_emulator):
 
     logs = {"serve": host.root / "serve.log"}
     processes = {"serve": start(host, services["serve"], logs["serve"], BRIDGE_READY_URL=ready_url)}
+    metrics: dict[str, int] = {}
     for replica in range(services["worker"]["deploy"]["replicas"]):
         name = f"worker-{replica + 1}"
         logs[name] = host.root / f"{name}.log"
-        processes[name] = start(host, services["worker"], logs[name])
+        # one network namespace here, one per container there: each replica its own port
+        metrics[name] = free_port()
+        listen = f"127.0.0.1:{metrics[name]}"
+        processes[name] = start(host, services["worker"], logs[name], BRIDGE_METRICS_LISTEN=listen)
     try:
         wait_listening(
             "serve", processes["serve"], host.caldav_port, 60, logs["serve"].read_text, lambda: None
@@ -262,6 +283,11 @@ def test_the_services_run_as_compose_runs_them(host, google_emulator):
 
         _wait(pulled, 120, "every edit pulled into the store", logs.values())
         time.sleep(POLL_SECONDS + 1)  # one more poll of every binding, by whoever takes it
+        # each replica's own /metrics counts its own rounds and remote calls
+        for name, port in metrics.items():
+            scraped = _scrape(f"http://127.0.0.1:{port}")
+            assert scraped.get(("bridge_sync_rounds_total", "google", "ok"), 0) >= 1, name
+            assert scraped.get(("bridge_remote_calls_total", "google", ""), 0) >= 1, name
         for process in processes.values():
             assert process.poll() is None, "a service exited early"
     finally:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bridge.backends.exchange.backend import ExchangeBackend
 from bridge.backends.exchange.settings import ExchangeSettings
@@ -53,11 +54,28 @@ def test_two_mailboxes_through_one_impersonating_account_over_ntlm(ews):
     assert bob.find_by_meeting_id("a-1") is None
 
 
+COUNTED = (
+    "bridge_remote_calls_total",
+    "bridge_remote_retries_total",
+    "bridge_throttle_waits_total",
+    "bridge_throttle_wait_seconds_total",
+)
+
+
+def sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name, {"kind": "exchange"}) or 0.0
+
+
 def test_server_busy_back_off_is_honoured_and_bounded(ews):
     made = backend(ews)
+    before = {name: sample(name) for name in COUNTED}
     ews.fail_next("CreateItem", code="ErrorServerBusy", count=2, back_off_ms=150)
     created = made.create(meeting(), idempotency_key="k")
     assert created.remote_id and made.session.waited == [0.15, 0.15]
+    moved = {name: sample(name) - before[name] for name in COUNTED}  # bridge.metrics
+    assert moved["bridge_throttle_waits_total"] == 2 and moved["bridge_remote_retries_total"] == 2
+    assert moved["bridge_throttle_wait_seconds_total"] == pytest.approx(0.3)
+    assert moved["bridge_remote_calls_total"] >= 3
     ews.fail_next("UpdateItem", code="ErrorServerBusy", count=1, back_off_ms=60_000)
     made.update(created.remote_id, meeting(subject="x"), etag=created.etag)
     assert made.session.waited[-1] == 0.2  # max_back_off, not a minute

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bridge.backends.base import (
     Deleted,
@@ -201,8 +202,11 @@ def test_a_series_round_trips_and_an_unexpressible_rule_is_refused(graph, tmp_pa
 
 def test_throttling_is_retried_and_four_at_most_are_in_flight(graph, tmp_path) -> None:
     b = backend(graph, tmp_path)
+    retries = REGISTRY.get_sample_value("bridge_remote_retries_total", {"kind": "graph"}) or 0
     graph.fail_next(r"^POST .*/events$", 429, 2, retry_after=0)
     assert b.create(event("Throttled"), idempotency_key="t").subject == "Throttled"
+    counted = REGISTRY.get_sample_value("bridge_remote_retries_total", {"kind": "graph"})
+    assert counted == retries + 2  # bridge.metrics: each 429 sent again once
     graph.latency = 0.05
     others = [backend(graph, tmp_path) for _ in range(3)]
     made = b.create_many([(event(f"Bulk {n}", n % 20 + 1), f"k{n}") for n in range(40)])

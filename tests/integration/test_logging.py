@@ -21,6 +21,7 @@ from tests.support.cli import bridge
 from tests.support.http import request, vevent
 from tests.support.ops import CLIENT_SECRET, start_ops
 from tests.support.radicale_server import start_radicale
+from tests.support.server import free_port, wait_listening
 
 #: Python's levels and Radicale's own (TRACE, NOTICE, ALERT).
 LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT"}
@@ -173,14 +174,20 @@ password_file = "bob.password"
         )
         assert made.status == 201, made.body
         run.add(("serve",))
+        metrics_port = free_port()
         worker = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "worker", "--config", str(config)],
+            [sys.executable, "-m", "bridge.cli", "worker", "--config", str(config)]
+            + ["--metrics-listen", f"127.0.0.1:{metrics_port}"],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        time.sleep(3)
+        wait_listening("bridge worker", worker, metrics_port, 60, lambda: "", worker.kill)
+        time.sleep(1)
+        worker_url = f"http://127.0.0.1:{metrics_port}"
+        for login in ({"user": "alice"}, {"user": None, "headers": bearer}):
+            assert request(worker_url, "GET", "/metrics", **login).status == 200
         worker.send_signal(signal.SIGTERM)
         output.append(worker.communicate(timeout=60)[0])
         run.add(("worker",))

@@ -133,6 +133,10 @@ def hook(world):
     stop()
 
 
+#: A webhook's refusal: the REST API's JSON error (bridge.api.webhooks).
+REFUSED = '{"error": {"status": %d, "message": "%s"}}'
+
+
 def _post(url: str, body: object, query: str = "") -> tuple[int, str]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(url + query, data=data, method="POST")
@@ -189,7 +193,7 @@ def test_wrong_token_unknown_channel_and_unknown_kind_are_refused(world, hook, s
     _postpone(world)
     url = hook + "/webhooks/" + KIND
     wrong = {"subscriptionId": row.channel_id, "clientState": "guess", "changeType": "updated"}
-    assert _post(url, {"value": [wrong]}) == (403, "wrong channel token\n")
+    assert _post(url, {"value": [wrong]}) == (403, REFUSED % (403, "wrong channel token"))
     unknown = {"subscriptionId": "srv-nope", "clientState": "x"}
     assert _post(url, {"value": [unknown]})[0] == 404
     assert _post(url, b"not json")[0] == 400

@@ -116,5 +116,17 @@ def test_the_page_goes_red_by_itself_and_sync_now_runs_a_round(
         assert "Made on the phone" in {
             e.get("summary") for e in google_emulator.events("alice@example.com")
         }
+
+        # a refused "sync now" says why, in the JSON error's words
+        browser.execute_script(
+            "var b = document.querySelector('#bindings button[data-binding]');"
+            "b.dataset.binding = '999999'; b.disabled = false; b.click();"
+        )
+        WebDriverWait(browser, 10, poll_frequency=0.1).until(
+            lambda d: d.find_element(By.ID, "notice").text
+        )
+        assert browser.find_element(By.ID, "notice").text == (
+            "Sync now failed: no such binding, or it is retired"
+        )
     finally:
         ops.server.stop()

@@ -71,6 +71,10 @@ class Served:
         return self.google.calls["events.list"]
 
 
+#: A webhook's refusal: the REST API's JSON error (bridge.api.webhooks).
+REFUSED = '{"error": {"status": %d, "message": "%s"}}'
+
+
 def _wait(predicate, timeout: float = 20.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -140,7 +144,7 @@ def test_a_wrong_resource_id_is_refused_and_changes_nothing(served):
     served.postpone()
     before = served.channel().last_message
     status, body = served.post(served.headers(500, **{"X-Goog-Resource-ID": "another-calendar"}))
-    assert (status, body) == (403, "resource id does not match the channel\n")
+    assert (status, body) == (403, REFUSED % (403, "resource id does not match the channel"))
     status, _ = served.post(served.headers(501, **{"X-Goog-Resource-ID": None}))
     assert status == 403
     assert served.binding().next_run_at == FAR
@@ -158,7 +162,7 @@ def test_an_expired_channel_is_refused(served):
         )
     )
     status, body = served.post(served.headers(600))
-    assert (status, body) == (410, "channel expired\n")
+    assert (status, body) == (410, REFUSED % (410, "channel expired"))
     assert served.binding().next_run_at == FAR
 
 
@@ -166,7 +170,10 @@ def test_a_missing_or_malformed_message_number_is_refused(served):
     served.postpone()
     for number in (None, "", "seven", "-3", "1e3"):
         status, body = served.post(served.headers(0, **{"X-Goog-Message-Number": number}))
-        assert (status, body) == (400, "X-Goog-Message-Number missing or not a number\n")
+        assert (status, body) == (
+            400,
+            REFUSED % (400, "X-Goog-Message-Number missing or not a number"),
+        )
     assert served.binding().next_run_at == FAR
 
 
@@ -214,10 +221,10 @@ def test_refusals_are_logged_once_per_channel_per_minute(served):
     served.postpone()
     wrong = served.headers(800, **{"X-Goog-Channel-Token": "forged"})
     for _ in range(25):
-        assert served.post(wrong) == (403, "wrong channel token\n")
+        assert served.post(wrong) == (403, REFUSED % (403, "wrong channel token"))
     for n in range(10):
         unknown = served.headers(900 + n, **{"X-Goog-Channel-ID": f"nope-{n}"})
-        assert served.post(unknown) == (404, "unknown channel\n")
+        assert served.post(unknown) == (404, REFUSED % (404, "unknown channel"))
     assert served.binding().next_run_at == FAR
 
     def lines(text: str) -> list[str]:

@@ -1,5 +1,6 @@
 """bridge.api.rest_common's middleware on a real aiohttp server: /api/ answers are JSON
-errors within the time limit; other paths pass untouched."""
+errors within the time limit; on other paths a raised refusal becomes the same JSON error
+(its challenge kept) and a returned answer passes untouched."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ async def _plain(request: web.Request) -> web.Response:
     raise web.HTTPNotFound(text="plain\n")
 
 
+async def _challenge(request: web.Request) -> web.Response:
+    raise web.HTTPUnauthorized(text="log in\n", headers={"WWW-Authenticate": "Basic x"})
+
+
+async def _returned(request: web.Request) -> web.Response:
+    return web.Response(status=409, text="returned as is\n")
+
+
 async def _run(monkeypatch) -> dict[str, tuple[int, object]]:
     monkeypatch.setattr(rest_common, "REQUEST_SECONDS", 0.2)
     app = web.Application(middlewares=[api_errors])
@@ -36,13 +45,19 @@ async def _run(monkeypatch) -> dict[str, tuple[int, object]]:
     app.router.add_get("/api/refuse", _refuse)
     app.router.add_get("/api/boom", _boom)
     app.router.add_get("/other", _plain)
+    app.router.add_get("/challenge", _challenge)
+    app.router.add_get("/returned", _returned)
     found = {}
     async with TestClient(TestServer(app)) as client:
         for path in ("/api/slow", "/api/refuse", "/api/boom", "/api/nowhere"):
             answer = await client.get(path)
             found[path] = (answer.status, await answer.json())
-        other = await client.get("/other")
-        found["/other"] = (other.status, await other.text())
+        for path in ("/other", "/challenge", "/unrouted"):
+            answer = await client.get(path)
+            found[path] = (answer.status, await answer.json())
+        found["challenge"] = (await client.get("/challenge")).headers["WWW-Authenticate"]
+        returned = await client.get("/returned")
+        found["/returned"] = (returned.status, await returned.text())
     return found
 
 
@@ -62,4 +77,8 @@ def test_middleware(monkeypatch):
     )
     assert found["/api/boom"][0] == 500 and "secret" not in str(found["/api/boom"][1])
     assert found["/api/nowhere"] == (404, {"error": {"status": 404, "message": "Not Found"}})
-    assert found["/other"] == (404, "plain\n")
+    assert found["/other"] == (404, {"error": {"status": 404, "message": "plain"}})
+    assert found["/challenge"] == (401, {"error": {"status": 401, "message": "log in"}})
+    assert found["challenge"] == "Basic x"
+    assert found["/unrouted"] == (404, {"error": {"status": 404, "message": "Not Found"}})
+    assert found["/returned"] == (409, "returned as is\n")

@@ -21,6 +21,7 @@ from exchangelib.protocol import FailFast
 from exchangelib.transport import BASIC, NTLM
 from exchangelib.version import EXCHANGE_2013, EXCHANGE_2016, EXCHANGE_2019, Version
 
+from bridge import metrics
 from bridge.backends.base import (
     AuthError,
     BackendError,
@@ -32,6 +33,7 @@ from bridge.backends.base import (
 from bridge.backends.exchange.settings import ExchangeSettings
 
 T = TypeVar("T")
+KIND = "exchange"  # the label of this backend's metrics (bridge.metrics)
 
 BUILDS = {"2013": EXCHANGE_2013, "2016": EXCHANGE_2016, "2019": EXCHANGE_2019}
 
@@ -115,6 +117,7 @@ class Session:
         ``max_back_off`` seconds) and transient failures; errors mapped (module doc)."""
         attempt = 0
         while True:
+            metrics.remote_call(KIND, retry=attempt > 0)
             try:
                 result = action()
                 if isinstance(result, BaseException):
@@ -126,6 +129,8 @@ class Session:
                 back_off = getattr(error, "back_off", None) or min(2.0**attempt * 0.5, 8.0)
                 wait = min(float(back_off), self.settings.max_back_off)
                 self.waited.append(wait)
+                if getattr(error, "back_off", None):  # ErrorServerBusy: the server's pace
+                    metrics.throttled(KIND, wait)
                 self.sleep(wait)
                 attempt += 1
             except BackendError:

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from bridge import metrics
 from bridge.backends.base import (
     AuthError,
     BackendError,
@@ -37,6 +38,7 @@ from bridge.backends.graph.settings import GraphSettings
 
 PREFER = 'IdType="ImmutableId", outlook.body-content-type="text"'
 RETRIED = frozenset({429, 503, 504})
+KIND = "graph"  # the label of this backend's metrics (bridge.metrics)
 
 
 @dataclass
@@ -197,13 +199,17 @@ class GraphClient:
         url = self.url(path)
         refreshed = False
         for attempt in range(self.settings.max_retries + 1):
+            metrics.remote_call(KIND, retry=attempt > 0)
             reply = await self._send(method, url, params, body, headers)
             if reply.status == 401 and not refreshed:
                 refreshed = True
                 self.tokens.forget()
                 continue
             if reply.status in RETRIED and attempt < self.settings.max_retries:
-                await asyncio.sleep(self._wait(reply))
+                wait = self._wait(reply)
+                if reply.status == 429:
+                    metrics.throttled(KIND, wait)
+                await asyncio.sleep(wait)
                 continue
             return reply
         return reply
@@ -249,6 +255,8 @@ class GraphClient:
                         wait = max(wait, self._wait(part))
             throttled_rounds += throttled
             if retry:
+                if throttled:
+                    metrics.throttled(KIND, wait)
                 await asyncio.sleep(wait)
             pending = retry
         return [results[i] for i in range(len(parts))]

@@ -102,7 +102,7 @@ class GraphReceiver:
             return PushReply(200, query["validationToken"], "text/plain")
         try:
             data = json.loads(body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise ValueError("the notification body is not JSON") from None
         values = data.get("value") if isinstance(data, dict) else None
         if not isinstance(values, list) or not values:
