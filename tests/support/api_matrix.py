@@ -86,6 +86,7 @@ def meeting_body(subject: str = "Matrix") -> dict[str, Any]:
         "start": "2026-12-03T10:00:00+01:00",
         "end": "2026-12-03T11:00:00+01:00",
         "time_zone": "Europe/Copenhagen",
+        "external_participants": [{"email": "ann@partner.test", "name": "Ann"}],
     }
 
 
@@ -139,6 +140,36 @@ ROUTES = [
         json=meeting_body("Put"),
     ),
     Route("delete", "DELETE", "/api/meetings/{uid}", rest(204, colleague=403, stranger=404)),
+    Route(
+        "invite preview",
+        "GET",
+        "/api/meetings/{uid}/invite/preview",
+        rest(200, colleague=403, stranger=404),
+    ),
+    Route(
+        "invite state", "GET", "/api/meetings/{uid}/invite", rest(200, colleague=403, stranger=404)
+    ),
+    Route(
+        "invite send",
+        "POST",
+        "/api/meetings/{uid}/invite",
+        rest(201, colleague=403, stranger=404),
+        json={"send": True},
+    ),
+    Route(  # no invite sent yet: the handler's own 409 once the key may act
+        "invite update",
+        "POST",
+        "/api/meetings/{uid}/invite/update",
+        rest(409, colleague=403, stranger=404),
+        json={"send": True},
+    ),
+    Route(
+        "invite cancel",
+        "POST",
+        "/api/meetings/{uid}/invite/cancel",
+        rest(409, colleague=403, stranger=404),
+        json={"send": True},
+    ),
     Route("bindings", "GET", "/api/users/alice/bindings", rest(200, colleague=403, stranger=403)),
     Route(
         "binding", "GET", "/api/users/alice/bindings/google", rest(200, colleague=403, stranger=403)
