@@ -262,7 +262,6 @@ class ExchangeRemote:
     def __init__(self, driver) -> None:  # noqa: ANN001 - tests.contract.drivers.exchange
         self.driver = driver
         self.ews = driver.ews
-        self.proxy = driver.proxy  # sees every write request and its items
         self.mark = 0
         self.write_mark = 0
 
@@ -273,14 +272,13 @@ class ExchangeRemote:
     def reset(self) -> None:
         with self.ews.lock:
             self.mark = len(self.ews.calls)
-        with self.proxy.lock:
-            self.write_mark = len(self.proxy.writes)
+            self.write_mark = len(self.ews.write_requests)
 
     def counts(self) -> dict:
         calls = Counter(operation for operation, _ in self._since())
         writes = sum(n for operation, n in calls.items() if operation in self.WRITES)
-        with self.proxy.lock:
-            items = sum(n for _, n in self.proxy.writes[self.write_mark :])
+        with self.ews.lock:  # every write request and the items it asked for
+            items = sum(n for _, n in self.ews.write_requests[self.write_mark :])
         return {
             "http_requests": sum(calls.values()),
             "http_writes": writes,

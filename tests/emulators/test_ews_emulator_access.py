@@ -268,6 +268,44 @@ def test_rejection_limited_to_operations_and_of_one_new_item(ews: EwsEmulator) -
     assert sorted(i["subject"] for i in ews.mailbox(ALICE).items()) == ["also good", "good", "kept"]
 
 
+def test_the_first_item_of_the_next_writes_is_refused_with_its_text(ews: EwsEmulator) -> None:
+    alice = connect(ews, ALICE, "CORP\\alice", "alice-pw")
+    kept = save(alice, "kept")
+    ews.clear_records()
+    ews.refuse_first_item("CreateItem", "ErrorItemSave", "Not saved (test).", count=2)
+    for round_ in range(3):
+        items = [
+            CalendarItem(
+                account=alice,
+                folder=alice.calendar,
+                subject=f"{s}-{round_}",
+                start=start(),
+                end=start() + timedelta(hours=1),
+            )
+            for s in ("first", "second")
+        ]
+        results = alice.bulk_create(
+            folder=alice.calendar, items=items, send_meeting_invitations=SEND_TO_NONE
+        )
+        names = [type(r).__name__ for r in results]
+        if round_ < 2:  # the next two calls: their first item only
+            assert names == ["ErrorItemSave", "BulkCreateResult"], names
+            assert str(results[0]) == "Not saved (test)."
+        else:
+            assert names == ["BulkCreateResult", "BulkCreateResult"], names
+    subjects = sorted(i["subject"] for i in ews.mailbox(ALICE).items())
+    assert subjects == ["first-2", "kept", "second-0", "second-1", "second-2"]
+    # Every write request with the items it asked for, the refused ones included.
+    assert ews.write_requests == [("CreateItem", 2)] * 3
+
+    ews.reject(kept.id, "ErrorAccessDenied", 1, operations=("DeleteItem",), text="No (test).")
+    assert alice.calendar.get(id=kept.id).subject == "kept"  # reads pass
+    with pytest.raises(ErrorAccessDenied, match=r"No \(test\)\."):
+        kept.delete(send_meeting_cancellations=SEND_TO_NONE)
+    assert ews.write_requests[-1] == ("DeleteItem", 1)
+    assert "kept" in [i["subject"] for i in ews.mailbox(ALICE).items()]
+
+
 def test_ntlm_with_a_upn_and_a_basic_only_server() -> None:
     # exchangelib caches one protocol per endpoint and credentials: one emulator per attempt
     for auth, works in ((BASIC, True), (NTLM, False)):

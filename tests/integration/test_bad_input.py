@@ -8,6 +8,10 @@ from xml.etree import ElementTree
 import pytest
 
 from tests.support.http import request, vevent
+from tests.support.module_server import (  # noqa: F401 - fixtures: one server a module
+    fresh_bridge_server,
+    module_server,
+)
 
 PROPFIND = (
     """<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>"""

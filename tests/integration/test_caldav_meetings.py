@@ -9,6 +9,10 @@ import pytest
 
 from bench.reports import sync_collection
 from tests.support.http import request, vevent
+from tests.support.module_server import (  # noqa: F401 - fixtures: one server a module
+    fresh_bridge_server,
+    module_server,
+)
 
 
 def client(server, login: str) -> caldav.DAVClient:

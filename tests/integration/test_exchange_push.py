@@ -15,13 +15,10 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from sqlalchemy import update
 
-from bridge.api.runner import start_in_thread
-from bridge.api.webhooks import webhook_app
 from bridge.backends.exchange.push import MESSAGES, SOAP, TYPES
 from bridge.secret_box import token_matches
-from bridge.store import bindings as binding_store
 from bridge.store import channels as channel_store
-from bridge.store.schema import bindings, channels
+from bridge.store.schema import channels
 from bridge.sync.channels import renew_channels, stop_all, webhook_path
 from bridge.sync.scheduler import Scheduler, Timing
 from tests.contract.config import binding_toml, store_secret
@@ -29,9 +26,16 @@ from tests.contract.driver import ALICE
 from tests.contract.drivers.exchange import open_driver
 from tests.support import server as support
 from tests.support.http import vevent
+from tests.support.push_hook import (  # noqa: F401 - webhook_hook: the fixture hook
+    FAR,
+    channel_row,
+    next_run_at,
+    postpone,
+    wait_until,
+    webhook_hook,
+)
 from tests.support.sync_world import make_driver_world
 
-FAR = 4_000_000_000.0  # a next_run_at long after the test
 PATH = webhook_path("exchange")
 
 
@@ -48,38 +52,6 @@ def world(db_url, driver):
     w.store.dispose()
 
 
-@pytest.fixture
-def hook(world):
-    _, url, stop = start_in_thread(webhook_app(world.store, coalesce_seconds=0), "127.0.0.1", 0)
-    yield url
-    stop()
-
-
-def _channel(world):
-    return world.store.read(lambda c: channel_store.for_binding(c, world.binding_id))
-
-
-def _next_run(world) -> float:
-    return world.store.read(lambda c: binding_store.get(c, world.binding_id)).next_run_at
-
-
-def _postpone(world) -> None:
-    world.store.write(
-        lambda tx: tx.conn.execute(
-            update(bindings).where(bindings.c.id == world.binding_id).values(next_run_at=FAR)
-        )
-    )
-
-
-def _wait(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def _callback(driver, subscription_id: str) -> str:
     with driver.ews.lock:
         return driver.ews.push.subscriptions[subscription_id].url
@@ -87,7 +59,7 @@ def _callback(driver, subscription_id: str) -> str:
 
 def _open(world, driver, hook: str, **options):
     assert renew_channels(world.store, world.backend_for, hook, **options) == 1
-    row = _channel(world)
+    row = channel_row(world)
     assert row.resource_id in driver.ews.subscriptions  # the server's SubscriptionId
     return row
 
@@ -149,7 +121,7 @@ def test_a_mailbox_change_reaches_the_crm_in_seconds(world, driver, hook):
         world.store, world.backend_for, lambda row: world.rules, timing=Timing(poll_seconds=3600)
     )
     assert worker.run_due()[world.binding_id].pushed == 1
-    assert _next_run(world) > time.time() + 3000
+    assert next_run_at(world) > time.time() + 3000
     row = _open(world, driver, hook)
     # The callback names our channel and carries its token, of which only a digest is kept.
     callback = _callback(driver, row.resource_id)
@@ -160,7 +132,7 @@ def test_a_mailbox_change_reaches_the_crm_in_seconds(world, driver, hook):
     assert query["token"][0] not in row.token_hash
     assert renew_channels(world.store, world.backend_for, hook) == 0  # it lives long enough
     worker.run_due()  # the round opening the channel asks for, to cover the swap's gap
-    _postpone(world)
+    postpone(world)
 
     [item] = driver.user.items()
     stop = threading.Event()
@@ -168,7 +140,7 @@ def test_a_mailbox_change_reaches_the_crm_in_seconds(world, driver, hook):
     thread.start()
     try:
         driver.user.update(item["id"], subject="Review, moved by Alice")
-        assert _wait(lambda: world.meeting("push-1").subject == "Review, moved by Alice")
+        assert wait_until(lambda: world.meeting("push-1").subject == "Review, moved by Alice")
     finally:
         stop.set()
         thread.join(10)
@@ -182,23 +154,23 @@ def test_a_mailbox_change_reaches_the_crm_in_seconds(world, driver, hook):
 def test_a_wrong_token_is_refused_and_changes_nothing(world, driver, hook):
     row = _open(world, driver, hook)
     token = parse_qs(urlsplit(_callback(driver, row.resource_id)).query)["token"][0]
-    _postpone(world)
+    postpone(world)
     wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
     body = _notification(row.resource_id, "ModifiedEvent")
     status, answer = _post(f"{hook}{PATH}?channel={row.channel_id}&token={wrong}", body)
     assert status == 403 and b"wrong channel token" in answer
     status, answer = _post(f"{hook}{PATH}?channel={row.channel_id}", body)
     assert status == 403
-    assert _next_run(world) == FAR
-    assert _channel(world) == row
+    assert next_run_at(world) == FAR
+    assert channel_row(world) == row
     # With the right token but another subscription's id: refused too.
     other = _notification("U1VCb3RoZXI=", "ModifiedEvent")
     status, _ = _post(f"{hook}{PATH}?channel={row.channel_id}&token={token}", other)
-    assert status == 403 and _next_run(world) == FAR
+    assert status == 403 and next_run_at(world) == FAR
     # The genuine one is accepted and answered OK.
     status, answer = _post(f"{hook}{PATH}?channel={row.channel_id}&token={token}", body)
     assert (status, _status(answer)) == (200, "OK")
-    assert _next_run(world) <= time.time()
+    assert next_run_at(world) <= time.time()
 
 
 def test_a_malformed_body_is_400(world, driver, hook):
@@ -213,12 +185,12 @@ def test_a_forgotten_subscription_is_answered_unsubscribe(world, driver, hook):
     and ends the subscription; nothing becomes due."""
     row = _open(world, driver, hook)
     world.store.write(lambda tx: channel_store.delete_channel(tx, row.channel_id))
-    _postpone(world)
+    postpone(world)
     driver.ews.send_status()
     delivery = _last_delivery(driver, row.resource_id)
     assert (delivery.status, delivery.result) == (200, "Unsubscribe")
     assert row.resource_id not in driver.ews.subscriptions
-    assert _next_run(world) == FAR
+    assert next_run_at(world) == FAR
     # A notification naming no channel of ours (none in the URL) is answered alike.
     status, answer = _post(hook + PATH, _notification("U1VCdW5rbm93bg==", "CreatedEvent"))
     assert (status, _status(answer)) == (200, "Unsubscribe")
@@ -233,23 +205,23 @@ def test_an_expired_channel_is_answered_unsubscribe(world, driver, hook):
             .values(expiration=time.time() - 1)
         )
     )
-    _postpone(world)
+    postpone(world)
     driver.ews.send_status()
     delivery = _last_delivery(driver, row.resource_id)
     assert (delivery.status, delivery.result) == (200, "Unsubscribe")
-    assert _next_run(world) == FAR
+    assert next_run_at(world) == FAR
 
 
 def test_status_events_keep_the_channel_and_make_no_round(world, driver, hook):
     row = _open(world, driver, hook)
-    _postpone(world)
+    postpone(world)
     for _ in range(2):
         driver.ews.send_status()
         delivery = _last_delivery(driver, row.resource_id)
         assert (delivery.events, delivery.status, delivery.result) == (["StatusEvent"], 200, "OK")
-    assert _next_run(world) == FAR
+    assert next_run_at(world) == FAR
     assert row.resource_id in driver.ews.subscriptions
-    assert _channel(world) == row
+    assert channel_row(world) == row
 
 
 def test_a_channel_near_expiry_is_reopened_and_the_old_one_stopped(world, driver, hook):
@@ -257,7 +229,7 @@ def test_a_channel_near_expiry_is_reopened_and_the_old_one_stopped(world, driver
     assert old.expiration < time.time() + 601
     # Renewal before expiry: EWS cannot extend, so a new subscription, then the old stopped.
     assert renew_channels(world.store, world.backend_for, hook, renew_before=3600) == 1
-    new = _channel(world)
+    new = channel_row(world)
     assert new.channel_id != old.channel_id and new.resource_id != old.resource_id
     # Unsubscribe is not for push subscriptions (ErrorInvalidSubscription): the old one ends
     # at its next notification, answered Unsubscribe, while the new one is answered OK.
@@ -272,11 +244,11 @@ def test_a_channel_near_expiry_is_reopened_and_the_old_one_stopped(world, driver
     body = _notification(old.resource_id, "ModifiedEvent")
     status, answer = _post(f"{hook}{PATH}?channel={old.channel_id}&token={token}", body)
     assert (status, _status(answer)) == (200, "Unsubscribe")
-    _postpone(world)
+    postpone(world)
     driver.user.create(subject="Dentist", start=_at(10), end=_at(11), start_tz="UTC", end_tz="UTC")
     delivery = _last_delivery(driver, new.resource_id)
     assert (delivery.result, "CreatedEvent" in delivery.events) == ("OK", True)
-    assert _next_run(world) <= time.time()
+    assert next_run_at(world) <= time.time()
 
 
 def test_stop_all_forgets_every_subscription_and_ends_it_at_its_next_notification(
@@ -284,7 +256,7 @@ def test_stop_all_forgets_every_subscription_and_ends_it_at_its_next_notificatio
 ):
     row = _open(world, driver, hook)
     assert stop_all(world.store, world.backend_for) == 1
-    assert _channel(world) is None
+    assert channel_row(world) is None
     assert ("Unsubscribe", ALICE) in driver.ews.calls  # tried; EWS keeps push ones
     driver.ews.send_status()
     assert _last_delivery(driver, row.resource_id).result == "Unsubscribe"
@@ -305,7 +277,7 @@ def test_stopping_a_subscription_the_server_lost_is_not_found(world, driver, hoo
 def test_a_failing_subscribe_leaves_polling(world, driver, hook):
     driver.ews.fail_next("Subscribe", code="ErrorInvalidPushSubscriptionUrl")
     assert renew_channels(world.store, world.backend_for, hook) == 0
-    assert _channel(world) is None
+    assert channel_row(world) is None
     assert driver.ews.subscriptions == []
 
 
@@ -332,18 +304,18 @@ def test_serve_takes_an_outlook_edit_to_caldav_by_push(tmp_path, db_url, driver)
         client = caldav.DAVClient(url=server.url + "/", username="alice", password="alice")
         [cal] = [c for c in client.principal().calendars() if str(c.url).endswith("/meetings/")]
         cal.add_event(vevent("serve-1", "Before"))
-        assert _wait(lambda: [i["subject"] for i in driver.user.items()] == ["Before"], 20), (
+        assert wait_until(lambda: [i["subject"] for i in driver.user.items()] == ["Before"], 20), (
             server.output()[-3000:]
         )
-        assert _wait(lambda: driver.ews.subscriptions != [], 20), server.output()[-3000:]
+        assert wait_until(lambda: driver.ews.subscriptions != [], 20), server.output()[-3000:]
         [subscription] = driver.ews.subscriptions
         assert _callback(driver, subscription).startswith(f"http://127.0.0.1:{api_port}{PATH}?")
         [item] = driver.user.items()
         began = time.monotonic()
         driver.user.update(item["id"], subject="After (edited in Outlook)")
-        assert _wait(lambda: "After (edited in Outlook)" in cal.event_by_uid("serve-1").data, 10), (
-            server.output()[-3000:]
-        )
+        assert wait_until(
+            lambda: "After (edited in Outlook)" in cal.event_by_uid("serve-1").data, 10
+        ), server.output()[-3000:]
         assert time.monotonic() - began < 10
         delivery = _last_delivery(driver, subscription)
         assert delivery.result == "OK"

@@ -5,6 +5,10 @@ from __future__ import annotations
 import caldav
 
 from tests.support.http import request, vevent
+from tests.support.module_server import (  # noqa: F401 - fixtures: one server a module
+    fresh_bridge_server,
+    module_server,
+)
 
 TODO = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\n"

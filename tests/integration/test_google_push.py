@@ -12,16 +12,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from bridge.api.runner import start_in_thread
-from bridge.api.webhooks import GOOGLE_PATH, webhook_app
+from bridge.api.webhooks import GOOGLE_PATH
 from bridge.secret_box import token_matches
-from bridge.store import bindings as binding_store
-from bridge.store import channels as channel_store
-from bridge.store.schema import bindings, channels
+from bridge.store.schema import channels
 from bridge.sync.channels import renew_channels, stop_all
+from tests.support.push_hook import (  # noqa: F401 - webhook_hook: the fixture hook
+    FAR,
+    channel_row,
+    next_run_at,
+    postpone,
+    wait_until,
+    webhook_hook,
+)
 from tests.support.sync_world import CALENDAR, make_world
-
-FAR = 4_000_000_000.0  # a next_run_at long after the test
 
 
 @pytest.fixture
@@ -29,40 +32,6 @@ def world(db_url, google_emulator):
     w = make_world(db_url, google_emulator)
     yield w
     w.store.dispose()
-
-
-@pytest.fixture
-def hook(world):
-    """The webhook app serving world.store; yields its base URL."""
-    _, url, stop = start_in_thread(webhook_app(world.store, coalesce_seconds=0), "127.0.0.1", 0)
-    yield url
-    stop()
-
-
-def _channel(world):
-    return world.store.read(lambda c: channel_store.for_binding(c, world.binding_id))
-
-
-def _next_run(world) -> float:
-    return world.store.read(lambda c: binding_store.get(c, world.binding_id)).next_run_at
-
-
-def _postpone(world) -> None:
-    """The binding is not due (as after a successful round)."""
-    world.store.write(
-        lambda tx: tx.conn.execute(
-            update(bindings).where(bindings.c.id == world.binding_id).values(next_run_at=FAR)
-        )
-    )
-
-
-def _wait(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def _post(url: str, headers: dict[str, str]) -> int:
@@ -77,7 +46,7 @@ def _post(url: str, headers: dict[str, str]) -> int:
 def _open(world, hook: str, **options) -> object:
     seen = len(world.google.notifications)
     assert renew_channels(world.store, world.backend_for, hook, **options) == 1
-    row = _channel(world)
+    row = channel_row(world)
     # Google's first message on a new channel is "sync"; it is recognised and answered 200.
     deliveries = world.google.wait_for_notifications(seen + 1)
     assert len(deliveries) == seen + 1
@@ -112,10 +81,10 @@ def test_a_change_in_google_makes_the_binding_due(world, hook):
     # A channel that lives long enough is left alone.
     assert renew_channels(world.store, world.backend_for, hook) == 0
 
-    _postpone(world)
+    postpone(world)
     _change_in_google(world, "Lunch with Bob")
-    assert _wait(lambda: _next_run(world) < FAR), world.google.notifications
-    assert _next_run(world) <= time.time()  # coalesce_seconds = 0: due at once
+    assert wait_until(lambda: next_run_at(world) < FAR), world.google.notifications
+    assert next_run_at(world) <= time.time()  # coalesce_seconds = 0: due at once
     assert any(d.state == "exists" and d.status == 200 for d in world.google.notifications)
     # The round that follows pulls the change in.
     assert world.round().pulled >= 1
@@ -124,7 +93,7 @@ def test_a_change_in_google_makes_the_binding_due(world, hook):
 def test_a_wrong_token_is_refused_and_changes_nothing(world, hook):
     row = _open(world, hook)
     token = world.google.watches.channels[row.channel_id].token
-    _postpone(world)
+    postpone(world)
     headers = {
         "X-Goog-Channel-ID": row.channel_id,
         "X-Goog-Channel-Token": token[:-1] + ("A" if token[-1] != "A" else "B"),
@@ -135,7 +104,7 @@ def test_a_wrong_token_is_refused_and_changes_nothing(world, hook):
     assert _post(hook + GOOGLE_PATH, headers) == 403
     del headers["X-Goog-Channel-Token"]
     assert _post(hook + GOOGLE_PATH, headers) == 403
-    assert _next_run(world) == FAR
+    assert next_run_at(world) == FAR
 
     # Google itself, holding a token the bridge no longer knows, is refused too.
     world.store.write(
@@ -148,11 +117,11 @@ def test_a_wrong_token_is_refused_and_changes_nothing(world, hook):
     deliveries = world.google.wait_for_notifications(seen + 1)
     assert [d.status for d in deliveries[seen:]] == [403] * len(deliveries[seen:])
     time.sleep(0.2)
-    assert _next_run(world) == FAR
+    assert next_run_at(world) == FAR
 
 
 def test_an_unknown_channel_gets_404(world, hook):
-    _postpone(world)
+    postpone(world)
     headers = {
         "X-Goog-Channel-ID": "no-such-channel",
         "X-Goog-Channel-Token": "whatever",
@@ -160,7 +129,7 @@ def test_an_unknown_channel_gets_404(world, hook):
     }
     assert _post(hook + GOOGLE_PATH, headers) == 404
     assert _post(hook + GOOGLE_PATH, {}) == 400
-    assert _next_run(world) == FAR
+    assert next_run_at(world) == FAR
 
 
 def test_a_channel_near_expiry_is_renewed_and_the_old_one_stopped(world, hook):
@@ -177,21 +146,21 @@ def test_a_channel_near_expiry_is_renewed_and_the_old_one_stopped(world, hook):
         "X-Goog-Resource-State": "exists",
     }
     assert _post(hook + GOOGLE_PATH, headers) == 404
-    _postpone(world)
+    postpone(world)
     _change_in_google(world, "Lunch after renewal")
-    assert _wait(lambda: _next_run(world) < FAR)
+    assert wait_until(lambda: next_run_at(world) < FAR)
     assert renew_channels(world.store, world.backend_for, hook) == 0
 
 
 def test_a_failing_watch_leaves_polling_and_the_old_channel(world, hook):
     world.google.faults.error(400, "badRequest", times=1, api="events.watch")
     assert renew_channels(world.store, world.backend_for, hook) == 0
-    assert _channel(world) is None  # nothing half-open left behind
+    assert channel_row(world) is None  # nothing half-open left behind
 
     old = _open(world, hook, ttl_seconds=1800)
     world.google.faults.error(400, "badRequest", times=1, api="events.watch")
     assert renew_channels(world.store, world.backend_for, hook) == 0
-    kept = _channel(world)
+    kept = channel_row(world)
     assert (kept.channel_id, kept.token_hash, kept.resource_id) == (
         old.channel_id,
         old.token_hash,
@@ -204,7 +173,7 @@ def test_stop_all_stops_and_forgets_every_channel(world, hook):
     row = _open(world, hook)
     assert stop_all(world.store, world.backend_for) == 1
     assert world.google.watches.channels[row.channel_id].stopped
-    assert _channel(world) is None
+    assert channel_row(world) is None
     assert stop_all(world.store, world.backend_for) == 0
 
 

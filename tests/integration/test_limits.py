@@ -10,6 +10,10 @@ import pytest
 
 from tests.support import server as support
 from tests.support.http import request, vevent
+from tests.support.module_server import (  # noqa: F401 - fixtures: one server a module
+    fresh_bridge_server,
+    module_server,
+)
 
 MEETINGS = "/alice/meetings/"
 GENERIC = "/alice/private/"

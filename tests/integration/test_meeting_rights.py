@@ -14,7 +14,15 @@ from sqlalchemy import select, update
 from bench.reports import sync_collection
 from bridge.store import Store
 from bridge.store.schema import meetings
+from tests.support import server as support
 from tests.support.http import request, vevent
+from tests.support.module_server import (  # noqa: F401 - fixtures: one server a module
+    BACKENDS,
+    fresh_bridge_server,
+    module_server,
+    running_server,
+    shared_db_url,
+)
 
 TEAM = """
 ORGANIZER;CN=Alice:mailto:alice@example.com
@@ -382,26 +390,28 @@ def test_attendee_cannot_take_over_by_putting_without_organizer(bridge_server, l
     assert "team-1" in hrefs(bridge_server, "alice")
 
 
-def test_a_booker_who_loses_the_right_loses_the_meeting(bridge_server, db_url, tmp_path):
-    from tests.support import server as support
-
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_booker_who_loses_the_right_loses_the_meeting(backend, tmp_path):
+    # A server of its own: it is restarted with another configuration.
     booked = vevent("behalf-2", "For Bob", extra="ORGANIZER:mailto:bob@example.com")
-    assert put(bridge_server, "carol", "/carol/meetings/behalf-2.ics", booked).status == 201
-    bridge_server.stop()
-    port = support.free_port()
-    config = support.write_config(tmp_path, db_url, port)
-    config.write_text(config.read_text().replace('can_book_for = ["bob"]', ""))
-    again = support.start(config, port, cwd=tmp_path)
-    try:
-        changed = booked.replace("For Bob", "Carol's now")
-        answer = put(again, "carol", "/carol/meetings/behalf-2.ics", changed)
-        assert 400 <= answer.status < 500, answer
-        assert "For Bob" in get(again, "bob", "/bob/meetings/behalf-2.ics").body
-        # and she may not book new ones for him either
-        other = vevent("behalf-3", "Another", extra="ORGANIZER:mailto:bob@example.com")
-        assert put(again, "carol", "/carol/meetings/behalf-3.ics", other).status == 403
-    finally:
-        again.stop()
+    with running_server(backend, tmp_path) as first:
+        assert put(first.server, "carol", "/carol/meetings/behalf-2.ics", booked).status == 201
+        first.server.stop()
+        db_url = first.db_url
+        port = support.free_port()
+        config = support.write_config(tmp_path, db_url, port)
+        config.write_text(config.read_text().replace('can_book_for = ["bob"]', ""))
+        again = support.start(config, port, cwd=tmp_path)
+        try:
+            changed = booked.replace("For Bob", "Carol's now")
+            answer = put(again, "carol", "/carol/meetings/behalf-2.ics", changed)
+            assert 400 <= answer.status < 500, answer
+            assert "For Bob" in get(again, "bob", "/bob/meetings/behalf-2.ics").body
+            # and she may not book new ones for him either
+            other = vevent("behalf-3", "Another", extra="ORGANIZER:mailto:bob@example.com")
+            assert put(again, "carol", "/carol/meetings/behalf-3.ics", other).status == 403
+        finally:
+            again.stop()
 
 
 def _answer_of(server, login: str, who: str) -> str:

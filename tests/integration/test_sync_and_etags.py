@@ -8,6 +8,11 @@ from xml.etree import ElementTree
 from bench.reports import sync_collection
 from bridge.store import Store
 from tests.support.http import request, vevent
+from tests.support.module_server import (  # noqa: F401 - fixtures: one server a module
+    fresh_bridge_server,
+    module_server,
+    shared_db_url,
+)
 
 PROPS = """<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
 <D:prop><D:getetag/><CS:getctag/><D:sync-token/></D:prop></D:propfind>"""

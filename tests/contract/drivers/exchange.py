@@ -20,7 +20,6 @@ from bridge.backends.kinds import BindingSpec, kind_of
 from tests.contract.driver import ALICE
 from tests.contract.pull import listed
 from tests.emulators.ews import EwsEmulator
-from tests.support.ews_proxy import EwsProxy
 
 OPERATION = {"create": "CreateItem", "update": "UpdateItem", "delete": "DeleteItem"}
 OPERATION["list"] = "SyncFolderItems"
@@ -84,18 +83,16 @@ class ExchangeDriver:
         self.password_file.write_text("alice-password\n")
         self.password_file.chmod(0o600)
         self.own_calls = 0  # requests events() made (not the backend's)
-        self.proxy = EwsProxy(ews.url)  # refuses single items of a write (tests/support)
         self._reader: Backend | None = None
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
-        self.proxy.stop()
 
     # --- the binding ----------------------------------------------------------------------
     def binding_backend_settings(self) -> dict[str, Any]:
         return {
-            "url": self.proxy.url,
+            "url": self.ews.url,
             "email": ALICE,
             "username": "alice",
             "password_file": str(self.password_file),
@@ -220,18 +217,19 @@ class ExchangeDriver:
         its place, the rest of the request done); anything else a bare HTTP status for
         the whole request (EWS's own ErrorServerBusy: tests/integration)."""
         if status in REFUSAL and method != "list":
-            self.proxy.refuse_next(OPERATION[method], *REFUSAL[status], count=count)
+            self.ews.refuse_first_item(OPERATION[method], *REFUSAL[status], count=count)
         else:
             self.ews.fail_next_http(OPERATION[method], status=status, count=count)
 
     def reject(self, remote_id: str, status: int = 403, times: int = 10**9) -> None:
         """Writes to this item are refused (reads are not: alice still sees it)."""
-        self.proxy.refuse_item(remote_id, *REFUSAL.get(status, REFUSAL[403]), times=times)
+        code, text = REFUSAL.get(status, REFUSAL[403])
+        self.ews.reject(remote_id, code, times, operations=("UpdateItem", "DeleteItem"), text=text)
 
     def write_count(self) -> int:
         """Items written (a batched CreateItem counts each item, as Google's batch parts)."""
-        with self.proxy.lock:
-            return sum(n for _, n in self.proxy.writes)
+        with self.ews.lock:
+            return sum(n for _, n in self.ews.write_requests)
 
     def request_count(self) -> int:
         return len(self.ews.calls) - self.own_calls

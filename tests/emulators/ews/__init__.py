@@ -76,9 +76,11 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.expire_sync_state()        all SyncStates so far -> ErrorInvalidSyncStateData
   ews.fail_next(operation, code="ErrorServerBusy", count=1, back_off_ms=None)   SOAP fault, HTTP 500
   ews.fail_next_http(operation, status=503, count=1)                              bare HTTP status
-  ews.reject(item_id, code, times=1, operations=None)   per-item ResponseCode error on
-      Get/Update/Delete/Move/FindItem (or only the named operations, e.g. ("UpdateItem",))
+  ews.reject(item_id, code, times=1, operations=None, text=None)   per-item ResponseCode error
+      on Get/Update/Delete/Move/FindItem (or only the named operations, e.g. ("UpdateItem",))
   ews.reject_create(code, times=1, subject=None)  per-item error for the next created items
+  ews.refuse_first_item(operation, code, text, count=1)   the first item of each of the next
+      `count` calls of the operation gets a per-item error; the call's other items are done
   ews.calls   [(operation, mailbox or None)] every request that got past authentication
   ews.sends   [(operation, attribute, value)] every SendMeetingInvitations /
               SendMeetingInvitationsOrCancellations / SendMeetingCancellations received
@@ -88,6 +90,8 @@ Control API (thread-safe; every method takes `ews.lock`):
   ews.mailed  [Mail(operation, item_id, kind, recipients)] every meeting message those sent
   ews.writes  [(operation, mailbox, item id)] one per item a SOAP call created, updated, deleted
               or moved (a CreateItem of 50 items: 50 rows, one ews.calls entry)
+  ews.write_requests  [(operation, items)] every CreateItem/UpdateItem/DeleteItem request and
+              how many items it asked to write, refused or failed ones included
   ews.errors  tracebacks of emulator bugs (answered as a fault ErrorInternalServerError); leaving
               the `with` block raises AssertionError when there are any
   ews.clear_records()

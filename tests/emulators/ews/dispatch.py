@@ -46,6 +46,8 @@ OPERATIONS: dict[str, Callable[[Call, ET.Element], ET.Element]] = {
     "GetStreamingEvents": lambda call, req: call.push.streams.plan(call, req),
 }
 DEFAULT_VERSION = "Exchange2007_SP1"  # what Exchange assumes without RequestServerVersion
+#: The write operations and the element holding their items (one ResponseMessage each).
+WRITE_ITEMS = {"CreateItem": "Items", "UpdateItem": "ItemChanges", "DeleteItem": "ItemIds"}
 
 
 class Outcome:
@@ -57,7 +59,16 @@ class Outcome:
         self.stream: StreamPlan | None = None  # GetStreamingEvents: served after the lock
 
 
-def handle(state: State, faults: Faults, push: Any, account: Account, body: bytes) -> Outcome:
+def handle(
+    state: State,
+    faults: Faults,
+    push: Any,
+    account: Account,
+    body: bytes,
+    asked: list[tuple[str, int]],
+) -> Outcome:
+    """Serve one request; a write request's (operation, items) goes to ``asked`` first,
+    whatever the answer."""
     version: str | None = None
     operation = "?"
     call: Call | None = None
@@ -71,6 +82,9 @@ def handle(state: State, faults: Faults, push: Any, account: Account, body: byte
         if not request.tag.startswith(m("")):
             raise BadRequest(f"unexpected body element {request.tag}")
         operation = request.tag.split("}")[1]
+        if operation in WRITE_ITEMS:
+            items = request.find(m(WRITE_ITEMS[operation]))
+            asked.append((operation, 0 if items is None else len(items)))
         version = _version(header)
         status = faults.raise_for(operation)
         if status is not None:

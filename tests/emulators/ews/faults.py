@@ -1,5 +1,7 @@
 """Injected failures: SOAP faults or HTTP statuses for the next calls of an operation, and
-per-item ResponseCode errors."""
+per-item ResponseCode errors (EWS answers one ResponseMessage per item, in request order;
+a refused item gets ResponseClass="Error" with its ResponseCode and MessageText in its
+place while the other items of the call are done)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class Faults:
     pending: list[_Pending] = field(default_factory=list)
     rejections: dict[str, list] = field(default_factory=dict)  # id -> [code, left, operations]
     create_rejections: list[list] = field(default_factory=list)  # [code, left, subject or None]
+    first_refusals: list[list] = field(default_factory=list)  # [operation, code, text, left]
 
     def fail_next(self, operation: str, code: str, count: int, back_off_ms: int | None) -> None:
         self.pending.append(_Pending(operation, count, code=code, back_off_ms=back_off_ms))
@@ -51,9 +54,14 @@ class Faults:
         raise SoapFault(entry.code or "ErrorInternalServerError", message, entry.back_off_ms)
 
     def reject(
-        self, item_id: str, code: str, times: int, operations: frozenset[str] | None
+        self,
+        item_id: str,
+        code: str,
+        times: int,
+        operations: frozenset[str] | None,
+        text: str | None = None,
     ) -> None:
-        self.rejections[item_id] = [code, times, operations]
+        self.rejections[item_id] = [code, times, operations, text]
 
     def check_item(self, item_id: str, operation: str) -> None:
         entry = self.rejections.get(item_id)
@@ -62,7 +70,19 @@ class Faults:
         entry[1] -= 1
         if entry[1] <= 0:
             del self.rejections[item_id]
-        raise EwsError(entry[0], f"Injected rejection {entry[0]} for this item.")
+        raise EwsError(entry[0], entry[3] or f"Injected rejection {entry[0]} for this item.")
+
+    def refuse_first(self, operation: str, code: str, text: str, count: int) -> None:
+        self.first_refusals.append([operation, code, text, count])
+
+    def check_first(self, operation: str) -> None:
+        """Raise the refusal due for the first item of this call of ``operation``."""
+        for entry in self.first_refusals:
+            if entry[0] == operation:
+                entry[3] -= 1
+                if entry[3] <= 0:
+                    self.first_refusals.remove(entry)
+                raise EwsError(entry[1], entry[2])
 
     def reject_create(self, code: str, times: int, subject: str | None) -> None:
         self.create_rejections.append([code, times, subject])

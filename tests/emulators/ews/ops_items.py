@@ -49,11 +49,16 @@ def _attribute(call: Call, req: ET.Element, name: str, allowed: tuple[str, ...])
 
 
 def _per_item(
-    operation: str, elems: list[ET.Element], handle: Callable[[ET.Element], ET.Element | None]
+    call: Call,
+    operation: str,
+    elems: list[ET.Element],
+    handle: Callable[[ET.Element], ET.Element | None],
 ) -> ET.Element:
     messages = []
-    for elem in elems:
+    for index, elem in enumerate(elems):
         try:
+            if index == 0:
+                call.faults.check_first(operation)
             payload = handle(elem)
         except EwsError as err:
             if err.code == "ErrorSchemaValidation":
@@ -124,7 +129,7 @@ def create_item(call: Call, req: ET.Element) -> ET.Element:
         )
         return _items(_id_only(item.id, item.change_key))
 
-    return _per_item("CreateItem", elems, handle)
+    return _per_item(call, "CreateItem", elems, handle)
 
 
 # --- GetItem --------------------------------------------------------------------------------
@@ -138,7 +143,7 @@ def get_item(call: Call, req: ET.Element) -> ET.Element:
         box = call.state.mailbox(item.mailbox)
         return _items(itemxml.render(item, box, shape, orig))
 
-    return _per_item("GetItem", ids, handle)
+    return _per_item(call, "GetItem", ids, handle)
 
 
 # --- UpdateItem -----------------------------------------------------------------------------
@@ -193,7 +198,7 @@ def update_item(call: Call, req: ET.Element) -> ET.Element:
         call.record_item_send(record)
         return _items(_id_only(new_id, item.change_key))
 
-    result = _per_item("UpdateItem", changes, handle)
+    result = _per_item(call, "UpdateItem", changes, handle)
     for msg in result.iter(m("UpdateItemResponseMessage")):
         if msg.get("ResponseClass") == "Success":
             ET.SubElement(ET.SubElement(msg, m("ConflictResults")), t("Count")).text = "0"
@@ -312,7 +317,7 @@ def delete_item(call: Call, req: ET.Element) -> ET.Element:
         call.record_item_send(meetings.deleted(item.mailbox, gone, send, before))
         return None
 
-    return _per_item("DeleteItem", ids, handle)
+    return _per_item(call, "DeleteItem", ids, handle)
 
 
 def delete_occurrence(call: Call, item: Item, orig: datetime) -> None:
@@ -342,4 +347,4 @@ def move_item(call: Call, req: ET.Element) -> ET.Element:
         call.record_write(target.email, moved.id)
         return _items(_id_only(moved.id, moved.change_key))
 
-    return _per_item("MoveItem", ids, handle)
+    return _per_item(call, "MoveItem", ids, handle)

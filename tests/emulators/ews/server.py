@@ -151,6 +151,7 @@ class EwsEmulator:
         self.sends: list[tuple[str, str, str]] = []
         self.item_sends: list[ItemSend] = []
         self.writes: list[tuple[str, str, str]] = []
+        self.write_requests: list[tuple[str, int]] = []  # (operation, items asked for)
         self.errors: list[
             str
         ] = []  # tracebacks of emulator bugs (answered as ErrorInternalServerError)
@@ -253,13 +254,27 @@ class EwsEmulator:
             self.faults.http_fail_next(operation, status, count)
 
     def reject(
-        self, item_id: str, code: str, times: int = 1, operations: tuple[str, ...] | None = None
+        self,
+        item_id: str,
+        code: str,
+        times: int = 1,
+        operations: tuple[str, ...] | None = None,
+        text: str | None = None,
     ) -> None:
         """The next `times` GetItem/UpdateItem/DeleteItem/MoveItem/FindItem (or only the named
         `operations`) touching the item answer its response message with ResponseClass="Error"
-        and this ResponseCode (FindItem: the whole call)."""
+        and this ResponseCode (FindItem: the whole call), and `text` as MessageText."""
         with self.lock:
-            self.faults.reject(item_id, code, times, frozenset(operations) if operations else None)
+            self.faults.reject(
+                item_id, code, times, frozenset(operations) if operations else None, text
+            )
+
+    def refuse_first_item(self, operation: str, code: str, text: str, count: int = 1) -> None:
+        """The first item of each of the next `count` calls of `operation` (CreateItem,
+        UpdateItem, DeleteItem, ...) is refused: its response message has ResponseClass="Error",
+        this ResponseCode and MessageText, nothing of it is done; the call's other items are."""
+        with self.lock:
+            self.faults.refuse_first(operation, code, text, count)
 
     def reject_create(self, code: str, times: int = 1, subject: str | None = None) -> None:
         """The next `times` items of CreateItem calls (only those with this Subject, when given)
@@ -316,6 +331,7 @@ class EwsEmulator:
             self.sends.clear()
             self.item_sends.clear()
             self.writes.clear()
+            self.write_requests.clear()
 
     # --- the handler's entry points --------------------------------------------------------
     def _account_for_basic(self, username: str, password: str) -> Account | None:
@@ -334,7 +350,9 @@ class EwsEmulator:
 
     def _serve(self, account: Account, body: bytes) -> tuple[int, bytes, StreamPlan | None]:
         with self.lock:
-            outcome = dispatch.handle(self.state, self.faults, self.push, account, body)
+            outcome = dispatch.handle(
+                self.state, self.faults, self.push, account, body, self.write_requests
+            )
             call = outcome.call
             mailbox = None
             if call is not None:

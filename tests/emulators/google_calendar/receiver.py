@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.support.aiohttp_thread import ThreadedApp
 
 
 class Receiver:
@@ -15,15 +16,12 @@ class Receiver:
     def __init__(self, status: int = 200) -> None:
         self.status = status
         self.received: list[CIMultiDict[str]] = []
-        self.port = 0
         self._cond = threading.Condition()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._served = ThreadedApp("webhook-receiver")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/notify"
+        return f"http://127.0.0.1:{self._served.port}/notify"
 
     async def _handle(self, request: web.Request) -> web.Response:
         await request.read()
@@ -32,36 +30,17 @@ class Receiver:
             self._cond.notify_all()
         return web.Response(status=self.status)
 
-    async def _start(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/notify", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
+        return app
 
     def start(self) -> Receiver:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="webhook-receiver", daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        self._served.start(self._app)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = self._thread = None
+        self._served.stop()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[CIMultiDict[str]]:
         with self._cond:

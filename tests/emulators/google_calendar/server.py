@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from tests.support.aiohttp_thread import ThreadedApp
 
 from . import events
 from .app import Api, make_app
@@ -43,61 +41,17 @@ class GoogleEmulator:
         self.faults = Faults()
         self.watches = Watches(self.state)
         self.api = Api(self.state, self.oauth, self.faults, self.watches)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._served = ThreadedApp("google-emulator")
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> GoogleEmulator:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start_site())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            self.watches.loop = loop
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="google-emulator", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
+        self.port = self._served.start(lambda: make_app(self.api), self.host, self.port)
+        self.watches.loop = self._served.loop
         self.watches.base_url = self.url
         return self
 
-    async def _start_site(self) -> None:
-        self._runner = web.AppRunner(make_app(self.api), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = None
+        self._served.stop()
         self.watches.loop = None
 
     def __enter__(self) -> GoogleEmulator:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
-import threading
 from typing import Any
 
-from aiohttp import web
+from tests.support.aiohttp_thread import ThreadedApp
 
 from . import events, rendering, writes
 from .api import Api
@@ -120,60 +118,17 @@ class GraphEmulator:
         self.api = Api(self.state, self.identity, lambda: self.graph_url)
         self.batch = Batch(self.gateway)
         self.subscriptions = Subscriptions(self.state)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._served = ThreadedApp("graph-emulator")
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> GraphEmulator:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start_site())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            self.subscriptions.loop = loop
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="graph-emulator", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
+        self.port = self._served.start(lambda: make_app(self), self.host, self.port)
+        self.subscriptions.loop = self._served.loop
         return self
 
-    async def _start_site(self) -> None:
-        self._runner = web.AppRunner(make_app(self), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
         self.subscriptions.loop = None
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._loop = self._thread = None
+        self._served.stop()
 
     def __enter__(self) -> GraphEmulator:
         return self.start()
