@@ -174,6 +174,20 @@ class Invites:
             )
         return live[0]
 
+    @staticmethod
+    def _carried_whole(meeting: Meeting) -> None:
+        """The copy carries a series by its rule alone: a series with moved or changed
+        occurrences would reach the guests at the wrong times, so it is refused by name."""
+        changed = meeting.recurrence.overrides if meeting.recurrence else []
+        if changed:
+            raise InviteError(
+                409,
+                "recurrence",
+                f"the series has {len(changed)} moved or changed occurrence(s) "
+                f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); an invite "
+                "carries the series by its rule alone, so guests would get wrong times",
+            )
+
     def _render(self, view: ExternalView, template: str, language: str) -> str:
         if language not in LANGUAGES:
             raise InviteError(
@@ -215,6 +229,7 @@ class Invites:
         description = self._render(ctx.view, template, language)
         if not ctx.view.attendees:
             raise InviteError(409, "attendees", "the meeting has no external participants")
+        self._carried_whole(ctx.meeting)
         abilities = self._with_backend(ctx.binding, lambda cap: cap.abilities())
         fields = ctx.view.fields()
         return Preview(
@@ -336,6 +351,7 @@ class Invites:
             raise InviteError(
                 409, "attendees", "the meeting has no external participants left: cancel instead"
             )
+        self._carried_whole(ctx.meeting)
         sequence = invite.sequence + 1
         copy = invite_copy(
             ctx.view, description, sequence=sequence, uid=copy_uid(invite.idempotency_key)

@@ -5,11 +5,14 @@ the Invite action and the engine as production runs them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bridge.config.invite import InviteSettings
-from bridge.invite import Invites
-from bridge.model import Participant
+from bridge.invite import InviteError, Invites
+from bridge.meeting_service import save_from_sync
+from bridge.model import Meeting, Override, Participant, Recurrence
 from tests.support.sync_world import CALENDAR, make_world
 
 
@@ -42,5 +45,51 @@ def test_a_copy_that_lost_its_tag_is_still_never_imported(db_url, google_emulato
         google_emulator.remove(CALENDAR, state.remote_id)
         world.round()
         assert world.meeting("m-tagless") is not None and world.meeting_count() == meetings
+    finally:
+        world.store.dispose()
+
+
+def test_a_series_with_a_moved_occurrence_is_refused_naming_the_recurrence(db_url, google_emulator):
+    """The copy carries a series by its rule: a moved occurrence would reach the guests at
+    its old time, so preview, send and update refuse it by name and nothing is written."""
+    world = make_world(db_url, google_emulator)
+    try:
+        start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=2)
+        second = start + timedelta(days=7)
+        moved = Override(
+            second.astimezone(UTC).isoformat(),
+            second + timedelta(hours=3),
+            second + timedelta(hours=4),
+        )
+        meeting = Meeting(
+            uid="m-series",
+            start=start,
+            end=start + timedelta(hours=1),
+            organiser="alice",
+            subject="Weekly",
+            external=[Participant("ann@partner.test", "Ann")],
+            recurrence=Recurrence(rrule="FREQ=WEEKLY;COUNT=4", overrides=[moved.recurrence_id]),
+        )
+        world.store.write(
+            lambda tx: save_from_sync(
+                tx,
+                meeting,
+                href="m-series.ics",
+                horizon_days=400,
+                max_occurrences=500,
+                overrides=[moved],
+            ),
+            origin="crm",
+        )
+        world.round()
+        before = len(google_emulator.events(CALENDAR))
+        invites = Invites(world.store, InviteSettings(), world.backend_for)
+        for attempt in (lambda: invites.preview("m-series"), lambda: invites.send("m-series")):
+            with pytest.raises(InviteError) as refused:
+                attempt()
+            assert refused.value.status == 409 and refused.value.field == "recurrence"
+            assert moved.recurrence_id in refused.value.reason
+        assert len(google_emulator.events(CALENDAR)) == before
+        assert invites.state("m-series").state == "none"
     finally:
         world.store.dispose()
