@@ -327,6 +327,22 @@ class InviteCopy:
     sequence: int = 0
     uid: str = ""
 
+    def as_event(self) -> RemoteEvent:
+        """The copy's content as a RemoteEvent (busy, not private, marked as the invite
+        copy, no CRM id, no attendees) for a backend's wire module to write."""
+        return RemoteEvent(
+            remote_id="",
+            start=self.start,
+            end=self.end,
+            is_invite_copy=True,
+            subject=self.subject,
+            location=self.location,
+            description=self.description,
+            all_day=self.all_day,
+            timezone=self.timezone or "UTC",
+            recurrence=self.recurrence,
+        )
+
 
 @dataclass(frozen=True)
 class SentInvite:

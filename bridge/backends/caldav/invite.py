@@ -23,7 +23,6 @@ from bridge.backends.base import (
     InviteCopy,
     PreconditionFailed,
     Rejected,
-    RemoteEvent,
     SentInvite,
 )
 from bridge.backends.caldav import wire
@@ -46,18 +45,7 @@ def copy_ical(copy: InviteCopy, *, uid: str, client: bool, answers: dict[str, st
     """The copy as a calendar object: the copy's fields, ORGANIZER, one ATTENDEE per
     external (their last answer kept; SCHEDULE-AGENT=CLIENT when the server must not mail),
     SEQUENCE, the invite-copy tag; nothing else."""
-    event = RemoteEvent(
-        remote_id="",
-        start=copy.start,
-        end=copy.end,
-        is_invite_copy=True,
-        subject=copy.subject,
-        location=copy.location,
-        description=copy.description,
-        all_day=copy.all_day,
-        timezone=copy.timezone,
-        recurrence=copy.recurrence,
-    )
+    event = copy.as_event()
     vcal = wire.parse(wire.event_to_ical(event, uid=uid))
     master = wire.events(vcal)[0]
     master.add("sequence").value = str(copy.sequence)

@@ -31,7 +31,6 @@ from bridge.backends.base import (
     NotFound,
     PreconditionFailed,
     Rejected,
-    RemoteEvent,
     SentInvite,
 )
 from bridge.backends.exchange import wire
@@ -50,21 +49,6 @@ WRITTEN = (*wire.WRITTEN, "required_attendees", "optional_attendees")
 def key_hash(idempotency_key: str) -> str:
     """What the copy carries of its idempotency key (no CRM id ever reaches the item)."""
     return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
-
-
-def as_event(copy: InviteCopy) -> RemoteEvent:
-    """The copy's content as the event the wire module writes (busy, not private)."""
-    return RemoteEvent(
-        remote_id="",
-        start=copy.start,
-        end=copy.end,
-        subject=copy.subject,
-        location=copy.location,
-        description=copy.description,
-        all_day=copy.all_day,
-        timezone=copy.timezone or "UTC",
-        recurrence=copy.recurrence,
-    )
 
 
 class ExchangeInvites:
@@ -91,7 +75,7 @@ class ExchangeInvites:
             )
         if not copy.attendees:
             raise Rejected("EWS invite: no external participant to invite")
-        event = as_event(copy)
+        event = copy.as_event()
         try:
             if wire.exdates(event):
                 raise ValueError("an invitation to a series with excluded dates")

@@ -25,7 +25,6 @@ from bridge.backends.base import (
     InviteCopy,
     PreconditionFailed,
     Rejected,
-    RemoteEvent,
     SentInvite,
 )
 from bridge.backends.graph import wire
@@ -43,20 +42,6 @@ CANNOT_HOLD = (
 )
 #: The cancellation's comment (the invitation template writes the invitation, not this).
 CANCEL_COMMENT = "This meeting has been cancelled."
-
-
-def as_event(copy: InviteCopy) -> RemoteEvent:
-    return RemoteEvent(
-        remote_id="",
-        start=copy.start,
-        end=copy.end,
-        subject=copy.subject,
-        location=copy.location,
-        description=copy.description,
-        all_day=copy.all_day,
-        timezone=copy.timezone or "UTC",
-        recurrence=copy.recurrence,
-    )
 
 
 class GraphInvites:
@@ -82,7 +67,7 @@ class GraphInvites:
             )
         if not copy.attendees:
             raise Rejected("Microsoft Graph invite: no external participant to invite")
-        event = as_event(copy)
+        event = copy.as_event()
         if any(line.upper().startswith("EXDATE") for line in event.recurrence):
             raise Rejected(
                 "Microsoft Graph invite: an invitation to a series with excluded dates is not "
