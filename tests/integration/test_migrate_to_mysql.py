@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -23,7 +22,7 @@ from tests.support import big_store
 from tests.support.cli import bridge
 from tests.support.databases import MYSQL_URL, REQUIRE_MYSQL
 from tests.support.http import request
-from tests.support.server import ROOT, free_port, start
+from tests.support.server import free_port, start, write_htpasswd
 
 pytestmark = pytest.mark.mysql
 
@@ -106,7 +105,7 @@ def _edit(url: str, login: str, name: str, old: str, new: str) -> None:
 
 
 def test_a_synced_store_moves_whole(tmp_path, google_emulator, target_url):
-    shutil.copy(ROOT / "config" / "users.htpasswd", tmp_path / "users.htpasswd")
+    write_htpasswd(tmp_path / "users.htpasswd")
     source_url = f"sqlite:///{tmp_path / 'var' / 'bridge.sqlite3'}"
     config = tmp_path / "sqlite.toml"
     config.write_text(big_store.config_text(source_url, google_emulator))
@@ -221,7 +220,7 @@ def test_a_changed_copy_is_named(tmp_path, google_emulator, target_url):
 
     source_url = f"sqlite:///{tmp_path / 'var' / 'bridge.sqlite3'}"
     config = tmp_path / "bridge.toml"
-    shutil.copy(ROOT / "config" / "users.htpasswd", tmp_path / "users.htpasswd")
+    write_htpasswd(tmp_path / "users.htpasswd")
     config.write_text(big_store.config_text(source_url, google_emulator))
     big_store.fill(config, google_emulator, 40)
     snapshot = to_mysql.snapshot(tmp_path / "var" / "bridge.sqlite3", tmp_path / "snap.sqlite3")
@@ -282,7 +281,7 @@ def test_what_failed_is_said(tmp_path, target_url):
 
 
 def test_a_progress_bar_on_a_terminal(tmp_path, google_emulator, target_url):
-    shutil.copy(ROOT / "config" / "users.htpasswd", tmp_path / "users.htpasswd")
+    write_htpasswd(tmp_path / "users.htpasswd")
     config = tmp_path / "bridge.toml"
     config.write_text(
         big_store.config_text(f"sqlite:///{tmp_path / 'var' / 'b.sqlite3'}", google_emulator)
