@@ -26,6 +26,7 @@ from bridge.backends.microsoft_tags import (
     PROPERTY_SET_ID,
 )
 from tests.emulators.ews import EwsEmulator
+from tests.support.remote_events import invite_copy
 
 ALICE = "alice@corp.test"
 GUESTS = ("ext.one@partner.example", "ext.two@partner.example")
@@ -49,14 +50,7 @@ def backend(ews: EwsEmulator) -> ExchangeBackend:
 
 
 def copy(**changes) -> InviteCopy:
-    values = dict(
-        subject="Quarterly review", start=START, end=START + timedelta(hours=1),
-        organiser=RemoteAttendee(ALICE, "Alice"),
-        attendees=tuple(RemoteAttendee(g, g.split("@")[0]) for g in GUESTS),
-        description="Agenda: the figures.", location="Room 4", timezone="Europe/Copenhagen",
-    )  # fmt: skip
-    values.update(changes)
-    return InviteCopy(**values)
+    return invite_copy(ALICE, GUESTS, START, **changes)
 
 
 def test_abilities_say_it_can_send_and_hold_unsent(ews):

@@ -25,6 +25,7 @@ from bridge.backends.graph.backend import GraphBackend
 from bridge.backends.graph.settings import graph_settings
 from bridge.backends.kinds import BindingSpec
 from tests.emulators.graph import GraphEmulator
+from tests.support.remote_events import invite_copy
 
 TENANT = "fabrikam.example"
 ALICE = f"alice@{TENANT}"
@@ -57,14 +58,7 @@ def made(graph: GraphEmulator, tmp_path: Path) -> Iterator[GraphBackend]:
 
 
 def copy(**changes) -> InviteCopy:
-    values = dict(
-        subject="Quarterly review", start=START, end=START + timedelta(hours=1),
-        organiser=RemoteAttendee(ALICE, "Alice"),
-        attendees=tuple(RemoteAttendee(g, g.split("@")[0]) for g in GUESTS),
-        description="Agenda: the figures.", location="Room 4", timezone="Europe/Copenhagen",
-    )  # fmt: skip
-    values.update(changes)
-    return InviteCopy(**values)
+    return invite_copy(ALICE, GUESTS, START, **changes)
 
 
 def mails(graph: GraphEmulator) -> list[tuple[str, tuple[str, ...]]]:
