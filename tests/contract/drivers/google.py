@@ -92,13 +92,7 @@ class GoogleDriver:
     def edit(self, remote_id: str, **fields: Any) -> None:
         stored = self.google.event(ALICE, remote_id) or {"start": {}}
         all_day = fields.pop("all_day", "date" in stored["start"])
-        change: dict[str, Any] = {}
-        for ours, theirs in TEXTS:
-            if ours in fields:
-                change[theirs] = fields.pop(ours)
-        for edge in ("start", "end"):
-            if edge in fields:
-                change[edge] = when(fields.pop(edge), all_day)
+        change = texts_and_times(fields, all_day)
         if "private" in fields:
             change["visibility"] = "private" if fields.pop("private") else "default"
         if "recurrence" in fields:
@@ -213,13 +207,7 @@ class GoogleDriver:
     def guest_edit(self, remote_id: str, **fields: Any) -> None:
         """The organiser edits the copy in Google Calendar; a partstat is a guest's answer
         (Google records it on the organiser's copy)."""
-        change: dict[str, Any] = {}
-        for ours, theirs in TEXTS:
-            if ours in fields:
-                change[theirs] = fields.pop(ours)
-        for edge in ("start", "end"):
-            if edge in fields:
-                change[edge] = when(fields.pop(edge), False)
+        change = texts_and_times(fields, False)
         if "partstat" in fields:
             email, answer = fields.pop("partstat")
             stored = self.google.event(ALICE, remote_id) or {}
@@ -230,6 +218,19 @@ class GoogleDriver:
             ]
         assert not fields, f"the Google driver cannot guest-edit {sorted(fields)}"
         self.google.edit(ALICE, remote_id, **change)
+
+
+def texts_and_times(fields: dict[str, Any], all_day: bool) -> dict[str, Any]:
+    """The Google event fields for the texts, start and end among ``fields`` (taken out of
+    it), as a user's edit in Google Calendar writes them."""
+    change: dict[str, Any] = {}
+    for ours, theirs in TEXTS:
+        if ours in fields:
+            change[theirs] = fields.pop(ours)
+    for edge in ("start", "end"):
+        if edge in fields:
+            change[edge] = when(fields.pop(edge), all_day)
+    return change
 
 
 @contextmanager
