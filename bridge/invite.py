@@ -220,9 +220,10 @@ class Invites:
         finally:
             backend.close()
 
-    def preview(self, uid: str, *, template: str = "", language: str = "") -> Preview:
-        """What the external participants would receive; refused (naming the field) when
-        the template fails or there is nobody external to invite."""
+    def _prepared(self, uid: str, template: str, language: str) -> tuple[_Context, str, str, str]:
+        """The meeting's context, the template and language chosen and the rendered text;
+        refused (naming the field) when the template fails, nobody is external or the series
+        cannot be carried whole."""
         ctx = self.store.read(lambda c: self._context(c, uid))
         template = template or DEFAULT_TEMPLATE
         language = language or self.settings.default_language
@@ -230,6 +231,12 @@ class Invites:
         if not ctx.view.attendees:
             raise InviteError(409, "attendees", "the meeting has no external participants")
         self._carried_whole(ctx.meeting)
+        return ctx, template, language, description
+
+    def preview(self, uid: str, *, template: str = "", language: str = "") -> Preview:
+        """What the external participants would receive; refused (naming the field) when
+        the template fails or there is nobody external to invite."""
+        ctx, template, language, description = self._prepared(uid, template, language)
         abilities = self._with_backend(ctx.binding, lambda cap: cap.abilities())
         fields = ctx.view.fields()
         return Preview(
@@ -288,32 +295,30 @@ class Invites:
         self, uid: str, *, template: str = "", language: str = "", send: bool = True
     ) -> InviteState:
         """Create the external copy (mailed when ``send``); refused when one is live."""
-        preview = self.preview(uid, template=template, language=language)
-        ctx = self.store.read(lambda c: self._context(c, uid))
-        binding = ctx.binding
-        self._check_send(preview.abilities, send)
-        view = ctx.view
-        try:  # a pending invite (a failed or concurrent send) keeps its key
-            invite = self.store.write(
-                lambda tx: invite_store.begin(
-                    tx,
-                    binding.id,
-                    uid,
-                    idempotency_key=f"invite:{binding.id}:{uuid.uuid4().hex}",
-                    sent_hash=view.content_hash(),
-                    sent_fields=view.fields(),
-                    recipients=view.recipients,
-                    template=preview.template,
-                    language=preview.language,
-                ),
-                origin=ORIGIN,
-            )
-        except invite_store.AlreadyLive as live:
-            raise InviteError(409, "meeting", str(live)) from None
-        key = invite.idempotency_key
-        copy = invite_copy(view, preview.description, sequence=0, uid=copy_uid(key))
+        ctx, template, language, description = self._prepared(uid, template, language)
+        binding, view = ctx.binding, ctx.view
 
         def create(cap: InviteCapability) -> None:
+            self._check_send(cap.abilities(), send)
+            try:  # a pending invite (a failed or concurrent send) keeps its key
+                invite = self.store.write(
+                    lambda tx: invite_store.begin(
+                        tx,
+                        binding.id,
+                        uid,
+                        idempotency_key=f"invite:{binding.id}:{uuid.uuid4().hex}",
+                        sent_hash=view.content_hash(),
+                        sent_fields=view.fields(),
+                        recipients=view.recipients,
+                        template=template,
+                        language=language,
+                    ),
+                    origin=ORIGIN,
+                )
+            except invite_store.AlreadyLive as live:
+                raise InviteError(409, "meeting", str(live)) from None
+            key = invite.idempotency_key
+            copy = invite_copy(view, description, sequence=0, uid=copy_uid(key))
             try:
                 made = cap.create_invite(copy, send=send, idempotency_key=key)
             except BackendError as exc:
