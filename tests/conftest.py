@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +37,16 @@ def bridge_server(db_url: str, tmp_path: Path):
     running = support.start(config, port, cwd=tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _forget_graph_writes() -> Iterator[None]:
+    """Each test's Graph emulator is a new service, but the OS may give it the port an
+    earlier test's emulator had: the Graph backend's process-wide record of ids written per
+    mailbox URL (bridge.backends.graph.delta.WRITTEN) would then carry the earlier service's
+    ids into this one, whose pull reports them as deleted. Cleared after every test that
+    loaded the Graph backend."""
+    yield
+    delta = sys.modules.get("bridge.backends.graph.delta")
+    if delta is not None:
+        delta.WRITTEN.clear()
