@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bridge.config import load_config
@@ -20,6 +21,10 @@ from bridge.store.schema import links, meetings
 from bridge.wiring import open_store
 from tests.support.cli import bridge, google_binding_config
 from tests.support.sync_world import crm_meeting
+
+#: Every test here starts with `bridge db upgrade`: its MariaDB database may come migrated
+#: (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 CAL = "alice@example.com"
 WORK = "alice-work@example.com"
