@@ -10,6 +10,7 @@ import os
 import socket
 import time
 
+import pytest
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
 
@@ -19,6 +20,10 @@ from tests.fuzz.api_campaign import Campaign
 from tests.fuzz.api_cases import ADMIN, Case, fixed_cases, json_bodies
 from tests.support.api_alone import start_api_alone
 from tests.support.api_matrix import meeting_body
+
+#: Every test here opens the store first (start_api_alone: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 CASES = int(os.environ.get("FUZZ_API_CASES", "150"))
 #: The cut-off test's time limit ([api] request_seconds): short, so the test waits 5 s for
