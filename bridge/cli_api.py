@@ -17,12 +17,11 @@ import signal
 import sys
 import threading
 
-from bridge.config import ConfigError, load_config
-
 log = logging.getLogger("bridge")
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    from bridge.config import ConfigError, load_config
     from bridge.reload import Reloadable, pid_file
     from bridge.server import start_api
     from bridge.wiring import Wiring

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bridge.config import load_config
-from bridge.store import Store, binding_config
-from bridge.store import bindings as binding_store
-from bridge.store import channels as channel_store
+if TYPE_CHECKING:  # the command imports the store when it runs (bridge.cli starts light)
+    from bridge.store import Store
 
 log = logging.getLogger("bridge")
 
@@ -18,6 +16,9 @@ def _stop_channel(store: Store, backend_for: Any, binding_id: int) -> None:
     """Stop the binding's push channel at the service, if it has one (best effort: an
     unstopped channel expires on its own and its notifications are answered 404 once it
     is gone)."""
+    from bridge.store import bindings as binding_store
+    from bridge.store import channels as channel_store
+
     channel = store.read(lambda conn: channel_store.for_binding(conn, binding_id))
     row = store.read(lambda conn: binding_store.get(conn, binding_id))
     if channel is None or row is None or not channel.resource_id:
@@ -39,6 +40,8 @@ def _stop_channel(store: Store, backend_for: Any, binding_id: int) -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from bridge.config import load_config
+    from bridge.store import binding_config
     from bridge.wiring import Wiring
 
     wiring = Wiring(load_config(args.config))

@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bridge.config import load_config
-from bridge.invite import InviteError, InviteState, Preview
-from bridge.wiring import Wiring
+if TYPE_CHECKING:  # the command imports them when it runs (bridge.cli starts light)
+    from bridge.invite import InviteState, Preview
 
 
 def _print_preview(preview: Preview) -> None:
@@ -57,6 +56,10 @@ def _print_state(state: InviteState) -> None:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    from bridge.config import load_config
+    from bridge.invite import InviteError
+    from bridge.wiring import Wiring
+
     wiring = Wiring(load_config(args.config))
     invites = wiring.invites(wiring.store(adopt=False))
     uid = args.meeting

@@ -8,13 +8,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
-from bridge.config import load_config
-from bridge.progress import reporter
-from bridge.store.engine import make_engine, sqlite_path
-
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -32,6 +25,9 @@ def _fail(step: str, reason: str, *, partial: bool) -> int:
 
 
 def _target(text: str, password_file: str | None) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(text)
     except ArgumentError:
@@ -51,7 +47,12 @@ def _target(text: str, password_file: str | None) -> str:
 
 
 def cmd_migrate_to_mysql(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from bridge.config import load_config
+    from bridge.progress import reporter
     from bridge.store import to_mysql, to_mysql_check
+    from bridge.store.engine import make_engine, sqlite_path
 
     settings = load_config(args.config)
     source = sqlite_path(settings.store.url)
@@ -119,6 +120,8 @@ def _key_note(settings: Any, config: str) -> None:
 
 
 def _check(snapshot_url: str, target: Any, checker: Any) -> list:
+    from bridge.store.engine import make_engine
+
     source = make_engine(snapshot_url)
     try:
         return checker.check_all(source, target)

@@ -11,10 +11,10 @@ import argparse
 import sys
 from typing import Any
 
-from bridge.secret_box import generate_key
-
 
 def cmd_generate_key(args: argparse.Namespace) -> int:
+    from bridge.secret_box import generate_key
+
     print(generate_key())
     return 0
 

@@ -8,20 +8,23 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bridge.config import load_config
-from bridge.progress import Reporter, reporter
-from bridge.store import Store, binding_secrets
-from bridge.store import bindings as binding_store
-from bridge.store.bindings import BindingRow
-from bridge.sync.adopted import BindingRefused
-from bridge.wiring import Wiring
+# Each command imports what it runs: `bridge` builds every command's parser, and a command
+# should not pay for the others' imports at start-up (tests/unit/test_cli_imports.py).
+if TYPE_CHECKING:
+    from bridge.progress import Reporter
+    from bridge.store import Store
+    from bridge.store.bindings import BindingRow
+    from bridge.wiring import Wiring
 
 
 def _open(args: argparse.Namespace) -> tuple[Wiring, Store]:
     """The process's wiring and store; the store keeps the configuration it adopted last
     (only `serve` and `db upgrade` adopt one), new bindings are added."""
+    from bridge.config import load_config
+    from bridge.wiring import Wiring
+
     wiring = Wiring(load_config(args.config))
     return wiring, wiring.store(adopt=False)
 
@@ -62,6 +65,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _selected(store: Store, login: str, name: str | None) -> list[BindingRow]:
+    from bridge.store import bindings as binding_store
+
     rows = store.read(lambda conn: binding_store.by_login(conn, login, name))
     if not rows:
         what = f"binding {name!r} of user {login!r}" if name else f"bindings for user {login!r}"
@@ -77,6 +82,7 @@ def _run_waiting(
     scheduler: Any, store: Store, row: BindingRow, wait: float, progress: Reporter
 ) -> Any:
     """Run one round of the binding, waiting up to ``wait`` seconds for its lease."""
+    from bridge.store import bindings as binding_store
     from bridge.sync.lease import state_of
 
     label = f"{row.login}/{row.name}"
@@ -122,6 +128,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _sync_selected(args: argparse.Namespace, store: Store, scheduler: Any) -> int:
+    from bridge.progress import reporter
+    from bridge.sync.adopted import BindingRefused
+
     status = 0
     for row in _selected(store, args.login, args.binding):
         label = f"{row.login}/{row.name}"
@@ -198,6 +207,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Every binding's credentials, then the modes of the files that must stay private."""
     from bridge.backends.kinds import BindingConfigError
     from bridge.file_checks import permission_problems
+    from bridge.store import bindings as binding_store
 
     wiring, store = _open(args)
     settings = wiring.settings
@@ -227,6 +237,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _authorizing(args: argparse.Namespace, kind: str) -> tuple[Wiring, Store, BindingRow, dict]:
     """The binding ``bridge <kind> authorize`` names, checked to be of ``kind``, with its
     settings opened: (wiring, store, row, settings)."""
+    from bridge.store import binding_secrets
+
     wiring, store = _open(args)
     row = _selected(store, args.login, args.binding)[0]
     if row.kind != kind:
@@ -241,6 +253,7 @@ def _authorizing(args: argparse.Namespace, kind: str) -> tuple[Wiring, Store, Bi
 def cmd_google_authorize(args: argparse.Namespace) -> int:
     """Print the consent URL, read back the code, store the refresh token."""
     from bridge.backends.google.authorize import AuthorizeError, authorize
+    from bridge.store import binding_secrets
 
     wiring, store, row, settings = _authorizing(args, "google")
     label = f"{row.login}/{row.name}"
@@ -264,6 +277,7 @@ def cmd_google_authorize(args: argparse.Namespace) -> int:
 def cmd_graph_authorize(args: argparse.Namespace) -> int:
     """Device-code sign-in for a delegated graph binding; store the refresh token."""
     from bridge.backends.graph.authorize import AuthorizeError, authorize
+    from bridge.store import binding_secrets
 
     wiring, store, row, settings = _authorizing(args, "graph")
     label = f"{row.login}/{row.name}"

@@ -8,11 +8,10 @@ import sys
 import time
 from typing import Any
 
-from bridge.config import load_config
-from bridge.store.engine import make_engine
-
 
 def cmd_db_wait(args: argparse.Namespace) -> int:
+    from bridge.config import load_config
+    from bridge.store.engine import make_engine
     from bridge.store.readiness import head, problem, reachable
 
     settings = load_config(args.config)

@@ -181,7 +181,12 @@ class Wiring:
         from bridge.api.rest_common import KEYS
         from bridge.api.webhooks import webhook_app
 
-        app = webhook_app(store, coalesce_seconds=self.settings.api.push_coalesce_seconds)
+        api = self.settings.api
+        app = webhook_app(
+            store,
+            coalesce_seconds=api.push_coalesce_seconds,
+            request_seconds=api.request_seconds,
+        )
         app[KEYS] = self.api_keys()
         gate = self.admin_gate()
         mine = self.rules()

@@ -15,14 +15,20 @@ BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 #: Fixtures that migrate the store to head before the test body runs (`bridge serve` at
 #: start-up, ``Store(url)``): a test using one gets its MariaDB database already migrated
 #: (a copy of a template, see tests/support/databases.py), which it cannot tell apart.
-MIGRATED_FIRST = {"bridge_server", "world_with"}
+#: "world": every fixture of that name that takes ``db_url`` opens ``Store(db_url)`` first
+#: (tests/support/sync_world.make_world, make_driver_world; tests/contract/world.py). A
+#: test whose own first step migrates (`bridge db upgrade`) says so with the
+#: ``migrated_first`` mark.
+MIGRATED_FIRST = {"bridge_server", "world_with", "world"}
 
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database, SQLite and MariaDB in turn: empty, or, for a test that uses a
     fixture of MIGRATED_FIRST, at head already."""
-    at_head = not MIGRATED_FIRST.isdisjoint(request.fixturenames)
+    at_head = not MIGRATED_FIRST.isdisjoint(request.fixturenames) or (
+        request.node.get_closest_marker("migrated_first") is not None
+    )
     with database(request.param, tmp_path, at_head=at_head) as url:
         yield url
 

@@ -2,7 +2,8 @@
 
 Errors are ``{"error": {"status": 422, "message": "...", "fields": [{"field": "start",
 "problem": "is required"}]}}``, on every route of the app. Every request is answered
-within ``REQUEST_SECONDS`` (else 503) and an ``/api/`` body may hold at most
+within the app's ``REQUEST_LIMIT`` (``[api] request_seconds``; ``REQUEST_SECONDS`` in an
+app that sets none) (else 503) and an ``/api/`` body may hold at most
 ``MAX_BODY_BYTES`` (else 413; webhooks keep aiohttp's 1 MiB).
 """
 
@@ -24,6 +25,8 @@ log = logging.getLogger("bridge.api.rest")
 KEYS = web.AppKey("api_keys", ApiKeys)
 MAX_BODY_BYTES = 256 * 1024
 REQUEST_SECONDS = 30.0
+#: The app's time limit per request, in seconds (``[api] request_seconds``).
+REQUEST_LIMIT = web.AppKey("request_seconds", float)
 BEARER = 'Bearer realm="CRM calendar bridge API"'
 
 
@@ -103,20 +106,21 @@ def _json_refusal(answer: web.HTTPException) -> web.Response:
 
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request answered within ``REQUEST_SECONDS`` (else 503: a body sent too slowly
+    """Every request answered within ``REQUEST_LIMIT`` (else 503: a body sent too slowly
     holds a connection no longer) and every refusal a JSON error: on ``/api/`` routes
     whatever the handler raises, on the others (operator pages, webhooks, unknown routes)
     a refusal raised as an HTTP exception (answers a handler returns, like a webhook's
     acknowledgement, pass untouched)."""
     rest = request.path.startswith("/api/")
+    limit = request.config_dict.get(REQUEST_LIMIT, REQUEST_SECONDS)
     try:
-        async with asyncio.timeout(REQUEST_SECONDS):
+        async with asyncio.timeout(limit):
             return await handler(request)
     except Refused as refused:
         headers = {"WWW-Authenticate": BEARER} if refused.status == 401 else {}
         return error(refused.status, refused.message, refused.fields, **headers)
     except TimeoutError:
-        return error(503, f"the request took longer than {REQUEST_SECONDS:g} s")
+        return error(503, f"the request took longer than {limit:g} s")
     except web.HTTPException as answer:
         if answer.status < 400:
             raise

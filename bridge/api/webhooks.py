@@ -187,15 +187,20 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ready", ready_handler(STORE))
 
 
-def webhook_app(store: Store, *, coalesce_seconds: float = 2.0) -> web.Application:
-    """The aiohttp application serving the webhooks and /health for ``store``."""
-    from bridge.api.rest_common import api_errors  # JSON refusals on every route
+def webhook_app(
+    store: Store, *, coalesce_seconds: float = 2.0, request_seconds: float | None = None
+) -> web.Application:
+    """The aiohttp application serving the webhooks and /health for ``store``; each
+    request answered within ``request_seconds`` (None: rest_common.REQUEST_SECONDS)."""
+    from bridge.api.rest_common import REQUEST_LIMIT, api_errors  # JSON refusals
 
     # the REST routes bound their own bodies (rest_common.json_body); webhooks keep
     # aiohttp's default limit
     app = web.Application(middlewares=[api_errors])
     app[STORE] = store
     app[COALESCE] = float(coalesce_seconds)
+    if request_seconds is not None:
+        app[REQUEST_LIMIT] = float(request_seconds)
     app[LOG_LIMIT] = LogLimiter(60.0)
     app[RENEWALS] = RenewRequests()
     add_routes(app)

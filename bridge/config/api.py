@@ -10,6 +10,8 @@ channel_ttl_seconds = 86400                   # lifetime asked for each push cha
 renew_before_seconds = 3600                   # renew a channel this long before it ends
 push_coalesce_seconds = 2                     # a notification makes its round start within
                                               # this; notifications meanwhile join that round
+request_seconds = 30                          # every request answered within this (else
+                                              # 503: a body sent too slowly is cut off)
 standalone = false                            # true: `bridge api` serves this (and keeps the
                                               # push channels), `bridge serve` does not
 admins = ["alice"]                            # htpasswd logins that may open /status and
@@ -79,6 +81,9 @@ class ApiSettings:
     #: A push notification makes its binding due this many seconds later at the latest;
     #: the notifications that arrive meanwhile (or during a round) coalesce into one round.
     push_coalesce_seconds: int = 2
+    #: Every request is answered within this many seconds, else 503 (a body sent too
+    #: slowly holds its connection no longer); bridge.api.rest_common.api_errors.
+    request_seconds: int = 30
     #: Served by `bridge api` (its own process) instead of inside `bridge serve`.
     standalone: bool = False
     #: Logins of the htpasswd file that may see /status and /metrics (bridge.api.login).
@@ -167,6 +172,7 @@ _KEYS = {
     "channel_ttl_seconds": _integer(600, 30 * 86400),
     "renew_before_seconds": _integer(60, 7 * 86400),
     "push_coalesce_seconds": _integer(0, 300),
+    "request_seconds": _integer(1, 3600),
     "standalone": _boolean,
     "admins": _array_of(_string(nonempty=True)),
     "keys": _api_keys,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 from bridge.store.migrate import MIGRATIONS, current_revision
@@ -15,6 +13,9 @@ from bridge.store.migrate import MIGRATIONS, current_revision
 @lru_cache(maxsize=1)
 def head() -> str | None:
     """The newest schema revision of this bridge's migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(config).get_current_head()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import requests
 
 from tests.support.api_alone import start_api_alone
@@ -33,6 +34,10 @@ from tests.support.api_matrix import (
     meeting_body,
     postpone_of,
 )
+
+#: Every test here opens the store first (start_api_alone: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 
 def csrf_token(url: str, authorization: str | None) -> str:

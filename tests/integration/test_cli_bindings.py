@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bridge.config import load_config
@@ -20,6 +21,10 @@ from bridge.store.schema import links, meetings
 from bridge.wiring import open_store
 from tests.support.cli import bridge, google_binding_config
 from tests.support.sync_world import crm_meeting
+
+#: Every test here starts with `bridge db upgrade`: its MariaDB database may come migrated
+#: (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 CAL = "alice@example.com"
 WORK = "alice-work@example.com"
@@ -184,18 +189,27 @@ def test_a_process_with_another_configuration_refuses_to_sync(tmp_path, db_url, 
     status = bridge("status", "--config", str(other), cwd=tmp_path)
     assert "refused here: binding alice/google" in status.stdout
 
-    # A worker started with the other file runs no round and says why, once.
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "worker", "--tick", "0.2", "--config", str(other)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(4)
+    # A worker started with the other file runs no round and says why, once: once said,
+    # it is left 20 more passes (1 s at 0.05 s a pass) to say it again.
+    said = "rules.crm_to_calendar.forward_days: stored 180"
+    err_file = tmp_path / "worker.err"
+    with err_file.open("wb") as err_out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "worker", "--tick", "0.05"]
+            + ["--config", str(other)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err_out,
+        )
+    deadline = time.monotonic() + 60
+    while said not in err_file.read_text() and worker.poll() is None:
+        assert time.monotonic() < deadline, err_file.read_text()
+        time.sleep(0.05)
+    time.sleep(1.0)
     worker.send_signal(signal.SIGTERM)
-    _, err = worker.communicate(timeout=30)
-    assert err.count("rules.crm_to_calendar.forward_days: stored 180") == 1, err
+    worker.wait(30)
+    err = err_file.read_text()
+    assert err.count(said) == 1, err
     assert google_emulator.events(CAL) == []
     assert bindings_by_name(db_url)["google"].last_success_at is None
 

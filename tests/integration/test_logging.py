@@ -13,6 +13,7 @@ import sys
 import time
 
 import caldav
+import pytest
 
 from bridge.cli import build_parser
 from bridge.secret_box import generate_key
@@ -22,6 +23,10 @@ from tests.support.http import request, vevent
 from tests.support.ops import CLIENT_SECRET, start_ops
 from tests.support.radicale_server import start_radicale
 from tests.support.server import free_port, wait_listening
+
+#: Every test here opens the store first (start_ops: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 #: Python's levels and Radicale's own (TRACE, NOTICE, ALERT).
 LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT"}

@@ -4,10 +4,15 @@ every family the operations page promises, with values that follow what happened
 from __future__ import annotations
 
 import caldav
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.http import request, vevent
 from tests.support.ops import start_ops
+
+#: Every test here opens the store first (start_ops: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 
 def scrape(ops) -> dict[tuple[str, tuple], float]:

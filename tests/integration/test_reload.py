@@ -14,10 +14,15 @@ import sys
 import time
 
 import bcrypt
+import pytest
 
 from tests.support.cli import bridge
 from tests.support.http import request, vevent
 from tests.support.ops import start_ops
+
+#: Every test here opens the store first (start_ops: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 PROPFIND = """<?xml version="1.0" encoding="utf-8"?>
 <propfind xmlns="DAV:"><prop><displayname/></prop></propfind>"""

@@ -23,6 +23,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.support.http import vevent
 from tests.support.ops import basic, start_ops
 
+#: Every test here opens the store first (start_ops: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
+
 CHROMIUM = "/usr/bin/chromium"
 DRIVER = "/usr/bin/chromedriver"
 

@@ -7,9 +7,15 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
 from tests.support.cli import bridge
 from tests.support.http import request
 from tests.support.ops import start_ops
+
+#: Every test here opens the store first (start_ops: its first step migrates it): its
+#: MariaDB database may come migrated (tests/conftest.py).
+pytestmark = pytest.mark.migrated_first
 
 
 def test_status_page_lists_the_binding_as_bridge_status_does(tmp_path, db_url, google_emulator):

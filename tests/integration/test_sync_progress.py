@@ -24,8 +24,14 @@ def _store_with_meetings(tmp_path, google_emulator):
     from bridge.wiring import open_store
 
     user = google_emulator.add_user("alice@example.com")
+    # Unpaced: Google's default pace (5 requests a second) would spend ~45 s on 250
+    # creates; what these tests prove is the reporting, not the pacing
+    # (test_google_backend proves that).
     config = google_binding_config(
-        tmp_path / "bridge.toml", f"sqlite:///{tmp_path / 'bridge.sqlite3'}", google_emulator
+        tmp_path / "bridge.toml",
+        f"sqlite:///{tmp_path / 'bridge.sqlite3'}",
+        google_emulator,
+        backend="requests_per_second = 1000",
     )
     settings = load_config(config)
     store = open_store(settings)

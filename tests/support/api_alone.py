@@ -33,15 +33,23 @@ class ApiAlone:
         return self.process.returncode
 
 
-def start_api_alone(tmp_path: Path, db_url: str, google) -> ApiAlone:  # noqa: ANN001
+def start_api_alone(
+    tmp_path: Path,
+    db_url: str,
+    google,  # noqa: ANN001
+    *,
+    api_lines: str = "",
+) -> ApiAlone:
+    """``api_lines`` join the [api] table (e.g. ``request_seconds = 5``)."""
     api_port = support.free_port()
+    api_table = f"standalone = true\n{api_lines}\n\n[[api.keys]]"
     config = write_ops_config(
         tmp_path,
         db_url,
         google,
         port=support.free_port(),
         api_port=api_port,
-        api=keys_toml().replace("[[api.keys]]", "standalone = true\n\n[[api.keys]]", 1),
+        api=keys_toml().replace("[[api.keys]]", api_table, 1),
     )
     store_refresh_token(config, google)
     log = tmp_path / "api.log"

@@ -506,11 +506,12 @@ def test_api_table_loads(tmp_path):
     body = server_block() + (
         '[api]\nenabled = true\nhost = "0.0.0.0"\nport = 0\n'
         'public_url = "https://bridge.example.com/crm/"\n'
-        "channel_ttl_seconds = 7200\nrenew_before_seconds = 600\n"
+        "channel_ttl_seconds = 7200\nrenew_before_seconds = 600\nrequest_seconds = 5\n"
     )
     api = load_config(write(tmp_path, body)).api
     assert (api.enabled, api.host, api.port) == (True, "0.0.0.0", 0)
     assert (api.channel_ttl_seconds, api.renew_before_seconds) == (7200, 600)
+    assert api.request_seconds == 5
     assert api.push_base_url == "https://bridge.example.com/crm"
 
 
@@ -526,6 +527,8 @@ def test_api_table_loads(tmp_path):
         ("enabled = true\npublic_url = 'https://x/?a=1'", "api.public_url", "query"),
         ("public_url = 'https://x'", "api.public_url", "needs api.enabled = true"),
         ("channel_ttl_seconds = 10", "api.channel_ttl_seconds", "between"),
+        ("request_seconds = 0", "api.request_seconds", "between 1 and 3600"),
+        ("request_seconds = 2.5", "api.request_seconds", "expected an integer"),
         (
             "channel_ttl_seconds = 3600\nrenew_before_seconds = 3600",
             "api.renew_before_seconds",
