@@ -44,18 +44,34 @@ def all_bindings(conn: Connection) -> list[Row]:
     return list(conn.execute(_select().order_by(users.c.login, bindings.c.name)))
 
 
-def due(conn: Connection, now: float, space: str | None = None) -> list[Row]:
-    """Bindings whose next run is due and whose lease is free or expired; a retired
-    binding never runs.
+def due(
+    conn: Connection,
+    now: float,
+    space: str | None = None,
+    *,
+    limit: int | None = None,
+    skip: Iterable[int] = (),
+) -> list[Row]:
+    """Bindings whose next run is due and whose lease is free or expired, longest waiting
+    first (``limit``: at most that many); a retired binding never runs.
 
-    With ``space``, also those leased by a holder in that pid space: the caller can see
-    whether that holder still lives.
+    A range of the index on next_run_at read in its order: a pass costs the due bindings
+    it takes, not a scan of every binding. With ``space``, also those leased by a holder
+    in that pid space: the caller can see whether that holder still lives. ``skip``: ids
+    the caller will not run now (refused by its configuration).
     """
     free = [bindings.c.lease_until.is_(None), bindings.c.lease_until < now]
     if space is not None:
         free.append(bindings.c.lease_space == space)
     live = bindings.c.retired_at.is_(None)
-    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, or_(*free), live)))
+    query = _select().where(bindings.c.next_run_at <= now, or_(*free), live)
+    skipped = list(skip)
+    if skipped:
+        query = query.where(bindings.c.id.notin_(skipped))
+    query = query.order_by(bindings.c.next_run_at, bindings.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query))
 
 
 def active_ids(conn: Connection) -> list[int]:
@@ -92,6 +108,33 @@ class Holder:
     host: str = ""
     pid: int | None = None
     space: str | None = None
+
+
+def account_full(tx: Tx, binding_id: int, limit: int) -> bool:
+    """Whether the binding's remote account already runs ``limit`` rounds (live leases of
+    its other bindings, in any process). False for a binding without an account.
+
+    Locks the account's rows first (MariaDB: FOR UPDATE, in index order; SQLite: the
+    write transaction holds the database), so called in the transaction that then takes
+    the lease, two processes never both take the last free slot.
+    """
+    conn = tx.conn
+    account = conn.execute(
+        select(bindings.c.account).where(bindings.c.id == binding_id)
+    ).scalar_one_or_none()
+    if account is None:
+        return False
+    rows = conn.execute(
+        select(bindings.c.id, bindings.c.lease_until)
+        .where(bindings.c.account == account)
+        .order_by(bindings.c.id)
+        .with_for_update()
+    ).all()
+    now = time.time()
+    running = sum(
+        1 for r in rows if r.id != binding_id and r.lease_until is not None and r.lease_until > now
+    )
+    return running >= limit
 
 
 def take_lease(

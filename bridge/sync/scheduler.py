@@ -11,6 +11,13 @@
   pid no longer runs on this host, else when its heartbeat stopped for the lease's length.
 - The scheduler keeps one backend per binding across rounds (bridge.sync.pool): tokens,
   connections and pacing carry over; ``close()`` closes them all at shutdown.
+- A pass reads the due bindings by index, longest waiting first, at most ``pass_size``
+  (bridge.store.bindings.due), and runs up to ``rounds_at_once`` rounds at a time in
+  threads; a binding that ran goes to the back of the line (its next run is set when its
+  lease is taken), one that failed backs off, one that was not run keeps its place, so
+  none starves. Bindings of one remote account (``bindings.account``: a Google user, a
+  Graph tenant and app ...) run at most ``rounds_per_account`` rounds at once, counted
+  over every process when the lease is taken (bridge.store.bindings.account_full).
 - After every round (failed ones too) it asks the backend for a changed secret
   (``Backend.changed_secret``: a refresh token the service rotated in) and stores it,
   encrypted, as the binding's secret, so the next process signs in with the newest.
@@ -22,7 +29,9 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -34,6 +43,7 @@ from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.store import changes as change_log
 from bridge.store.bindings import BindingRow
+from bridge.store.changes import Tx
 from bridge.sync import lease
 from bridge.sync.adopted import BindingRefused
 from bridge.sync.engine import Engine, Progress, RoundReport, origin_of
@@ -54,6 +64,12 @@ class Timing:
     #: How long a lease holds without a heartbeat (a few heartbeats).
     lease_seconds: float = 15.0
     max_backoff_seconds: float = 3600.0
+    #: Rounds this scheduler runs at the same time (threads).
+    rounds_at_once: int = 4
+    #: Rounds at once against one remote account, over every process.
+    rounds_per_account: int = 4
+    #: Due bindings one pass takes at most, longest waiting first.
+    pass_size: int = 100
 
 
 class Scheduler:
@@ -78,8 +94,14 @@ class Scheduler:
         self.holder = lease.this_process(owner)
         self.owner = self.holder.owner
         self._seen_seq = store.read(change_log.max_seq)
-        self._refused: dict[int, str] = {}  # logged once per binding and reason
+        # Refused bindings: the reason (logged once) and when; skipped for a poll interval.
+        self._refused: dict[int, tuple[str, float]] = {}
         self._swept = time.monotonic()
+        self._lock = threading.Lock()
+        self._running: dict[int, str | None] = {}  # rounds of this scheduler: id -> account
+        self._rounds: ThreadPoolExecutor | None = None
+        self._rounds_size = 0
+        self._wake = threading.Event()  # a round ended: a thread is free
 
     # -- one binding ------------------------------------------------------------------------
 
@@ -201,8 +223,12 @@ class Scheduler:
         held = lease.state_of(row)
         dead_owner = held.owner if held is not None and held.dead else None
         next_run = time.time() + self.timing.poll_seconds
-        taken = self.store.write(
-            lambda tx: binding_store.take_lease(
+        limit = self.timing.rounds_per_account
+
+        def take(tx: Tx) -> bool | None:
+            if binding_store.account_full(tx, binding_id, limit):
+                return None  # in the same transaction: no other process takes the slot
+            return binding_store.take_lease(
                 tx,
                 binding_id,
                 self.holder,
@@ -210,7 +236,11 @@ class Scheduler:
                 next_run_at=next_run,
                 dead_owner=dead_owner,
             )
-        )
+
+        taken = self.store.write(take)
+        if taken is None:
+            log.debug("binding %s: its account runs %d rounds already; later", binding_id, limit)
+            return False
         if taken and held is not None and held.owner != self.owner:
             why = "dead" if held.dead else "no heartbeat"
             log.warning(
@@ -236,27 +266,106 @@ class Scheduler:
             self.store.write(lambda tx: binding_store.request_run(tx, ids))
 
     def run_due(self) -> dict[int, RoundReport | Exception | None]:
-        """One pass: every due binding once. Returns what happened to each."""
+        """One pass: the due bindings it takes (see ``_pick``) once each, ``rounds_at_once``
+        at a time; returns when all are done, with what happened to each (None: not run,
+        its lease or its account's rounds were taken meanwhile)."""
+        picked = self._pick(self.timing.pass_size)
+        if self.timing.rounds_at_once <= 1 or len(picked) <= 1:
+            outcomes = [self._attempt(row) for row in picked]
+        else:
+            futures = [self._executor().submit(self._attempt, row) for row in picked]
+            outcomes = [future.result() for future in futures]
+        return {row.id: outcome for row, outcome in zip(picked, outcomes, strict=True)}
+
+    def start_due(self) -> int:
+        """Start rounds of due bindings in the free threads, without waiting for them;
+        returns how many were started."""
+        with self._lock:
+            free = self.timing.rounds_at_once - len(self._running)
+        if free <= 0:
+            return 0
+        picked = self._pick(min(free, self.timing.pass_size))
+        for row in picked:
+            self._executor().submit(self._attempt, row)
+        return len(picked)
+
+    def _pick(self, count: int) -> list[BindingRow]:
+        """Up to ``count`` due bindings, longest waiting first: not running here, not
+        refused lately, not leased by a live worker, and no more per remote account than
+        its free rounds. They are marked running until ``_attempt`` ends."""
         self.trigger_local_changes()
         self._sweep()
         now = time.time()
-        due = self.store.read(lambda conn: binding_store.due(conn, now, self.holder.space))
-        results: dict[int, RoundReport | Exception | None] = {}
+        with self._lock:
+            running = dict(self._running)
+            resting = now - self.timing.poll_seconds
+            refused = [b for b, (_, at) in self._refused.items() if at > resting]
+        skip = [*running, *refused]
+        due = self.store.read(
+            lambda conn: binding_store.due(
+                conn, now, self.holder.space, limit=self.timing.pass_size, skip=skip
+            )
+        )
+        per_account = Counter(a for a in running.values() if a is not None)
+        picked: list[BindingRow] = []
         for row in due:
+            if len(picked) >= count:
+                break
             if not lease.takeable(row, now):
                 continue  # a live worker of this host runs it
-            try:
-                results[row.id] = self.run_binding(row.id)
-            except BindingRefused as error:  # not recorded: the binding is not ours to run
-                if self._refused.get(row.id) != str(error):
-                    log.error("%s", error)
-                self._refused[row.id] = str(error)
-                results[row.id] = error
-            except Exception as error:  # noqa: BLE001 - already recorded on the binding
-                results[row.id] = error
-            else:
+            if row.account is not None:
+                if per_account[row.account] >= self.timing.rounds_per_account:
+                    continue  # keeps its place in line for the next pass
+                per_account[row.account] += 1
+            picked.append(row)
+        with self._lock:
+            self._running.update((row.id, row.account) for row in picked)
+        return picked
+
+    def _attempt(self, row: BindingRow) -> RoundReport | Exception | None:
+        """The round of a picked binding, in whichever thread; what happened to it."""
+        ran = False
+        try:
+            result = self.run_binding(row.id)
+        except BindingRefused as error:  # not recorded: the binding is not ours to run
+            with self._lock:
+                said = self._refused.get(row.id)
+                self._refused[row.id] = (str(error), time.time())
+            if said is None or said[0] != str(error):
+                log.error("%s", error)
+            return error
+        except Exception as error:  # noqa: BLE001 - already recorded on the binding
+            ran = True
+            return error
+        else:
+            ran = result is not None
+            with self._lock:
                 self._refused.pop(row.id, None)
-        return results
+            return result
+        finally:
+            with self._lock:
+                self._running.pop(row.id, None)
+            if ran:
+                self._wake.set()  # a thread is free for the next due binding
+
+    def _executor(self) -> ThreadPoolExecutor:
+        size = self.timing.rounds_at_once  # a reload may change it: a new pool then
+        with self._lock:
+            old = self._rounds if self._rounds_size != size else None
+            if self._rounds is None or old is not None:
+                self._rounds = ThreadPoolExecutor(size, thread_name_prefix="sync-round")
+                self._rounds_size = size
+            rounds = self._rounds
+        if old is not None:
+            old.shutdown(wait=False)  # its running rounds end on their own
+        return rounds
+
+    def _drain(self) -> None:
+        """Wait for the rounds running in threads to end."""
+        with self._lock:
+            rounds, self._rounds = self._rounds, None
+        if rounds is not None:
+            rounds.shutdown(wait=True)
 
     def _sweep(self) -> None:
         """Once per polling interval: close the backends of bindings retired or gone."""
@@ -266,11 +375,24 @@ class Scheduler:
         self.backends.keep_only(self.store.read(binding_store.active_ids))
 
     def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:
-        """Passes until ``stop`` is set; the caller closes the scheduler afterwards."""
-        while not stop.is_set():
-            self.run_due()
-            stop.wait(tick_seconds)
+        """Passes until ``stop`` is set, then waits for the rounds running; the caller
+        closes the scheduler afterwards. With one round at a time, a pass runs its rounds
+        one after another; with more, free threads take due bindings as rounds end."""
+        if self.timing.rounds_at_once <= 1:
+            while not stop.is_set():
+                self.run_due()
+                stop.wait(tick_seconds)
+            return
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                self.start_due()
+                self._wake.wait(tick_seconds)
+        finally:
+            self._drain()
 
     def close(self) -> None:
-        """Close every backend the scheduler kept (at shutdown: SIGTERM, stop)."""
+        """Wait for running rounds, then close every backend the scheduler kept (at
+        shutdown: SIGTERM, stop)."""
+        self._drain()
         self.backends.close()
