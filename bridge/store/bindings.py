@@ -82,21 +82,37 @@ def active_ids(conn: Connection) -> list[int]:
 
 def touched_since(conn: Connection, seq: int, own_origin: Callable[[int], str]) -> list[int]:
     """The bindings whose user's calendars changed after log position ``seq`` by another
-    writer than the binding itself (``own_origin(binding_id)``: its pulls' origin)."""
-    writers = conn.execute(
-        select(collections.c.owner_id, changes.c.origin)
-        .join(changes, changes.c.collection_id == collections.c.id)
-        .where(changes.c.seq > seq, collections.c.owner_id.isnot(None))
-        .distinct()
+    writer than the binding itself (``own_origin(binding_id)``: its pulls' origin).
+
+    Reads the changes after ``seq`` as a range of the index on seq first, then their
+    collections by key and their owners' bindings by user: the cost follows the new
+    changes, not the size of the log, the collections or the bindings.
+    """
+    recent = conn.execute(
+        select(changes.c.collection_id, changes.c.origin).where(changes.c.seq > seq).distinct()
     ).all()
-    owners = {row.owner_id for row in writers}
+    if not recent:
+        return []
+    owner_of = {
+        row.id: row.owner_id
+        for row in conn.execute(
+            select(collections.c.id, collections.c.owner_id).where(
+                collections.c.id.in_({r.collection_id for r in recent}),
+                collections.c.owner_id.isnot(None),
+            )
+        )
+    }
+    writers = {(owner_of[r.collection_id], r.origin) for r in recent if r.collection_id in owner_of}
+    owners = {owner for owner, _ in writers}
+    if not owners:
+        return []
     rows = conn.execute(
         select(bindings.c.id, bindings.c.user_id).where(bindings.c.user_id.in_(owners))
     )
     return [
         row.id
         for row in rows
-        if any(w.owner_id == row.user_id and w.origin != own_origin(row.id) for w in writers)
+        if any(owner == row.user_id and origin != own_origin(row.id) for owner, origin in writers)
     ]
 
 
