@@ -14,7 +14,7 @@ BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 #: Fixtures that migrate the store to head before the test body runs (`bridge serve` at
 #: start-up, ``Store(url)``): a test using one gets its MariaDB database already migrated
 #: (a copy of a template, see tests/support/databases.py), which it cannot tell apart.
-MIGRATED_FIRST = {"bridge_server", "world_with", "crowded"}
+MIGRATED_FIRST = {"bridge_server", "world_with", "crowded", "fleet_of"}
 
 
 @pytest.fixture(params=BACKENDS)
