@@ -126,21 +126,17 @@ class Holder:
     space: str | None = None
 
 
-def account_full(tx: Tx, binding_id: int, limit: int) -> bool:
-    """Whether the binding's remote account already runs ``limit`` rounds (live leases of
-    its other bindings, in any process). False for a binding without an account.
+def account_full(tx: Tx, account: str | None, limit: int, *, besides: int) -> bool:
+    """Whether the remote ``account`` already runs ``limit`` rounds: live leases of its
+    bindings other than ``besides``, held by any process. False for no account (None).
 
     Locks the account's rows first (MariaDB: FOR UPDATE, in index order; SQLite: the
     write transaction holds the database), so called in the transaction that then takes
     the lease, two processes never both take the last free slot.
     """
-    conn = tx.conn
-    account = conn.execute(
-        select(bindings.c.account).where(bindings.c.id == binding_id)
-    ).scalar_one_or_none()
     if account is None:
         return False
-    rows = conn.execute(
+    rows = tx.conn.execute(
         select(bindings.c.id, bindings.c.lease_until)
         .where(bindings.c.account == account)
         .order_by(bindings.c.id)
@@ -148,7 +144,7 @@ def account_full(tx: Tx, binding_id: int, limit: int) -> bool:
     ).all()
     now = time.time()
     running = sum(
-        1 for r in rows if r.id != binding_id and r.lease_until is not None and r.lease_until > now
+        1 for r in rows if r.id != besides and r.lease_until is not None and r.lease_until > now
     )
     return running >= limit
 

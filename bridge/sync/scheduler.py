@@ -123,18 +123,20 @@ class Scheduler:
         except BindingRefused:
             self.backends.forget(binding_id)  # retired or not ours: its backend goes
             raise
-        if not self.acquire(binding_id):
+        taken = self._take(found)
+        if taken is None:
             return None
         with log_context.sync_round(f"{found.login}/{found.name}"):
-            return self._run_leased(binding_id, found.kind, rules, progress)
+            return self._run_leased(taken, rules, progress)
 
     def _run_leased(
-        self, binding_id: int, kind: str, rules: SyncRules, progress: Progress | None
+        self, row: BindingRow, rules: SyncRules, progress: Progress | None
     ) -> RoundReport:
-        """The round of a binding whose lease was just taken; its outcome is counted."""
+        """The round of a binding whose lease was just taken (``row``: as it was read in
+        the taking transaction); its outcome is counted."""
         started = time.monotonic()
+        binding_id, kind = row.id, row.kind
         outcome = "failed"
-        row = None
         kept: Backend | None = None
         heartbeat = lease.Heartbeat(
             self.store,
@@ -150,7 +152,6 @@ class Scheduler:
                 log.info(
                     "binding %s: round started by %s at %.6f", binding_id, self.owner, time.time()
                 )
-                row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
                 kept = self.backends.get(row)
                 backend = lease.Fenced(kept, heartbeat.check)
                 report = Engine(self.store, binding_id, backend, rules, progress=progress).run()
@@ -161,7 +162,7 @@ class Scheduler:
         except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
             if not isinstance(error, BackendError):
                 self.backends.forget(binding_id)  # in an unknown state: a new one next time
-            failures = (row.failures if row is not None else 0) + 1
+            failures = row.failures + 1
             delay = min(
                 self.timing.poll_seconds * 2 ** (failures - 1), self.timing.max_backoff_seconds
             )
@@ -177,8 +178,7 @@ class Scheduler:
         else:
             if report.errors:
                 log.info("binding %s: %s", binding_id, "; ".join(report.errors))
-            self.store.write(lambda tx: binding_store.record_success(tx, binding_id))
-            outcome = "ok"
+            outcome = "ok"  # recorded with the lease's release below, in one transaction
             log.debug(
                 "binding %s: round done: pulled %d, pushed %d in %.2f s",
                 binding_id,
@@ -191,7 +191,13 @@ class Scheduler:
             if kept is not None:
                 self._keep_secret(binding_id, kept)
             log.info("binding %s: round ended by %s at %.6f", binding_id, self.owner, time.time())
-            self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
+
+            def end(tx: Tx) -> None:
+                if outcome == "ok":
+                    binding_store.record_success(tx, binding_id)
+                binding_store.release_lease(tx, binding_id, self.owner)
+
+            self.store.write(end)
             metrics.round_done(kind, outcome, time.monotonic() - started)
 
     def _keep_secret(self, binding_id: int, backend: Backend) -> None:
@@ -215,33 +221,41 @@ class Scheduler:
         log.info("binding %s: stored the credentials the service rotated", binding_id)
 
     def acquire(self, binding_id: int) -> bool:
-        """Take the binding's lease: one conditional UPDATE, which also takes over the
-        lease of a holder seen dead here (its pid no longer runs in our pid space)."""
+        """Take the binding's lease (see ``_take``); whether it was taken."""
         row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
-        if row is None:
-            return False
+        return row is not None and self._take(row) is not None
+
+    def _take(self, row: BindingRow) -> BindingRow | None:
+        """Take the lease of the binding ``row`` (as read just before): one conditional
+        UPDATE, which also takes over the lease of a holder seen dead here (its pid no
+        longer runs in our pid space), unless the binding's remote account already runs
+        ``rounds_per_account`` rounds. Returns the row as it is then, None if not taken."""
+        binding_id = row.id
         held = lease.state_of(row)
         dead_owner = held.owner if held is not None and held.dead else None
         next_run = time.time() + self.timing.poll_seconds
         limit = self.timing.rounds_per_account
 
-        def take(tx: Tx) -> bool | None:
-            if binding_store.account_full(tx, binding_id, limit):
-                return None  # in the same transaction: no other process takes the slot
-            return binding_store.take_lease(
+        def take(tx: Tx) -> tuple[str, BindingRow | None]:
+            if binding_store.account_full(tx, row.account, limit, besides=binding_id):
+                return "account full", None  # in this transaction: no other process takes it
+            if not binding_store.take_lease(
                 tx,
                 binding_id,
                 self.holder,
                 self.timing.lease_seconds,
                 next_run_at=next_run,
                 dead_owner=dead_owner,
-            )
+            ):
+                return "held", None
+            return "taken", binding_store.get(tx.conn, binding_id)
 
-        taken = self.store.write(take)
-        if taken is None:
+        what, taken = self.store.write(take)
+        if what == "account full":
             log.debug("binding %s: its account runs %d rounds already; later", binding_id, limit)
-            return False
-        if taken and held is not None and held.owner != self.owner:
+        if taken is None:
+            return None
+        if held is not None and held.owner != self.owner:
             why = "dead" if held.dead else "no heartbeat"
             log.warning(
                 "binding %s: took over the lease of %s (%s)", binding_id, held.holder_text(), why
