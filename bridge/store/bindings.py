@@ -51,6 +51,7 @@ def due(
     *,
     limit: int | None = None,
     skip: Iterable[int] = (),
+    skip_accounts: Iterable[str] = (),
 ) -> list[Row]:
     """Bindings whose next run is due and whose lease is free or expired, longest waiting
     first (``limit``: at most that many); a retired binding never runs.
@@ -58,7 +59,8 @@ def due(
     A range of the index on next_run_at read in its order: a pass costs the due bindings
     it takes, not a scan of every binding. With ``space``, also those leased by a holder
     in that pid space: the caller can see whether that holder still lives. ``skip``: ids
-    the caller will not run now (refused by its configuration).
+    the caller will not run now (running, refused by its configuration); ``skip_accounts``:
+    remote accounts whose bindings it will not run now (their rounds are all taken).
     """
     free = [bindings.c.lease_until.is_(None), bindings.c.lease_until < now]
     if space is not None:
@@ -68,6 +70,9 @@ def due(
     skipped = list(skip)
     if skipped:
         query = query.where(bindings.c.id.notin_(skipped))
+    full = list(skip_accounts)
+    if full:
+        query = query.where(or_(bindings.c.account.is_(None), bindings.c.account.notin_(full)))
     query = query.order_by(bindings.c.next_run_at, bindings.c.id)
     if limit is not None:
         query = query.limit(limit)

@@ -27,26 +27,21 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-from sqlalchemy import Connection
 
 from bridge import log_context, log_setup, metrics
 from bridge.backends.base import Backend, BackendError
 from bridge.secret_box import Keyring
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
-from bridge.store import changes as change_log
 from bridge.store.bindings import BindingRow
 from bridge.store.changes import Tx
 from bridge.sync import lease
 from bridge.sync.adopted import BindingRefused
-from bridge.sync.engine import Engine, Progress, RoundReport, origin_of
+from bridge.sync.engine import Engine, Progress, RoundReport
+from bridge.sync.passes import Passes
 from bridge.sync.pool import BackendPool
 from bridge.sync.rules import SyncRules
 
@@ -72,7 +67,7 @@ class Timing:
     pass_size: int = 100
 
 
-class Scheduler:
+class Scheduler(Passes):
     def __init__(
         self,
         store: Store,
@@ -93,15 +88,7 @@ class Scheduler:
         self.timing = timing
         self.holder = lease.this_process(owner)
         self.owner = self.holder.owner
-        self._seen_seq = store.read(change_log.max_seq)
-        # Refused bindings: the reason (logged once) and when; skipped for a poll interval.
-        self._refused: dict[int, tuple[str, float]] = {}
-        self._swept = time.monotonic()
-        self._lock = threading.Lock()
-        self._running: dict[int, str | None] = {}  # rounds of this scheduler: id -> account
-        self._rounds: ThreadPoolExecutor | None = None
-        self._rounds_size = 0
-        self._wake = threading.Event()  # a round ended: a thread is free
+        self._start_passes()
 
     # -- one binding ------------------------------------------------------------------------
 
@@ -253,6 +240,8 @@ class Scheduler:
         what, taken = self.store.write(take)
         if what == "account full":
             log.debug("binding %s: its account runs %d rounds already; later", binding_id, limit)
+            with self._lock:
+                self._full[row.account] = time.monotonic()  # skipped for a second
         if taken is None:
             return None
         if held is not None and held.owner != self.owner:
@@ -261,149 +250,6 @@ class Scheduler:
                 "binding %s: took over the lease of %s (%s)", binding_id, held.holder_text(), why
             )
         return taken
-
-    # -- all bindings -----------------------------------------------------------------------
-
-    def trigger_local_changes(self) -> None:
-        """Make due the bindings whose user's calendar changed since the last look."""
-
-        def changed(conn: Connection) -> tuple[int, list[int]]:
-            top = change_log.max_seq(conn)
-            if top <= self._seen_seq:
-                return top, []
-            # A binding's own pulls (origin binding:<id>) are no reason to run it again.
-            return top, binding_store.touched_since(conn, self._seen_seq, origin_of)
-
-        top, ids = self.store.read(changed)
-        self._seen_seq = top
-        if ids:
-            self.store.write(lambda tx: binding_store.request_run(tx, ids))
-
-    def run_due(self) -> dict[int, RoundReport | Exception | None]:
-        """One pass: the due bindings it takes (see ``_pick``) once each, ``rounds_at_once``
-        at a time; returns when all are done, with what happened to each (None: not run,
-        its lease or its account's rounds were taken meanwhile)."""
-        picked = self._pick(self.timing.pass_size)
-        if self.timing.rounds_at_once <= 1 or len(picked) <= 1:
-            outcomes = [self._attempt(row) for row in picked]
-        else:
-            futures = [self._executor().submit(self._attempt, row) for row in picked]
-            outcomes = [future.result() for future in futures]
-        return {row.id: outcome for row, outcome in zip(picked, outcomes, strict=True)}
-
-    def start_due(self) -> int:
-        """Start rounds of due bindings in the free threads, without waiting for them;
-        returns how many were started."""
-        with self._lock:
-            free = self.timing.rounds_at_once - len(self._running)
-        if free <= 0:
-            return 0
-        picked = self._pick(min(free, self.timing.pass_size))
-        for row in picked:
-            self._executor().submit(self._attempt, row)
-        return len(picked)
-
-    def _pick(self, count: int) -> list[BindingRow]:
-        """Up to ``count`` due bindings, longest waiting first: not running here, not
-        refused lately, not leased by a live worker, and no more per remote account than
-        its free rounds. They are marked running until ``_attempt`` ends."""
-        self.trigger_local_changes()
-        self._sweep()
-        now = time.time()
-        with self._lock:
-            running = dict(self._running)
-            resting = now - self.timing.poll_seconds
-            refused = [b for b, (_, at) in self._refused.items() if at > resting]
-        skip = [*running, *refused]
-        due = self.store.read(
-            lambda conn: binding_store.due(
-                conn, now, self.holder.space, limit=self.timing.pass_size, skip=skip
-            )
-        )
-        per_account = Counter(a for a in running.values() if a is not None)
-        picked: list[BindingRow] = []
-        for row in due:
-            if len(picked) >= count:
-                break
-            if not lease.takeable(row, now):
-                continue  # a live worker of this host runs it
-            if row.account is not None:
-                if per_account[row.account] >= self.timing.rounds_per_account:
-                    continue  # keeps its place in line for the next pass
-                per_account[row.account] += 1
-            picked.append(row)
-        with self._lock:
-            self._running.update((row.id, row.account) for row in picked)
-        return picked
-
-    def _attempt(self, row: BindingRow) -> RoundReport | Exception | None:
-        """The round of a picked binding, in whichever thread; what happened to it."""
-        ran = False
-        try:
-            result = self.run_binding(row.id)
-        except BindingRefused as error:  # not recorded: the binding is not ours to run
-            with self._lock:
-                said = self._refused.get(row.id)
-                self._refused[row.id] = (str(error), time.time())
-            if said is None or said[0] != str(error):
-                log.error("%s", error)
-            return error
-        except Exception as error:  # noqa: BLE001 - already recorded on the binding
-            ran = True
-            return error
-        else:
-            ran = result is not None
-            with self._lock:
-                self._refused.pop(row.id, None)
-            return result
-        finally:
-            with self._lock:
-                self._running.pop(row.id, None)
-            if ran:
-                self._wake.set()  # a thread is free for the next due binding
-
-    def _executor(self) -> ThreadPoolExecutor:
-        size = self.timing.rounds_at_once  # a reload may change it: a new pool then
-        with self._lock:
-            old = self._rounds if self._rounds_size != size else None
-            if self._rounds is None or old is not None:
-                self._rounds = ThreadPoolExecutor(size, thread_name_prefix="sync-round")
-                self._rounds_size = size
-            rounds = self._rounds
-        if old is not None:
-            old.shutdown(wait=False)  # its running rounds end on their own
-        return rounds
-
-    def _drain(self) -> None:
-        """Wait for the rounds running in threads to end."""
-        with self._lock:
-            rounds, self._rounds = self._rounds, None
-        if rounds is not None:
-            rounds.shutdown(wait=True)
-
-    def _sweep(self) -> None:
-        """Once per polling interval: close the backends of bindings retired or gone."""
-        if not self.backends.kept() or time.monotonic() - self._swept < self.timing.poll_seconds:
-            return
-        self._swept = time.monotonic()
-        self.backends.keep_only(self.store.read(binding_store.active_ids))
-
-    def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:
-        """Passes until ``stop`` is set, then waits for the rounds running; the caller
-        closes the scheduler afterwards. With one round at a time, a pass runs its rounds
-        one after another; with more, free threads take due bindings as rounds end."""
-        if self.timing.rounds_at_once <= 1:
-            while not stop.is_set():
-                self.run_due()
-                stop.wait(tick_seconds)
-            return
-        try:
-            while not stop.is_set():
-                self._wake.clear()
-                self.start_due()
-                self._wake.wait(tick_seconds)
-        finally:
-            self._drain()
 
     def close(self) -> None:
         """Wait for running rounds, then close every backend the scheduler kept (at

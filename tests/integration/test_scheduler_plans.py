@@ -121,12 +121,20 @@ def mysql_table(rows: list[dict], table: str) -> dict:
 def test_a_pass_reads_the_due_bindings_as_a_range_of_the_next_run_index(crowded):
     store = crowded
     now = time.time()
-    found = store.read(lambda c: binding_store.due(c, now, "space", limit=10, skip=[1, 2]))
+
+    def due(conn):  # as a pass asks: some running, one remote account full
+        return binding_store.due(
+            conn, now, "space", limit=10, skip=[1, 2], skip_accounts=["caldav:host|u3"]
+        )
+
+    found = store.read(due)
     assert len(found) == 10  # the query works: due ones only, longest waiting first
+    assert not {1, 2} & {r.id for r in found}
+    assert "caldav:host|u3" not in {r.account for r in found}
     assert [r.next_run_at for r in found] == sorted(r.next_run_at for r in found)
     assert all(r.next_run_at <= now for r in found)
 
-    (sent,) = sent_by(store, lambda c: binding_store.due(c, now, "space", limit=10, skip=[1, 2]))
+    (sent,) = sent_by(store, due)
     rows = plan(store, *sent)
     if store.engine.dialect.name == "sqlite":
         lines = sqlite_lines(rows)
