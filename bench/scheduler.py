@@ -15,7 +15,9 @@ them due and runs idle passes, nothing to pull or push, measuring per pass:
 - remote HTTP requests (the emulator's count), and wall time, with 1 and with 4 rounds at
   once,
 
-and the cost of a pass that finds nothing due (the scheduler's tick, once a second). From
+and the cost of a pass that finds nothing due (the scheduler's tick, once a second); then
+``run_forever`` with 4 threads as `bridge serve` runs it, until every binding ran once
+(statements and requests per round, wall time, CPU of the whole process). From
 these: the idle cost of one binding per hour at the default poll interval (60 s). The
 emulator runs in this process and shares its CPU: timings are of a loaded machine.
 Reported, never asserted. See docs/benchmarks.md ("Scheduler with 1,000 bindings").
@@ -27,10 +29,12 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import logging
 import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -129,6 +133,55 @@ def measured_pass(
     }
 
 
+class RoundsEnded(logging.Handler):
+    """Counts the scheduler's "round ended" lines (no SQL of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.ended = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if ": round ended by " in record.getMessage():
+            self.ended += 1
+
+
+def forever(
+    worker: Scheduler, statements: Statements, google: GoogleEmulator, count: int
+) -> dict[str, Any]:
+    """``run_forever`` (as `bridge serve` runs it) until every binding, all due, ran once:
+    statements, requests and wall time per round; CPU of the whole process (the emulator
+    included: rounds run in threads)."""
+    ended = RoundsEnded()
+    sync_log = logging.getLogger("bridge.sync")
+    level = sync_log.level
+    sync_log.addHandler(ended)
+    sync_log.setLevel(logging.INFO)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    statements.take()
+    google.reset_counters()
+    wall, cpu = time.perf_counter(), time.process_time()
+    thread.start()
+    try:
+        while ended.ended < count and time.perf_counter() - wall < 600:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(60)
+        sync_log.removeHandler(ended)
+        sync_log.setLevel(level)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    sql = statements.take()
+    return {
+        "rounds": ended.ended,
+        "wall_s": wall,
+        "process_cpu_s": cpu,
+        "sql": sum(sql.values()),
+        "sql_by_kind": dict(sql),
+        "requests": google.http_requests(),
+    }
+
+
 def run(count: int, passes: int, url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, GoogleEmulator() as google:
         store = Store(url or f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -157,6 +210,9 @@ def run(count: int, passes: int, url: str | None) -> dict[str, Any]:
                 figures.append(measured_pass(worker.run_due, statements, google))
             empty = [measured_pass(worker.run_due, statements, google) for _ in range(20)]
             out[f"rounds_at_once_{threads}"] = {"idle_passes": figures, "empty_passes": empty}
+        worker.timing = dataclasses.replace(worker.timing, rounds_at_once=4)
+        all_due()
+        out["run_forever_4"] = forever(worker, statements, google, count)
         worker.close()
         store.dispose()
     return out
@@ -175,6 +231,7 @@ def summary(result: dict[str, Any]) -> dict[str, float]:
         "sql": statistics.median(p["sql"] for p in empty),
         "cpu_ms": statistics.median(1000 * p["cpu_s"] for p in empty),
     }
+    forever = result["run_forever_4"]
     rounds_per_hour = 3600 / POLL_SECONDS
     ticks_per_hour = 3600 / TICK_SECONDS
     return {
@@ -195,6 +252,13 @@ def summary(result: dict[str, Any]) -> dict[str, float]:
         )
         / 1000,
         "requests_per_binding_hour": rounds_per_hour * per_round["requests"],
+        # as `bridge serve` runs it: run_forever, 4 threads, a pick as each round ends
+        "forever_sql_per_round": forever["sql"] / max(forever["rounds"], 1),
+        "forever_requests_per_round": forever["requests"] / max(forever["rounds"], 1),
+        "forever_wall_s": forever["wall_s"],
+        "forever_process_cpu_ms_per_round": 1000
+        * forever["process_cpu_s"]
+        / max(forever["rounds"], 1),
     }
 
 

@@ -86,27 +86,30 @@ class Passes:
             outcomes = [future.result() for future in futures]
         return {row.id: outcome for row, outcome in zip(picked, outcomes, strict=True)}
 
-    def start_due(self) -> int:
+    def start_due(self, *, look: bool = True) -> int:
         """Start rounds of due bindings in the free threads, without waiting for them;
-        returns how many were started."""
+        returns how many were started. ``look``: read the change log first."""
         with self._lock:
             free = self.timing.rounds_at_once - len(self._running)
         if free <= 0:
             return 0
         # Called as each round ends: a few rows more than the free threads, not a pass.
         window = min(self.timing.pass_size, free + self.timing.rounds_at_once)
-        picked = self._pick(min(free, self.timing.pass_size), window)
+        picked = self._pick(min(free, self.timing.pass_size), window, look=look)
         for row in picked:
             self._executor().submit(self._attempt, row)
         return len(picked)
 
-    def _pick(self, count: int, window: int | None = None) -> list[BindingRow]:
+    def _pick(
+        self, count: int, window: int | None = None, *, look: bool = True
+    ) -> list[BindingRow]:
         """Up to ``count`` due bindings, longest waiting first: not running here, not
         refused lately, not leased by a live worker, and no more per remote account than
         its free rounds; an account full here, or found full in the store within the last
         tick, is left out in the query. ``window``: how many due rows to read (default
         ``pass_size``). They are marked running until ``_attempt`` ends."""
-        self.trigger_local_changes()
+        if look:
+            self.trigger_local_changes()
         self._sweep()
         now = time.time()
         limit = self.timing.rounds_per_account
@@ -205,10 +208,15 @@ class Passes:
                 self.run_due()
                 stop.wait(tick_seconds)
             return
+        looked = 0.0
         try:
             while not stop.is_set():
                 self._wake.clear()
-                self.start_due()
+                # The change log once a tick, not at every round's end.
+                look = time.monotonic() - looked >= tick_seconds
+                if look:
+                    looked = time.monotonic()
+                self.start_due(look=look)
                 self._wake.wait(tick_seconds)
         finally:
             self._drain()
