@@ -131,9 +131,26 @@ class Holder:
     space: str | None = None
 
 
+def account_rounds(
+    conn: Connection, account: str, *, besides: int | None = None, lock: bool = False
+) -> int:
+    """How many rounds the remote ``account`` runs now: live leases of its bindings (but
+    ``besides``), held by any process. ``lock``: lock the account's rows (FOR UPDATE)."""
+    query = (
+        select(bindings.c.id, bindings.c.lease_until)
+        .where(bindings.c.account == account)
+        .order_by(bindings.c.id)
+    )
+    rows = conn.execute(query.with_for_update() if lock else query).all()
+    now = time.time()
+    return sum(
+        1 for r in rows if r.id != besides and r.lease_until is not None and r.lease_until > now
+    )
+
+
 def account_full(tx: Tx, account: str | None, limit: int, *, besides: int) -> bool:
-    """Whether the remote ``account`` already runs ``limit`` rounds: live leases of its
-    bindings other than ``besides``, held by any process. False for no account (None).
+    """Whether the remote ``account`` already runs ``limit`` rounds (see
+    ``account_rounds``) besides the binding ``besides``. False for no account (None).
 
     Locks the account's rows first (MariaDB: FOR UPDATE, in index order; SQLite: the
     write transaction holds the database), so called in the transaction that then takes
@@ -141,17 +158,7 @@ def account_full(tx: Tx, account: str | None, limit: int, *, besides: int) -> bo
     """
     if account is None:
         return False
-    rows = tx.conn.execute(
-        select(bindings.c.id, bindings.c.lease_until)
-        .where(bindings.c.account == account)
-        .order_by(bindings.c.id)
-        .with_for_update()
-    ).all()
-    now = time.time()
-    running = sum(
-        1 for r in rows if r.id != besides and r.lease_until is not None and r.lease_until > now
-    )
-    return running >= limit
+    return account_rounds(tx.conn, account, besides=besides, lock=True) >= limit
 
 
 def take_lease(

@@ -261,3 +261,24 @@ def test_one_accounts_rounds_stay_within_the_limit_across_schedulers(fleet_of):
     assert all(fleet.row(b).last_success_at is not None for b in fleet.ids)  # all ran
     assert counted.most == {"google:a": 2, "google:b": 2}  # reached, never passed
     assert all(fleet.row(b).lease_owner is None for b in fleet.ids)
+
+
+def test_bridge_sync_waits_for_a_round_of_the_account_then_says_why(fleet_of):
+    from bridge.cli_sync import Busy, _run_waiting
+
+    fleet = fleet_of(2, accounts=["google:a", "google:a"])
+    busy, mine = fleet.ids
+    assert fleet.store.write(lambda tx: binding_store.take_lease(tx, busy, "elsewhere", 60))
+    worker = fleet.scheduler("cli", rounds_per_account=1)
+    row = fleet.row(mine)
+    started = time.monotonic()
+    with pytest.raises(Busy) as caught:
+        _run_waiting(worker, fleet.store, row, 0.5, lambda *_: None)
+    assert time.monotonic() - started < 5  # the wait is kept, not spun past
+    assert "waits for a round of its remote account google:a" in str(caught.value)
+    assert "1 running, [sync] rounds_per_account = 1" in str(caught.value)
+    assert fleet.row(mine).lease_owner is None and fleet.row(mine).last_success_at is None
+
+    fleet.store.write(lambda tx: binding_store.release_lease(tx, busy, "elsewhere"))
+    assert _run_waiting(worker, fleet.store, row, 0.5, lambda *_: None) is not None
+    worker.close()
