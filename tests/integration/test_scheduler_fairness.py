@@ -154,6 +154,28 @@ def test_a_pass_takes_the_longest_waiting_first(fleet_of):
     assert order == [expected[0:4], expected[4:8], expected[8:12]]
 
 
+def test_a_binding_this_process_refuses_does_not_take_a_place_in_every_pass(fleet_of):
+    from bridge.sync.adopted import BindingRefused
+
+    fleet = fleet_of(3)
+    refused, *others = fleet.ids
+    fleet.set_next_run({b: 1.0 + i for i, b in enumerate(fleet.ids)})  # refused one first
+
+    def rules_for(row):
+        if row.id == refused:
+            raise BindingRefused(f"binding {row.id}: another configuration's rules")
+        return SyncRules()
+
+    worker = fleet.scheduler("w", poll_seconds=HOUR, pass_size=1)
+    worker.rules_for = rules_for
+    assert isinstance(worker.run_due()[refused], BindingRefused)
+    assert list(worker.run_due()) == [others[0]]  # not the refused one again
+    assert list(worker.run_due()) == [others[1]]
+    assert worker.run_due() == {}
+    assert fleet.row(refused).next_run_at == 1.0  # nothing about it changed
+    worker.close()
+
+
 class Slow:
     """The real backend behind a slow network: every call waits first."""
 
