@@ -101,9 +101,19 @@ def _run_waiting(
         if now_row is None:
             raise LookupError(f"binding {label} was removed")
         held = state_of(now_row)
-        if held is None:
-            continue  # released meanwhile: try again at once
-        busy = f"binding {label} is being synced by {held.holder_text()}"
+        if held is not None:
+            busy = f"binding {label} is being synced by {held.holder_text()}"
+        else:
+            account, limit = now_row.account, scheduler.timing.rounds_per_account
+            running = 0
+            if account is not None:
+                running = store.read(lambda c, a=account: binding_store.account_rounds(c, a))
+            if running < limit:
+                continue  # released meanwhile: try again at once
+            busy = (
+                f"binding {label} waits for a round of its remote account {account} "
+                f"({running} running, [sync] rounds_per_account = {limit})"
+            )
         left = deadline - time.monotonic()
         if left <= 0:
             raise Busy(f"{busy}; gave up after waiting {wait:g} s")

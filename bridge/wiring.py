@@ -76,6 +76,7 @@ def open_store(settings: Settings, *, adopt: bool = True) -> Store:
             b.backend,
             b.rules.to_mapping(),
             tuple(kinds.schema_for(b.kind).identity(b.backend)),
+            kinds.schema_for(b.kind).account_of(b.backend),
         )
         for u in settings.users
         for b in u.bindings
@@ -125,11 +126,14 @@ class BackendMaker:
 
 
 def scheduler_timing(settings: Settings) -> Timing:
-    """The scheduler's polling interval and lease timing from ``[sync]``."""
+    """The scheduler's polling interval, lease timing and pace from ``[sync]``."""
     return Timing(
         poll_seconds=settings.sync.poll_seconds,
         heartbeat_seconds=settings.sync.heartbeat_seconds,
         lease_seconds=settings.sync.lease_seconds,
+        rounds_at_once=settings.sync.rounds_at_once,
+        rounds_per_account=settings.sync.rounds_per_account,
+        pass_size=settings.sync.pass_size,
     )
 
 

@@ -9,6 +9,7 @@ misspelt key is refused when the file loads instead of being dropped when a roun
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,10 @@ class KindSchema:
 
     kind: str
     settings: Mapping[str, Setting] = field(default_factory=dict)
+    #: The remote account a binding's settings name: what the service counts its limits
+    #: against (a Google user, a Graph tenant and app ...), or None when they name none
+    #: (the binding is an account of its own). See ``account_of``.
+    account: Callable[[Mapping[str, Any]], str | None] | None = None
 
     def problem(self, key: str, value: Any) -> str | None:
         """Why ``key = value`` is not a setting of this kind, or None."""
@@ -71,6 +76,18 @@ class KindSchema:
             for key, setting in sorted(self.settings.items())
             if setting.private_file and isinstance(value := settings.get(key), str)
         ]
+
+    def account_of(self, settings: Mapping[str, Any]) -> str | None:
+        """``kind:account`` of a binding with ``settings`` (at most 255 characters: a long
+        one is hashed), or None: bindings of one account share ``[sync] rounds_per_account``.
+        """
+        name = self.account(settings) if self.account is not None else None
+        if not name:
+            return None
+        text = f"{self.kind}:{name}"
+        if len(text) > 255:
+            text = f"{self.kind}:sha256:{hashlib.sha256(name.encode()).hexdigest()}"
+        return text
 
     def is_secret(self, key: str) -> bool:
         setting = self.settings.get(key)

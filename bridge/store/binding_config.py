@@ -29,7 +29,8 @@ from bridge.store.schema import bindings, channels, links, users
 @dataclass(frozen=True)
 class BindingRecord:
     """A binding as the config file declares it. ``rules``: the canonical mapping of its
-    SyncRules; ``identity_keys``: the settings that name the remote calendar."""
+    SyncRules; ``identity_keys``: the settings that name the remote calendar; ``account``:
+    the remote account they name (the kind's ``account_of``), None for none."""
 
     login: str
     name: str
@@ -37,6 +38,7 @@ class BindingRecord:
     settings: Mapping[str, Any]
     rules: Mapping[str, Any] = field(default_factory=dict)
     identity_keys: tuple[str, ...] = ()
+    account: str | None = None
 
 
 def rules_json(rules: Mapping[str, Any]) -> str | None:
@@ -72,6 +74,7 @@ def sync(
                     kind=rec.kind,
                     settings=settings,
                     rules=rules_json(rec.rules),
+                    account=rec.account,
                     outbound_seq=0,
                     failures=0,
                     next_run_at=0,
@@ -79,16 +82,18 @@ def sync(
             )
             continue
         if not adopt:
-            if row.rules is None and rec.rules:  # none stored yet: take this configuration's
-                conn.execute(
-                    update(bindings)
-                    .where(bindings.c.id == row.id)
-                    .values(rules=rules_json(rec.rules))
-                )
+            filled: dict[str, Any] = {}  # what none stored yet: take this configuration's
+            if row.rules is None and rec.rules:
+                filled["rules"] = rules_json(rec.rules)
+            if row.account is None and rec.account is not None and row.kind == rec.kind:
+                filled["account"] = rec.account
+            if filled:
+                conn.execute(update(bindings).where(bindings.c.id == row.id).values(**filled))
             continue
         values: dict[str, Any] = {
             "settings": settings,
             "rules": rules_json(rec.rules),
+            "account": rec.account,
             "retired_at": None,
         }
         stored = json.loads(row.settings or "{}")

@@ -44,18 +44,39 @@ def all_bindings(conn: Connection) -> list[Row]:
     return list(conn.execute(_select().order_by(users.c.login, bindings.c.name)))
 
 
-def due(conn: Connection, now: float, space: str | None = None) -> list[Row]:
-    """Bindings whose next run is due and whose lease is free or expired; a retired
-    binding never runs.
+def due(
+    conn: Connection,
+    now: float,
+    space: str | None = None,
+    *,
+    limit: int | None = None,
+    skip: Iterable[int] = (),
+    skip_accounts: Iterable[str] = (),
+) -> list[Row]:
+    """Bindings whose next run is due and whose lease is free or expired, longest waiting
+    first (``limit``: at most that many); a retired binding never runs.
 
-    With ``space``, also those leased by a holder in that pid space: the caller can see
-    whether that holder still lives.
+    A range of the index on next_run_at read in its order: a pass costs the due bindings
+    it takes, not a scan of every binding. With ``space``, also those leased by a holder
+    in that pid space: the caller can see whether that holder still lives. ``skip``: ids
+    the caller will not run now (running, refused by its configuration); ``skip_accounts``:
+    remote accounts whose bindings it will not run now (their rounds are all taken).
     """
     free = [bindings.c.lease_until.is_(None), bindings.c.lease_until < now]
     if space is not None:
         free.append(bindings.c.lease_space == space)
     live = bindings.c.retired_at.is_(None)
-    return list(conn.execute(_select().where(bindings.c.next_run_at <= now, or_(*free), live)))
+    query = _select().where(bindings.c.next_run_at <= now, or_(*free), live)
+    skipped = list(skip)
+    if skipped:
+        query = query.where(bindings.c.id.notin_(skipped))
+    full = list(skip_accounts)
+    if full:
+        query = query.where(or_(bindings.c.account.is_(None), bindings.c.account.notin_(full)))
+    query = query.order_by(bindings.c.next_run_at, bindings.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query))
 
 
 def active_ids(conn: Connection) -> list[int]:
@@ -66,21 +87,37 @@ def active_ids(conn: Connection) -> list[int]:
 
 def touched_since(conn: Connection, seq: int, own_origin: Callable[[int], str]) -> list[int]:
     """The bindings whose user's calendars changed after log position ``seq`` by another
-    writer than the binding itself (``own_origin(binding_id)``: its pulls' origin)."""
-    writers = conn.execute(
-        select(collections.c.owner_id, changes.c.origin)
-        .join(changes, changes.c.collection_id == collections.c.id)
-        .where(changes.c.seq > seq, collections.c.owner_id.isnot(None))
-        .distinct()
+    writer than the binding itself (``own_origin(binding_id)``: its pulls' origin).
+
+    Reads the changes after ``seq`` as a range of the index on seq first, then their
+    collections by key and their owners' bindings by user: the cost follows the new
+    changes, not the size of the log, the collections or the bindings.
+    """
+    recent = conn.execute(
+        select(changes.c.collection_id, changes.c.origin).where(changes.c.seq > seq).distinct()
     ).all()
-    owners = {row.owner_id for row in writers}
+    if not recent:
+        return []
+    owner_of = {
+        row.id: row.owner_id
+        for row in conn.execute(
+            select(collections.c.id, collections.c.owner_id).where(
+                collections.c.id.in_({r.collection_id for r in recent}),
+                collections.c.owner_id.isnot(None),
+            )
+        )
+    }
+    writers = {(owner_of[r.collection_id], r.origin) for r in recent if r.collection_id in owner_of}
+    owners = {owner for owner, _ in writers}
+    if not owners:
+        return []
     rows = conn.execute(
         select(bindings.c.id, bindings.c.user_id).where(bindings.c.user_id.in_(owners))
     )
     return [
         row.id
         for row in rows
-        if any(w.owner_id == row.user_id and w.origin != own_origin(row.id) for w in writers)
+        if any(owner == row.user_id and origin != own_origin(row.id) for owner, origin in writers)
     ]
 
 
@@ -92,6 +129,36 @@ class Holder:
     host: str = ""
     pid: int | None = None
     space: str | None = None
+
+
+def account_rounds(
+    conn: Connection, account: str, *, besides: int | None = None, lock: bool = False
+) -> int:
+    """How many rounds the remote ``account`` runs now: live leases of its bindings (but
+    ``besides``), held by any process. ``lock``: lock the account's rows (FOR UPDATE)."""
+    query = (
+        select(bindings.c.id, bindings.c.lease_until)
+        .where(bindings.c.account == account)
+        .order_by(bindings.c.id)
+    )
+    rows = conn.execute(query.with_for_update() if lock else query).all()
+    now = time.time()
+    return sum(
+        1 for r in rows if r.id != besides and r.lease_until is not None and r.lease_until > now
+    )
+
+
+def account_full(tx: Tx, account: str | None, limit: int, *, besides: int) -> bool:
+    """Whether the remote ``account`` already runs ``limit`` rounds (see
+    ``account_rounds``) besides the binding ``besides``. False for no account (None).
+
+    Locks the account's rows first (MariaDB: FOR UPDATE, in index order; SQLite: the
+    write transaction holds the database), so called in the transaction that then takes
+    the lease, two processes never both take the last free slot.
+    """
+    if account is None:
+        return False
+    return account_rounds(tx.conn, account, besides=besides, lock=True) >= limit
 
 
 def take_lease(

@@ -229,6 +229,7 @@ changes = Table(
     Index("ix_changes_collection_seq", "collection_id", "seq"),
     Index("ix_changes_at", "at"),
     Index("ix_changes_collection_uid", "collection_id", "uid"),  # when was it deleted (sync)
+    Index("ix_changes_seq", "seq"),  # the scheduler's look at changes since a position
 )
 
 # One user's connection to one calendar backend account, with its cursors, status and lease.
@@ -263,7 +264,12 @@ bindings = Table(
     Column("rules", Text, nullable=True),
     # Set when the binding left the configuration: it no longer syncs; `bindings prune`.
     Column("retired_at", Timestamp, nullable=True),
+    # The remote account whose service limits the binding counts against (the kind says
+    # which settings name it; NULL: no per-account limit), see [sync] rounds_per_account.
+    Column("account", String(255), nullable=True),
     UniqueConstraint("user_id", "name"),
+    Index("ix_bindings_next_run", "next_run_at"),  # due bindings, longest waiting first
+    Index("ix_bindings_account", "account"),
 )
 
 # (binding, meeting) <-> (remote id, remote etag, synced content hash): unique both ways.

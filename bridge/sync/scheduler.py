@@ -11,6 +11,13 @@
   pid no longer runs on this host, else when its heartbeat stopped for the lease's length.
 - The scheduler keeps one backend per binding across rounds (bridge.sync.pool): tokens,
   connections and pacing carry over; ``close()`` closes them all at shutdown.
+- A pass reads the due bindings by index, longest waiting first, at most ``pass_size``
+  (bridge.store.bindings.due), and runs up to ``rounds_at_once`` rounds at a time in
+  threads; a binding that ran goes to the back of the line (its next run is set when its
+  lease is taken), one that failed backs off, one that was not run keeps its place, so
+  none starves. Bindings of one remote account (``bindings.account``: a Google user, a
+  Graph tenant and app ...) run at most ``rounds_per_account`` rounds at once, counted
+  over every process when the lease is taken (bridge.store.bindings.account_full).
 - After every round (failed ones too) it asks the backend for a changed secret
   (``Backend.changed_secret``: a refresh token the service rotated in) and stores it,
   encrypted, as the binding's secret, so the next process signs in with the newest.
@@ -20,23 +27,21 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy import Connection
 
 from bridge import log_context, log_setup, metrics
 from bridge.backends.base import Backend, BackendError
 from bridge.secret_box import Keyring
 from bridge.store import Store, binding_secrets
 from bridge.store import bindings as binding_store
-from bridge.store import changes as change_log
 from bridge.store.bindings import BindingRow
+from bridge.store.changes import Tx
 from bridge.sync import lease
 from bridge.sync.adopted import BindingRefused
-from bridge.sync.engine import Engine, Progress, RoundReport, origin_of
+from bridge.sync.engine import Engine, Progress, RoundReport
+from bridge.sync.passes import Passes
 from bridge.sync.pool import BackendPool
 from bridge.sync.rules import SyncRules
 
@@ -54,9 +59,15 @@ class Timing:
     #: How long a lease holds without a heartbeat (a few heartbeats).
     lease_seconds: float = 15.0
     max_backoff_seconds: float = 3600.0
+    #: Rounds this scheduler runs at the same time (threads).
+    rounds_at_once: int = 4
+    #: Rounds at once against one remote account, over every process.
+    rounds_per_account: int = 4
+    #: Due bindings one pass takes at most, longest waiting first.
+    pass_size: int = 100
 
 
-class Scheduler:
+class Scheduler(Passes):
     def __init__(
         self,
         store: Store,
@@ -77,9 +88,7 @@ class Scheduler:
         self.timing = timing
         self.holder = lease.this_process(owner)
         self.owner = self.holder.owner
-        self._seen_seq = store.read(change_log.max_seq)
-        self._refused: dict[int, str] = {}  # logged once per binding and reason
-        self._swept = time.monotonic()
+        self._start_passes()
 
     # -- one binding ------------------------------------------------------------------------
 
@@ -101,18 +110,20 @@ class Scheduler:
         except BindingRefused:
             self.backends.forget(binding_id)  # retired or not ours: its backend goes
             raise
-        if not self.acquire(binding_id):
+        taken = self._take(found)
+        if taken is None:
             return None
         with log_context.sync_round(f"{found.login}/{found.name}"):
-            return self._run_leased(binding_id, found.kind, rules, progress)
+            return self._run_leased(taken, rules, progress)
 
     def _run_leased(
-        self, binding_id: int, kind: str, rules: SyncRules, progress: Progress | None
+        self, row: BindingRow, rules: SyncRules, progress: Progress | None
     ) -> RoundReport:
-        """The round of a binding whose lease was just taken; its outcome is counted."""
+        """The round of a binding whose lease was just taken (``row``: as it was read in
+        the taking transaction); its outcome is counted."""
         started = time.monotonic()
+        binding_id, kind = row.id, row.kind
         outcome = "failed"
-        row = None
         kept: Backend | None = None
         heartbeat = lease.Heartbeat(
             self.store,
@@ -128,7 +139,6 @@ class Scheduler:
                 log.info(
                     "binding %s: round started by %s at %.6f", binding_id, self.owner, time.time()
                 )
-                row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
                 kept = self.backends.get(row)
                 backend = lease.Fenced(kept, heartbeat.check)
                 report = Engine(self.store, binding_id, backend, rules, progress=progress).run()
@@ -139,7 +149,7 @@ class Scheduler:
         except Exception as error:  # noqa: BLE001 - recorded, backed off, retried
             if not isinstance(error, BackendError):
                 self.backends.forget(binding_id)  # in an unknown state: a new one next time
-            failures = (row.failures if row is not None else 0) + 1
+            failures = row.failures + 1
             delay = min(
                 self.timing.poll_seconds * 2 ** (failures - 1), self.timing.max_backoff_seconds
             )
@@ -155,8 +165,7 @@ class Scheduler:
         else:
             if report.errors:
                 log.info("binding %s: %s", binding_id, "; ".join(report.errors))
-            self.store.write(lambda tx: binding_store.record_success(tx, binding_id))
-            outcome = "ok"
+            outcome = "ok"  # recorded with the lease's release below, in one transaction
             log.debug(
                 "binding %s: round done: pulled %d, pushed %d in %.2f s",
                 binding_id,
@@ -169,7 +178,13 @@ class Scheduler:
             if kept is not None:
                 self._keep_secret(binding_id, kept)
             log.info("binding %s: round ended by %s at %.6f", binding_id, self.owner, time.time())
-            self.store.write(lambda tx: binding_store.release_lease(tx, binding_id, self.owner))
+
+            def end(tx: Tx) -> None:
+                if outcome == "ok":
+                    binding_store.record_success(tx, binding_id)
+                binding_store.release_lease(tx, binding_id, self.owner)
+
+            self.store.write(end)
             metrics.round_done(kind, outcome, time.monotonic() - started)
 
     def _keep_secret(self, binding_id: int, backend: Backend) -> None:
@@ -193,84 +208,51 @@ class Scheduler:
         log.info("binding %s: stored the credentials the service rotated", binding_id)
 
     def acquire(self, binding_id: int) -> bool:
-        """Take the binding's lease: one conditional UPDATE, which also takes over the
-        lease of a holder seen dead here (its pid no longer runs in our pid space)."""
+        """Take the binding's lease (see ``_take``); whether it was taken."""
         row = self.store.read(lambda conn: binding_store.get(conn, binding_id))
-        if row is None:
-            return False
+        return row is not None and self._take(row) is not None
+
+    def _take(self, row: BindingRow) -> BindingRow | None:
+        """Take the lease of the binding ``row`` (as read just before): one conditional
+        UPDATE, which also takes over the lease of a holder seen dead here (its pid no
+        longer runs in our pid space), unless the binding's remote account already runs
+        ``rounds_per_account`` rounds. Returns the row as it is then, None if not taken."""
+        binding_id = row.id
         held = lease.state_of(row)
         dead_owner = held.owner if held is not None and held.dead else None
         next_run = time.time() + self.timing.poll_seconds
-        taken = self.store.write(
-            lambda tx: binding_store.take_lease(
+        limit = self.timing.rounds_per_account
+
+        def take(tx: Tx) -> tuple[str, BindingRow | None]:
+            if binding_store.account_full(tx, row.account, limit, besides=binding_id):
+                return "account full", None  # in this transaction: no other process takes it
+            if not binding_store.take_lease(
                 tx,
                 binding_id,
                 self.holder,
                 self.timing.lease_seconds,
                 next_run_at=next_run,
                 dead_owner=dead_owner,
-            )
-        )
-        if taken and held is not None and held.owner != self.owner:
+            ):
+                return "held", None
+            return "taken", binding_store.get(tx.conn, binding_id)
+
+        what, taken = self.store.write(take)
+        if what == "account full":
+            log.debug("binding %s: its account runs %d rounds already; later", binding_id, limit)
+            with self._lock:
+                self._full[row.account] = time.monotonic()  # skipped for a second
+        if taken is None:
+            return None
+        if held is not None and held.owner != self.owner:
             why = "dead" if held.dead else "no heartbeat"
             log.warning(
                 "binding %s: took over the lease of %s (%s)", binding_id, held.holder_text(), why
             )
         return taken
 
-    # -- all bindings -----------------------------------------------------------------------
-
-    def trigger_local_changes(self) -> None:
-        """Make due the bindings whose user's calendar changed since the last look."""
-
-        def changed(conn: Connection) -> tuple[int, list[int]]:
-            top = change_log.max_seq(conn)
-            if top <= self._seen_seq:
-                return top, []
-            # A binding's own pulls (origin binding:<id>) are no reason to run it again.
-            return top, binding_store.touched_since(conn, self._seen_seq, origin_of)
-
-        top, ids = self.store.read(changed)
-        self._seen_seq = top
-        if ids:
-            self.store.write(lambda tx: binding_store.request_run(tx, ids))
-
-    def run_due(self) -> dict[int, RoundReport | Exception | None]:
-        """One pass: every due binding once. Returns what happened to each."""
-        self.trigger_local_changes()
-        self._sweep()
-        now = time.time()
-        due = self.store.read(lambda conn: binding_store.due(conn, now, self.holder.space))
-        results: dict[int, RoundReport | Exception | None] = {}
-        for row in due:
-            if not lease.takeable(row, now):
-                continue  # a live worker of this host runs it
-            try:
-                results[row.id] = self.run_binding(row.id)
-            except BindingRefused as error:  # not recorded: the binding is not ours to run
-                if self._refused.get(row.id) != str(error):
-                    log.error("%s", error)
-                self._refused[row.id] = str(error)
-                results[row.id] = error
-            except Exception as error:  # noqa: BLE001 - already recorded on the binding
-                results[row.id] = error
-            else:
-                self._refused.pop(row.id, None)
-        return results
-
-    def _sweep(self) -> None:
-        """Once per polling interval: close the backends of bindings retired or gone."""
-        if not self.backends.kept() or time.monotonic() - self._swept < self.timing.poll_seconds:
-            return
-        self._swept = time.monotonic()
-        self.backends.keep_only(self.store.read(binding_store.active_ids))
-
-    def run_forever(self, stop: threading.Event, *, tick_seconds: float = 1.0) -> None:
-        """Passes until ``stop`` is set; the caller closes the scheduler afterwards."""
-        while not stop.is_set():
-            self.run_due()
-            stop.wait(tick_seconds)
-
     def close(self) -> None:
-        """Close every backend the scheduler kept (at shutdown: SIGTERM, stop)."""
+        """Wait for running rounds, then close every backend the scheduler kept (at
+        shutdown: SIGTERM, stop)."""
+        self._drain()
         self.backends.close()

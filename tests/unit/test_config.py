@@ -573,6 +573,16 @@ def test_sync_polls_every_minute_unless_told(tmp_path):
     assert scheduler_timing(settings).poll_seconds == 300
 
 
+def test_sync_pace_defaults_and_reaches_the_scheduler(tmp_path):
+    from bridge.wiring import scheduler_timing
+
+    timing = scheduler_timing(load_config(write(tmp_path, server_block() + USERS)))
+    assert (timing.rounds_at_once, timing.rounds_per_account, timing.pass_size) == (4, 4, 100)
+    body = "[sync]\nrounds_at_once = 8\nrounds_per_account = 2\npass_size = 500\n"
+    timing = scheduler_timing(load_config(write(tmp_path, server_block() + body)))
+    assert (timing.rounds_at_once, timing.rounds_per_account, timing.pass_size) == (8, 2, 500)
+
+
 @pytest.mark.parametrize(
     ("table", "key", "reason"),
     [
@@ -582,6 +592,10 @@ def test_sync_polls_every_minute_unless_told(tmp_path):
         ("lease_seconds = 9", "sync.lease_seconds", "at least twice sync.heartbeat_seconds (5)"),
         ("heartbeat_seconds = 10", "sync.lease_seconds", "got 15"),
         ("poll_seconds = 1", "sync.poll_seconds", "between 5 and 86400"),
+        ("rounds_per_account = 0", "sync.rounds_per_account", "between 1 and 64, got 0"),
+        ("rounds_at_once = 100", "sync.rounds_at_once", "between 1 and 64, got 100"),
+        ('pass_size = "ten"', "sync.pass_size", "expected an integer"),
+        ("rounds_per_acount = 2", "sync.rounds_per_acount", "'rounds_per_account'"),
     ],
 )
 def test_sync_errors_name_key_and_reason(tmp_path, table, key, reason):

@@ -8,8 +8,10 @@ stored with the binding's secret, ``{"password": ...}``, is used when neither ke
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bridge.backends.secrets_from import password_from
 from bridge.backends.settings_schema import KindSchema, Setting
@@ -17,6 +19,16 @@ from bridge.backends.settings_schema import KindSchema, Setting
 if TYPE_CHECKING:
     from bridge.backends.base import Backend
     from bridge.backends.kinds import BindingSpec
+
+
+def account(settings: Mapping[str, Any]) -> str | None:
+    """A CalDAV server's limits apply per user: bindings signing in to one server (host)
+    as one ``username`` share them."""
+    url, user = settings.get("url"), settings.get("username")
+    if not url or not user:
+        return None
+    return f"{urlsplit(url).netloc.lower()}|{user}"
+
 
 CALDAV = KindSchema(
     "caldav",
@@ -30,6 +42,7 @@ CALDAV = KindSchema(
         "batch_size": Setting(int),  # hrefs per calendar-multiget
         "auth_type": Setting(str),  # basic (sent with every request) | digest | auto
     },
+    account=account,
 )
 
 

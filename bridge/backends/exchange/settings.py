@@ -11,6 +11,7 @@ the binding's secret, ``{"password": ...}``, is used when neither key is given).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -62,6 +63,16 @@ def _view_size(value: Any) -> str | None:
     return None if 0 < value <= 1000 else "must be between 1 and 1000 (EWS's FindItem limit)"
 
 
+def account(settings: Mapping[str, Any]) -> str | None:
+    """EWS throttles per signed-in account on a server: bindings that sign in to one
+    server as one (service) account share its budget; without a ``username``, the
+    mailbox signs in as itself."""
+    url, who = settings.get("url"), settings.get("username") or settings.get("email")
+    if not url or not who:
+        return None
+    return f"{urlsplit(url).netloc.lower()}|{who.lower()}"
+
+
 EXCHANGE = KindSchema(
     "exchange",
     {
@@ -80,6 +91,7 @@ EXCHANGE = KindSchema(
         "max_retries": Setting(int),  # retries of ErrorServerBusy (and transient errors)
         "max_back_off": Setting(float, validate=_positive),  # seconds: the longest wait honoured
     },
+    account=account,
 )
 
 

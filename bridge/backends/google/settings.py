@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from bridge.backends.settings_schema import KindSchema, Setting
 
 #: Keys passed to ``google_http.GoogleSettings`` (how to reach and pace the API).
@@ -20,6 +23,16 @@ HTTP_OPTIONS = {
     "batch_size": Setting(int),
 }
 
+
+def account(settings: Mapping[str, Any]) -> str | None:
+    """Google counts its per-user quota against the user acted for: a service account's
+    ``subject``. An OAuth binding's user is only known to its refresh token: none named."""
+    subject = settings.get("subject")
+    if not subject:
+        return None
+    return f"{settings.get('api_endpoint') or 'https://www.googleapis.com'}|{subject.lower()}"
+
+
 GOOGLE = KindSchema(
     "google",
     {
@@ -33,4 +46,5 @@ GOOGLE = KindSchema(
         "service_account_file": Setting(str, private_file="service-account file"),
         "subject": Setting(str, identity=True),
     },
+    account=account,
 )

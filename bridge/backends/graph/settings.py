@@ -16,6 +16,7 @@ elsewhere (national clouds; the tests' emulator over plain HTTP).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,16 @@ from bridge.backends.settings_schema import KindSchema, Setting
 if TYPE_CHECKING:
     from bridge.backends.base import Backend
     from bridge.backends.kinds import BindingSpec
+
+
+def account(settings: Mapping[str, Any]) -> str | None:
+    """Graph throttles per app registration (``client_id``) in a tenant: the bindings of
+    one tenant and app share its limits (and each mailbox's few concurrent requests)."""
+    tenant, client = settings.get("tenant"), settings.get("client_id")
+    if not tenant or not client:
+        return None
+    return f"{settings.get('graph_url') or DEFAULT_GRAPH}|{tenant.lower()}|{client}"
+
 
 GRAPH = KindSchema(
     "graph",
@@ -47,6 +58,7 @@ GRAPH = KindSchema(
         # single event per occurrence in the window, one-way: bridge.backends.graph.occurrences)
         "unsupported_recurrence": Setting(str),
     },
+    account=account,
 )
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
