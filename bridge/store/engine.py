@@ -85,6 +85,17 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def writes_rows(conn: Connection) -> bool:
+    """Whether ``conn`` is a write transaction on a store with row locks (MariaDB): its
+    reads of rows it means to change should lock them (SELECT ... FOR UPDATE)."""
+    return bool(conn.get_execution_options().get(WRITE_OPTION)) and conn.dialect.name != "sqlite"
+
+
+def is_transient(error: BaseException) -> bool:
+    """A lock conflict that a retry of the whole transaction resolves."""
+    return _is_transient(error)
+
+
 def _is_transient(error: BaseException) -> bool:
     if not isinstance(error, OperationalError):
         return False
