@@ -153,21 +153,9 @@ def _noting_conflicts() -> Iterator[None]:
         yield
     except BaseException as error:
         scope = request_scope.current()
-        if scope is not None and _caused_by_conflict(error):
+        if scope is not None and is_transient(error):
             scope.lock_conflict = True
         raise
-
-
-def _caused_by_conflict(error: BaseException | None) -> bool:
-    """Whether a lock conflict is the error or led to it: after InnoDB rolled back a
-    deadlocked transaction, leaving the savepoint fails too ("SAVEPOINT does not exist")
-    and that failure is what comes out, with the deadlock as its context."""
-    seen = 0
-    while error is not None and seen < 10:
-        if is_transient(error):
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
 
 
 def _run_and_flush(tx: Tx, work: Callable[[Tx], T]) -> T:
