@@ -98,7 +98,7 @@ class Tx:
 
     def lock_collections(self, collection_ids: Iterable[int]) -> bool:
         """Take the write lock of each collection (its row), in id order, for the rest of
-        the transaction; True if it had to wait for any it did not hold yet. On SQLite
+        the transaction; True if it took any it did not hold yet. On SQLite
         the transaction already holds the database's one writer lock (BEGIN IMMEDIATE)
         and SQLite has no row locks: nothing to do (False)."""
         wanted = sorted(set(collection_ids) - self.locked)
