@@ -145,7 +145,7 @@ class StoreCollection(storage.BaseCollection):
                 raise ValueError(f"sync token {old_token!r} is from the future")
             if since < change_log.floor(conn):
                 raise ValueError(f"sync token {old_token!r} has expired")
-            return token, change_log.changed_hrefs(conn, self.source_id, since)
+            return token, change_log.changed_hrefs(conn, self.source_id, since, current)
 
         return self._storage.store.read(load)
 

@@ -39,6 +39,10 @@ def collection_for(storage_: Storage, conn: Connection, path: str) -> StoreColle
     if path == "":
         return RootCollection(storage_)
     row = collection_store.by_path(conn, path)
+    if row is not None and storage_.store.lock_collections([row.id]):
+        # A write request holds the collection it addresses from here to its end, so
+        # what Radicale checks (ETags, UIDs) stays true until it writes; read it again.
+        row = collection_store.by_id(conn, row.id)
     if row is not None:
         return _wrap(storage_, path, row)
     colleague = paths.colleague_path(path)

@@ -1,10 +1,14 @@
 """The store: SQLAlchemy Core tables, queries, change log; Alembic migrations.
 
 ``Store`` owns the engine and the transaction discipline. A Radicale write request
-holds one transaction for its whole duration (``request_transaction``): it takes the
-store-wide writer lock first, so concurrent requests from any thread or process
-serialise like Radicale's own storage lock does, while readers keep reading their
-snapshot. Everything else gets a short transaction of its own.
+holds one transaction for its whole duration (``request_transaction``). On SQLite it
+holds the database's single writer lock (BEGIN IMMEDIATE), so write requests serialise
+as under Radicale's own storage lock. On MariaDB it takes the write lock of each
+collection it addresses (``lock_collections``, a row lock) and of each meeting it
+changes, so writes to different calendars run side by side; the change log keeps its
+order because a transaction's seq is allocated only just before its commit
+(``Tx.flush``). Readers keep reading their snapshot. Everything else gets a short
+transaction of its own.
 """
 
 from __future__ import annotations
@@ -15,14 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, text
 
 from bridge.store import changes as change_log
 from bridge.store import request_scope
 from bridge.store.changes import Tx
-from bridge.store.engine import WRITE_OPTION, make_engine, run_read, run_write
+from bridge.store.engine import WRITE_OPTION, is_transient, make_engine, run_read, run_write
 from bridge.store.migrate import upgrade
-from bridge.store.schema import counters
 
 T = TypeVar("T")
 
@@ -59,20 +62,39 @@ class Store:
         """Run a read: inside the current request transaction if any, else on its own."""
         tx = self._request_tx()
         if tx is not None:
-            return work(tx.conn)
+            with _noting_conflicts():
+                return work(tx.conn)
         return run_read(self.engine, work)
 
     def write(self, work: Callable[[Tx], T], *, origin: str = "") -> T:
         """Run a write atomically: a savepoint in the request transaction, or its own."""
         tx = self._request_tx()
         if tx is not None:
-            with tx.conn.begin_nested():
-                return work(tx)
-        return run_write(self.engine, lambda conn: work(Tx(conn, origin=origin)))
+            mark = tx.mark()
+            try:
+                with _noting_conflicts(), tx.conn.begin_nested():
+                    return work(tx)
+            except BaseException:
+                tx.undo(mark)  # the savepoint's change rows go with it
+                raise
+        return run_write(self.engine, lambda conn: _run_and_flush(Tx(conn, origin=origin), work))
+
+    def lock_collections(self, collection_ids: list[int]) -> bool:
+        """Inside a request's write transaction: hold the write lock of these collections
+        until it ends (MariaDB; SQLite's transaction already holds the only one). True if
+        a lock was taken now: rows read before it may be stale."""
+        tx = self._request_tx()
+        if tx is None:
+            return False
+        with _noting_conflicts():
+            return tx.lock_collections(collection_ids)
 
     @contextmanager
     def request_transaction(self, origin: str = "") -> Iterator[Tx]:
-        """Hold the store-wide writer lock and one transaction until the block ends.
+        """Hold one write transaction until the block ends.
+
+        On SQLite it holds the database's writer lock from its start; on MariaDB the
+        collections and meetings it writes lock themselves as they are reached.
 
         Inside a request scope (bridge.store.request_scope) the transaction outlives the
         block: the scope commits it if the request's answer is a success, else rolls it
@@ -92,11 +114,6 @@ class Store:
         conn = self.engine.connect().execution_options(**{WRITE_OPTION: True})
         try:
             transaction = conn.begin()
-            # The writer lock: a row lock on the change counter (a no-op read on
-            # SQLite, where BEGIN IMMEDIATE already holds the database lock).
-            conn.execute(
-                select(counters.c.value).where(counters.c.name == "change_seq").with_for_update()
-            )
             tx = Tx(conn, origin=origin)
             self._local.tx = tx
             try:
@@ -106,6 +123,7 @@ class Store:
             if scope is not None:
                 scope.hold(self, conn, transaction, tx)
                 return
+            tx.flush()
             transaction.commit()
         except BaseException:
             conn.rollback()
@@ -126,6 +144,24 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _noting_conflicts() -> Iterator[None]:
+    """Tell the request scope when a lock conflict broke its transaction."""
+    try:
+        yield
+    except BaseException as error:
+        scope = request_scope.current()
+        if scope is not None and is_transient(error):
+            scope.lock_conflict = True
+        raise
+
+
+def _run_and_flush(tx: Tx, work: Callable[[Tx], T]) -> T:
+    result = work(tx)
+    tx.flush()
+    return result
 
 
 _shared: dict[tuple, Store] = {}

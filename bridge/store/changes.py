@@ -1,9 +1,10 @@
 """The change log: one append-only row per (collection, href) touched by a transaction.
 
-All rows written by one transaction share one seq, allocated under a row lock on the
-``change_seq`` counter; concurrent writers therefore commit in seq order and a reader
-that has seen seq N has seen every change up to N. CalDAV sync tokens and outbound sync
-cursors are positions in this log.
+All rows written by one transaction share one seq, allocated at the end of the
+transaction (``Tx.flush``, just before its commit) under a row lock on the
+``change_seq`` counter that the commit releases; concurrent writers therefore commit in
+seq order and a reader that has seen seq N has seen every change up to N. CalDAV sync
+tokens and outbound sync cursors are positions in this log.
 """
 
 from __future__ import annotations
@@ -15,29 +16,31 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bridge.store import limits
-from bridge.store.schema import changes, counters
+from bridge.store.schema import changes, collections, counters
+
+
+@dataclass
+class _Pending:
+    op: str
+    meeting_id: int | None
+    uid: str | None
 
 
 @dataclass
 class Tx:
-    """A write transaction: its connection, its origin and (lazily) its change seq."""
+    """A write transaction: its connection, its origin and the changes it logged.
+
+    The change rows wait in ``pending`` until ``flush`` (right before the commit), which
+    allocates the transaction's one seq and writes them: the counter's row lock is held
+    only from there to the commit, so seq order is commit order while writers to
+    different collections run side by side until then.
+    """
 
     conn: Connection
     origin: str = ""
     seq: int | None = None
-    touched: set[tuple[int, str]] = field(default_factory=set)
-
-    def allocate_seq(self) -> int:
-        if self.seq is None:
-            self.conn.execute(
-                update(counters)
-                .where(counters.c.name == "change_seq")
-                .values(value=counters.c.value + 1)
-            )
-            self.seq = self.conn.execute(
-                select(counters.c.value).where(counters.c.name == "change_seq")
-            ).scalar_one()
-        return self.seq
+    pending: dict[tuple[int, str], _Pending] = field(default_factory=dict)
+    locked: set[int] = field(default_factory=set)
 
     def record(
         self,
@@ -48,32 +51,67 @@ class Tx:
         uid: str | None = None,
     ) -> None:
         """Log that ``href`` in ``collection_id`` was put or deleted by this transaction."""
-        seq = self.allocate_seq()
-        if (collection_id, href) in self.touched:
-            self.conn.execute(
-                update(changes)
-                .where(
-                    changes.c.seq == seq,
-                    changes.c.collection_id == collection_id,
-                    changes.c.href == href,
-                )
-                .values(op=op, uid=uid)
-            )
-            return
-        self.touched.add((collection_id, href))
         limits.check(changes, {"href": href, "uid": uid, "origin": self.origin})
-        self.conn.execute(
-            insert(changes).values(
-                seq=seq,
-                collection_id=collection_id,
-                href=href,
-                op=op,
-                meeting_id=meeting_id,
-                uid=uid,
-                origin=self.origin,
-                at=time.time(),
+        key = (collection_id, href)
+        self.pending.pop(key, None)  # the last operation on a href wins, in order
+        self.pending[key] = _Pending(op, meeting_id, uid)
+
+    def mark(self) -> tuple[dict[tuple[int, str], _Pending], set[int]]:
+        """What a savepoint restores if it rolls back (see ``undo``)."""
+        return dict(self.pending), set(self.locked)
+
+    def undo(self, mark: tuple[dict[tuple[int, str], _Pending], set[int]]) -> None:
+        self.pending, self.locked = dict(mark[0]), set(mark[1])
+
+    def flush(self) -> int | None:
+        """Allocate this transaction's seq and write its change rows; call it last."""
+        if not self.pending:
+            return self.seq
+        if self.seq is None:
+            self.conn.execute(
+                update(counters)
+                .where(counters.c.name == "change_seq")
+                .values(value=counters.c.value + 1)
             )
+            self.seq = self.conn.execute(
+                select(counters.c.value).where(counters.c.name == "change_seq")
+            ).scalar_one()
+        at = time.time()
+        self.conn.execute(
+            insert(changes),
+            [
+                {
+                    "seq": self.seq,
+                    "collection_id": collection_id,
+                    "href": href,
+                    "op": entry.op,
+                    "meeting_id": entry.meeting_id,
+                    "uid": entry.uid,
+                    "origin": self.origin,
+                    "at": at,
+                }
+                for (collection_id, href), entry in self.pending.items()
+            ],
         )
+        self.pending = {}
+        return self.seq
+
+    def lock_collections(self, collection_ids: Iterable[int]) -> bool:
+        """Take the write lock of each collection (its row), in id order, for the rest of
+        the transaction; True if it took any it did not hold yet. On SQLite
+        the transaction already holds the database's one writer lock (BEGIN IMMEDIATE)
+        and SQLite has no row locks: nothing to do (False)."""
+        wanted = sorted(set(collection_ids) - self.locked)
+        if not wanted or self.conn.dialect.name == "sqlite":
+            return False
+        self.conn.execute(
+            select(collections.c.id)
+            .where(collections.c.id.in_(wanted))
+            .order_by(collections.c.id)
+            .with_for_update()
+        ).all()
+        self.locked.update(wanted)
+        return True
 
 
 def latest_seq(conn: Connection, collection_id: int) -> int:
@@ -104,13 +142,20 @@ def floor(conn: Connection) -> int:
     )
 
 
-def changed_hrefs(conn: Connection, collection_id: int, since: int) -> list[str]:
-    """Distinct hrefs touched in the collection after position ``since``: O(changes)."""
-    rows = conn.execute(
-        select(changes.c.href)
-        .where(changes.c.collection_id == collection_id, changes.c.seq > since)
-        .group_by(changes.c.href)
+def changed_hrefs(
+    conn: Connection, collection_id: int, since: int, upto: int | None = None
+) -> list[str]:
+    """Distinct hrefs touched in the collection after position ``since`` (and up to
+    ``upto``, the position the answer's new token names): O(changes)."""
+    query = select(changes.c.href).where(
+        changes.c.collection_id == collection_id, changes.c.seq > since
     )
+    if upto is not None:
+        # Each statement of a READ COMMITTED transaction sees the latest commits: without
+        # the bound, a change committed after ``upto`` was read would be listed now and
+        # again from the new token.
+        query = query.where(changes.c.seq <= upto)
+    rows = conn.execute(query.group_by(changes.c.href))
     return [row.href for row in rows]
 
 

@@ -85,6 +85,26 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def writes_rows(conn: Connection) -> bool:
+    """Whether ``conn`` is a write transaction on a store with row locks (MariaDB): its
+    reads of rows it means to change should lock them (SELECT ... FOR UPDATE)."""
+    return bool(conn.get_execution_options().get(WRITE_OPTION)) and conn.dialect.name != "sqlite"
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """A lock conflict that a retry of the whole transaction resolves: the error itself or
+    one that led to it. After InnoDB rolled back a deadlocked transaction, leaving a
+    savepoint fails too ("SAVEPOINT does not exist"), and that failure is what comes
+    out, with the deadlock as its context."""
+    for _ in range(10):
+        if error is None:
+            return False
+        if _is_transient(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _is_transient(error: BaseException) -> bool:
     if not isinstance(error, OperationalError):
         return False
@@ -96,7 +116,7 @@ def _is_transient(error: BaseException) -> bool:
 
 
 _transient_retry = retry(
-    retry=retry_if_exception(_is_transient),
+    retry=retry_if_exception(is_transient),
     stop=stop_after_attempt(int(os.environ.get("BRIDGE_WRITE_ATTEMPTS", "8"))),
     wait=wait_random_exponential(multiplier=0.02, max=1.0),
     reraise=True,

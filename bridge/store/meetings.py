@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from radicale import item as radicale_item
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 
 from bridge.ical.parts import render_for_attendee
 from bridge.model import Meeting
@@ -24,6 +24,7 @@ from bridge.store import items as item_store
 from bridge.store import limits
 from bridge.store.changes import Tx
 from bridge.store.collections import MEETINGS
+from bridge.store.engine import writes_rows
 from bridge.store.errors import Conflict
 from bridge.store.items import ItemData, ObjectIndex
 from bridge.store.schema import collections, items, meetings, participants, users
@@ -45,12 +46,20 @@ class MeetingWrite:
     personal: str | None = None
 
 
+def _for_write(conn: Connection, query: Select) -> Select:
+    """A meeting read inside a write transaction on MariaDB locks the row until the
+    commit: whoever reads a meeting to change it holds it (read, merge, write), as the
+    store-wide lock once did. SQLite's one writer needs no row locks."""
+    return query.with_for_update() if writes_rows(conn) else query
+
+
 def by_uid(conn: Connection, uid: str) -> Row | None:
-    return conn.execute(select(meetings).where(meetings.c.uid == uid)).first()
+    return conn.execute(_for_write(conn, select(meetings).where(meetings.c.uid == uid))).first()
 
 
 def by_id(conn: Connection, meeting_id: int) -> Row | None:
-    return conn.execute(select(meetings).where(meetings.c.id == meeting_id)).first()
+    query = select(meetings).where(meetings.c.id == meeting_id)
+    return conn.execute(_for_write(conn, query)).first()
 
 
 def _user_ids(conn: Connection, logins: set[str]) -> dict[str, int]:
@@ -191,6 +200,9 @@ def save(tx: Tx, write: MeetingWrite) -> int:
             )
         )
     }
+    # Every calendar the meeting enters or leaves, locked in id order (deadlock-free among
+    # writers that lock this way; see docs/architecture.md, "Transactions and concurrency").
+    tx.lock_collections(set(owners) | set(current))
     for collection_id, row in current.items():
         moved = collection_id == write.collection_id and row.href != write.href
         if collection_id not in owners or moved:
@@ -217,6 +229,7 @@ def delete_meeting(tx: Tx, meeting_id: int) -> None:
             select(items.c.collection_id, items.c.href).where(items.c.meeting_id == meeting_id)
         )
     )
+    tx.lock_collections(entry.collection_id for entry in entries)
     for entry in entries:
         item_store.remove(tx, entry.collection_id, entry.href)
     tx.conn.execute(delete(meetings).where(meetings.c.id == meeting_id))

@@ -11,6 +11,10 @@ the same request joins the held transaction instead of waiting for it.
 
 Outside a scope (plain `radicale` without the bridge's WSGI glue, tests of the store)
 the transaction commits when the lock is released, as before.
+
+On MariaDB write requests lock only the collections and meetings they touch, so two
+requests can deadlock (each holds what the other wants); InnoDB then aborts one. The
+store marks the scope (``lock_conflict``) and the WSGI layer runs that request again.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class Scope:
 
     def __init__(self) -> None:
         self._held: dict[int, _Held] = {}
+        #: A lock conflict (InnoDB deadlock, lock-wait time-out) broke this request's
+        #: transaction: the caller may run the whole request again (bridge.wsgi_commit).
+        self.lock_conflict = False
 
     def held_tx(self, owner: object) -> Tx | None:
         held = self._held.get(id(owner))
@@ -54,6 +61,7 @@ class Scope:
         for entry in held:
             try:
                 if commit and failure is None:
+                    entry.tx.flush()  # the change log's seq, just before the commit
                     entry.transaction.commit()
                 else:
                     entry.transaction.rollback()

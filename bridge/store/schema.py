@@ -211,8 +211,8 @@ occurrences = Table(
     Index("ix_occurrences_window", "collection_id", "start_utc"),
 )
 
-# The change log: append-only; seq is allocated once per transaction under a row
-# lock on counters, so seq order is commit order on every backend.
+# The change log: append-only; seq is allocated once per transaction, just before its
+# commit, under a row lock on counters, so seq order is commit order on every backend.
 changes = Table(
     "changes",
     metadata,

@@ -3,8 +3,9 @@ test module starts each test on the store it had right after start-up.
 
 The rows are read and written with SQLAlchemy Core over the store's own tables
 (bridge.store.schema), parents before children, in one write transaction that first
-takes the store's writer lock (the change counter row, as a request transaction does),
-so a restore never interleaves with a write of the server. The server keeps no copy of
+takes the change counter's row lock (every writer takes it to commit) and then deletes
+every row (waiting for any writer that holds one), so a restore never interleaves with a
+write of the server. The server keeps no copy of
 stored data in memory (every request reads the store), so after a restore it answers
 as a server just started on that store would; the one trace left is MariaDB's
 AUTO_INCREMENT, which keeps counting (internal row ids, never shown over CalDAV).
