@@ -2,14 +2,15 @@
 
     python -m bench.scale [--users U] [--meetings M] [--store sqlite|mysql] [--clients C]
                           [--duration S] [--sync-every S] [--bindings B] [--change-rate R]
-                          [--json FILE] [--keep]
+                          [--remote google|caldav] [--json FILE] [--keep]
 
 U users own M meetings each (U x M, loaded through the store's bulk path,
-bridge.store.meetings_bulk); B binding users (default U) have one Google binding each on the
-Google emulator. Then a real `bridge serve` and a `bridge worker` run on that store while C
+bridge.store.meetings_bulk); B binding users (default U) have one binding each on the Google
+emulator (``--remote caldav``: a stock Radicale, one calendar each). Then a real `bridge
+serve` and a `bridge worker` run on that store while C
 CalDAV clients (threads, real HTTP) sync, query and write for S seconds and the CRM adds R
 meetings per second for the binding users. Reports CalDAV requests/s and p50/p95/p99 per
-operation, sync rounds/s, CRM -> Google p50/p95/p99, resident memory of every process,
+operation, sync rounds/s, CRM -> remote calendar p50/p95/p99, resident memory of every process,
 load rate and database size per meeting. Figures are reported, never asserted; see
 docs/benchmarks.md ("Scale").
 """
@@ -33,7 +34,8 @@ from sqlalchemy.engine import make_url
 
 from bench.caldav import machine
 from bench.scale_caldav import run_load
-from bench.scale_sync import CrmChanges, give_tokens, google_event_count, rounds
+from bench.scale_remotes import CaldavSide, GoogleSide, rounds, wait_metrics
+from bench.scale_sync import CrmChanges
 from bench.scale_world import (
     config_text,
     database_bytes,
@@ -63,7 +65,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=50, help="concurrent CalDAV clients")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of mixed load")
     p.add_argument("--sync-every", type=float, default=5.0, help="seconds between a client's syncs")
-    p.add_argument("--bindings", type=int, default=None, help="Google bindings (default: --users)")
+    p.add_argument("--bindings", type=int, default=None, help="bindings (default: --users)")
+    p.add_argument(
+        "--remote",
+        choices=("google", "caldav"),
+        default="google",
+        help="the bindings' calendars: the Google emulator or a stock Radicale",
+    )
     p.add_argument(
         "--change-rate", type=float, default=None, help="CRM changes/s (default: bindings/100)"
     )
@@ -179,8 +187,6 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from tests.emulators.google_calendar import GoogleEmulator
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     print(f"temporary directory: {tmp}", flush=True)
     db_url = (
@@ -188,15 +194,17 @@ def run(args: argparse.Namespace) -> dict:
         if args.store == "sqlite"
         else fresh_mysql(args.mysql_url)
     )
-    google = GoogleEmulator().start()
-    port, api_port = free_port(), free_port()
+    binders = [sync_login(n) for n in range(args.bindings)]
+    remote = GoogleSide(tmp) if args.remote == "google" else CaldavSide(tmp, binders)
+    port, api_port, metrics_port = free_port(), free_port(), free_port()
+    metrics = [f"http://127.0.0.1:{api_port}/metrics", f"http://127.0.0.1:{metrics_port}/metrics"]
     config = tmp / "bridge.toml"
-    config.write_text(config_text(db_url, args, google, port, api_port))
+    config.write_text(config_text(db_url, args, remote.binding_toml, port, api_port))
     processes: dict[str, subprocess.Popen] = {}
     try:
         settings = load_config(config)
         store = open_store(settings)
-        give_tokens(store, google, load_keyring(settings), args.bindings)
+        remote.give_credentials(store, load_keyring(settings), binders)
         print(f"loading {args.users} x {args.meetings} meetings ({args.store})", flush=True)
         load = bulk_load(store, args)
         stored = store.read(
@@ -205,18 +213,18 @@ def run(args: argparse.Namespace) -> dict:
         size = database_bytes(store)
         print(f"  {load['meetings']} in {load['seconds']:.1f} s; database {size / 1e6:.1f} MB")
         processes["serve"] = start("serve", config, tmp, ["--threads", str(args.threads)])
-        processes["worker"] = start("worker", config, tmp, ["--tick", "0.2"])
+        listen = ["--metrics-listen", f"127.0.0.1:{metrics_port}"]
+        processes["worker"] = start("worker", config, tmp, ["--tick", "0.2", *listen])
         started = wait_serving(processes["serve"], port)
         pairing = wait_paired(store, args.pair_timeout) if args.bindings else 0.0
         print(f"  serving after {started:.1f} s; bindings paired after {pairing} s", flush=True)
+        wait_metrics(metrics)
         idle = {name: memory(p.pid) for name, p in processes.items()}
 
-        changes = (
-            CrmChanges(store, google, args.bindings, args.change_rate) if args.bindings else None
-        )
+        changes = CrmChanges(store, remote, args.bindings, args.change_rate) if binders else None
         halt = threading.Event()
         crm = threading.Thread(target=changes.run, args=(halt,)) if changes else None
-        rounds_before = rounds(google)
+        rounds_before = rounds(metrics)
         if crm:
             crm.start()
         logins = [login(n) for n in range(args.users)]
@@ -232,11 +240,11 @@ def run(args: argparse.Namespace) -> dict:
         if crm:
             crm.join()
         window = caldav["seconds"]
-        round_count = rounds(google) - rounds_before
+        round_count = rounds(metrics) - rounds_before
         if changes:
             changes.drain(30)
         loaded = {name: memory(p.pid) for name, p in processes.items()}
-        google_events = google_event_count(google, args.bindings)
+        remote_events = sum(len(remote.summaries(who)) for who in binders)
         return {
             "machine": machine(),
             "store": args.store,
@@ -252,21 +260,27 @@ def run(args: argparse.Namespace) -> dict:
             "sync": {
                 "bindings": args.bindings,
                 "poll_seconds": args.poll_seconds,
-                "google_events": google_events,
+                "remote": args.remote,
+                "remote_events": remote_events,
                 "rounds": round_count,
                 "rounds_per_second": round_count / window,
-                "crm_to_google": changes.figures() if changes else None,
+                "crm_to_remote": changes.figures() if changes else None,
             },
             "memory_kib": {
                 "idle": idle,
                 "end_of_load": loaded,
                 "bench (clients, emulator)": own_memory(),
+                **(
+                    {"radicale (remote)": memory(remote.process.pid)}
+                    if args.remote == "caldav"
+                    else {}
+                ),
             },
         }
     finally:
         for process in processes.values():
             stop(process)
-        google.stop()
+        remote.stop()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -292,12 +306,12 @@ def show(result: dict) -> None:
     s = result["sync"]
     print(
         f"sync: {s['bindings']} bindings polled every {s['poll_seconds']} s, "
-        f"{s['rounds_per_second']:.1f} rounds/s, {s['google_events']} events in Google"
+        f"{s['rounds_per_second']:.1f} rounds/s, {s['remote_events']} events in {s['remote']}"
     )
-    if s["crm_to_google"]:
-        g = s["crm_to_google"]
+    if s["crm_to_remote"]:
+        g = s["crm_to_remote"]
         print(
-            f"CRM -> Google at {g['rate_per_second']}/s: p50 {ms(g['p50'])} ms, p95 "
+            f"CRM -> {s['remote']} at {g['rate_per_second']}/s: p50 {ms(g['p50'])} ms, p95 "
             f"{ms(g['p95'])} ms, p99 {ms(g['p99'])} ms ({g['arrived']}/{g['changes']} arrived)"
         )
     for phase, procs in result["memory_kib"].items():

@@ -1,13 +1,10 @@
-"""The sync side of the scale benchmark: bindings on the Google emulator, CRM changes at a
-stated rate, and how long each takes to appear in Google.
+"""The CRM side of the scale benchmark: CRM changes at a stated rate, and how long each
+takes to appear in the binding user's remote calendar (bench/scale_remotes.py).
 
-Each binding user ``s00000`` ... has one Google binding (the emulator, in this process)
-with its refresh token stored as `bridge google authorize` stores it. The CRM side writes
-a new meeting for a random binding user at ``rate`` per second, as the CRM import writes
-(bridge.meeting_service.save_from_sync, origin "crm") into the same store the servers
-use; a watcher finds each one in that user's Google calendar (by its unique summary) and
-takes the time from the commit to its appearance. Rounds are counted at the emulator: an
-incremental round lists events once (``events.list``).
+The CRM writes a new meeting for a random binding user ``s00000`` ... at ``rate`` per
+second, as the CRM import writes (bridge.meeting_service.save_from_sync, origin "crm")
+into the same store the servers use; a watcher finds each one in that user's remote
+calendar (by its unique summary) and takes the time from the commit to its appearance.
 """
 
 from __future__ import annotations
@@ -18,43 +15,18 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.scale_caldav import percentile
-from bench.scale_world import email, sync_login
+from bench.scale_world import sync_login
 from bridge.meeting_service import save_from_sync
 from bridge.model import Meeting
-from bridge.secret_box import Keyring
-from bridge.store import Store, binding_secrets
-from bridge.store import bindings as binding_store
-
-
-def give_tokens(store: Store, google, keyring: Keyring, bindings: int) -> None:  # noqa: ANN001
-    """A Google user per binding user; each binding's refresh token stored (encrypted)."""
-    tokens = {}
-    for n in range(bindings):
-        who = sync_login(n)
-        tokens[who] = google.add_user(email(who)).refresh_token
-
-    def store_them(tx) -> None:  # noqa: ANN001
-        for who, token in tokens.items():
-            row = binding_store.by_login(tx.conn, who)[0]
-            binding_secrets.set_secret(tx, row.id, {"refresh_token": token}, keyring)
-
-    store.write(store_them)
-
-
-def google_event_count(google, bindings: int) -> int:  # noqa: ANN001
-    return sum(len(google.events(email(sync_login(n)))) for n in range(bindings))
-
-
-def rounds(google) -> int:  # noqa: ANN001
-    return google.calls.get("events.list", 0)
+from bridge.store import Store
 
 
 class CrmChanges:
-    """New CRM meetings at ``rate``/s for random binding users; latency to Google."""
+    """New CRM meetings at ``rate``/s for random binding users; latency to their remote."""
 
-    def __init__(self, store: Store, google, bindings: int, rate: float) -> None:  # noqa: ANN001
-        self.store, self.google, self.bindings, self.rate = store, google, bindings, rate
-        self.pending: dict[str, tuple[str, float]] = {}  # summary -> (calendar, committed)
+    def __init__(self, store: Store, remote, bindings: int, rate: float) -> None:  # noqa: ANN001
+        self.store, self.remote, self.bindings, self.rate = store, remote, bindings, rate
+        self.pending: dict[str, tuple[str, float]] = {}  # summary -> (user, committed)
         self.latencies: list[float] = []
         self.lock = threading.Lock()
         self.rng = random.Random(7)
@@ -80,13 +52,13 @@ class CrmChanges:
             origin="crm",
         )
         with self.lock:
-            self.pending[subject] = (email(who), time.perf_counter())
+            self.pending[subject] = (who, time.perf_counter())
 
     def _watch_once(self) -> None:
         with self.lock:
             waiting = dict(self.pending)
-        calendars = {calendar for calendar, _ in waiting.values()}
-        seen = {e.get("summary") for calendar in calendars for e in self.google.events(calendar)}
+        users = {who for who, _ in waiting.values()}
+        seen = {summary for who in users for summary in self.remote.summaries(who)}
         now = time.perf_counter()
         with self.lock:
             for subject in seen & set(waiting):

@@ -6,7 +6,7 @@ templates rendered once by the bridge itself (bridge.ical.meeting_to_ical, its t
 and busy-only text), copied with its UID, organiser and attendee put in by same-length
 substitution: one-offs over two years around today, some weekly series, about a third with
 a colleague (the next user) as internal attendee, so their entry fans out to two calendars.
-Binding users ``s00000`` ... (one Google binding each, on the emulator) own a few meetings.
+Binding users ``s00000`` ... (one binding each, bench/scale_remotes.py) own two meetings each.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import dataclasses
 import os
 import random
 from argparse import Namespace
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,7 +45,9 @@ def email(who: str) -> str:
     return f"{who}@example.com"
 
 
-def config_text(db_url: str, args: Namespace, google, port: int, api_port: int) -> str:  # noqa: ANN001
+def config_text(
+    db_url: str, args: Namespace, binding_toml: Callable[[str], str], port: int, api_port: int
+) -> str:
     """The TOML of the benchmark: no authentication (a Basic header names the user)."""
     users, bindings = args.users, args.bindings
     lines = [
@@ -59,13 +61,8 @@ def config_text(db_url: str, args: Namespace, google, port: int, api_port: int) 
         lines.append(f'[[users]]\nlogin = "{login(n)}"\nemail = "{email(login(n))}"\n')
     for n in range(bindings):
         who = sync_login(n)
-        lines.append(
-            f'[[users]]\nlogin = "{who}"\nemail = "{email(who)}"\n'
-            '[[users.bindings]]\nname = "google"\nkind = "google"\n[users.bindings.backend]\n'
-            'client_id = "client-id"\nclient_secret = "secret"\n'
-            f'api_endpoint = "{google.api_endpoint}"\nbatch_uri = "{google.batch_uri}"\n'
-            f'token_uri = "{google.token_uri}"\n'
-        )
+        user = f'[[users]]\nlogin = "{who}"\nemail = "{email(who)}"\n'
+        lines.append(user + binding_toml(who))
     return "\n".join(lines)
 
 
