@@ -34,7 +34,7 @@ from radicale.app.base import Access
 from radicale.app.propfind import xml_propfind_response
 
 from bridge.fastpath import answers, shapes
-from bridge.fastpath.xml import document
+from bridge.fastpath.xml import document, escape
 from bridge.storage_plugin.collection import RootCollection, StoreCollection
 from bridge.store import collections as collection_store
 
@@ -176,9 +176,8 @@ class FastApplication(radicale.Application):
         def load(conn: Any) -> list[str] | None:
             if collection_store.children(conn, collection.path):
                 return None  # collections inside a calendar: Radicale lists them
-            return answers.propfind_objects(
-                collection, conn, shape.props, base_prefix, self._encoding
-            )
+            hrefs = answers.Hrefs(base_prefix, collection)
+            return answers.propfind_objects(collection, conn, shape.props, hrefs, self._encoding)
 
         objects = store.read(load)
         if objects is None:
@@ -196,33 +195,35 @@ class FastApplication(radicale.Application):
     def _report(self, collection: StoreCollection, shape: Any, base_prefix: str) -> bytes | None:
         store = collection._storage.store
         limit = self.configuration.get("reporting", "max_expand_occurrence")
+        hrefs = answers.Hrefs(base_prefix, collection)
         head: list[str] = []
+        missing: list[str] = []
         if isinstance(shape, shapes.SyncCollection):
             try:
-                token, names = collection.sync(shape.token)
+                token, listed = collection.sync(shape.token)
             except ValueError:
                 return None  # Radicale's invalid-token answer
-            head.append(f"<sync-token>{answers.escape(token)}</sync-token>")
-            found = store.read(
-                lambda conn: answers.by_names(collection, conn, list(names), base_prefix)
-            )
-            missing, shown = found
+            head.append(f"<sync-token>{escape(token)}</sync-token>")
+            names = list(listed)
         elif isinstance(shape, shapes.Multiget):
-            names = answers.multiget_names(collection, shape.hrefs, base_prefix)
-            if names is None:
+            found = answers.multiget_names(shape.hrefs, hrefs)
+            if found is None:
                 return None
+            names = found
+        else:
+            names = None
+        if names is not None:
+            texts = answers.needs_texts(shape.props)
             missing, shown = store.read(
-                lambda conn: answers.by_names(collection, conn, names, base_prefix)
+                lambda conn: answers.by_names(collection, conn, names, hrefs, texts=texts)
             )
         else:
-            missing = []
-            shown = store.read(lambda conn: answers.in_range(collection, conn, shape))
-            if shown is None:
+            listed_shown = store.read(lambda conn: answers.in_range(collection, conn, shape))
+            if listed_shown is None:
                 return None
+            shown = listed_shown
         try:
-            objects = answers.report_objects(
-                collection, shown, shape.props, base_prefix, self._encoding, limit
-            )
+            objects = answers.report_objects(shown, shape.props, hrefs, self._encoding, limit)
         except answers.TooManyEvents:
             return None
         uris = answers.uris_of(shape.props) if objects else set()

@@ -9,7 +9,6 @@ registered by radicale.xmlutils (DAV: is the default namespace); escapes only ``
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from http import client
 
 DAV = "DAV:"
 
@@ -50,16 +49,6 @@ def element(name: str, text: str | None) -> str:
     if text:
         return f"<{name}>{escape(text)}</{name}>"
     return f"<{name} />"
-
-
-def status_line(code: int) -> str:
-    return f"HTTP/1.1 {code} {client.responses[code]}"
-
-
-def propstat(children: list[str], code: int) -> str:
-    return (
-        f"<propstat><prop>{''.join(children)}</prop><status>{status_line(code)}</status></propstat>"
-    )
 
 
 def declaration(encoding: str) -> str:
