@@ -198,6 +198,7 @@ class FastApplication(radicale.Application):
         hrefs = answers.Hrefs(base_prefix, collection)
         head: list[str] = []
         missing: list[str] = []
+        everything = False
         if isinstance(shape, shapes.SyncCollection):
             try:
                 token, listed = collection.sync(shape.token)
@@ -205,6 +206,7 @@ class FastApplication(radicale.Application):
                 return None  # Radicale's invalid-token answer
             head.append(f"<sync-token>{escape(token)}</sync-token>")
             names = list(listed)
+            everything = not shape.token  # an initial sync lists the whole collection
         elif isinstance(shape, shapes.Multiget):
             found = answers.multiget_names(shape.hrefs, hrefs)
             if found is None:
@@ -215,7 +217,9 @@ class FastApplication(radicale.Application):
         if names is not None:
             texts = answers.needs_texts(shape.props)
             missing, shown = store.read(
-                lambda conn: answers.by_names(collection, conn, names, hrefs, texts=texts)
+                lambda conn: answers.by_names(
+                    collection, conn, names, hrefs, texts=texts, everything=everything
+                )
             )
         else:
             listed_shown = store.read(lambda conn: answers.in_range(collection, conn, shape))

@@ -230,10 +230,18 @@ def by_names(
     hrefs: Hrefs,
     *,
     texts: bool,
+    everything: bool = False,
 ) -> tuple[list[str], list[Shown]]:
     """retrieve_items for names of this collection: 404 answers for the missing, in
-    order, and the objects found, in order."""
-    rows = item_store.get_many(conn, collection.source_id, names, texts=texts)
+    order, and the objects found, in order. ``everything``: the names are the whole
+    collection (an initial sync), read in one pass rather than by name."""
+    if everything:
+        every = {
+            row.href: row for row in item_store.all_in(conn, collection.source_id, texts=texts)
+        }
+        rows = {name: every[name] for name in names if name in every}
+    else:
+        rows = item_store.get_many(conn, collection.source_id, names, texts=texts)
     missing = [hrefs.not_found(n) for n in names if n not in rows]
     present = [rows[n] for n in dict.fromkeys(names) if n in rows]
     shown = {entry[0].href: entry for entry in collection._shown(conn, present)}
