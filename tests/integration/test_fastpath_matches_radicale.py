@@ -208,6 +208,10 @@ def test_fast_answers_equal_radicales(apps):
         fast=False,
         expect=refused,
     )
+    # No user (an empty login): Radicale asks for credentials; the fast path never answers.
+    nobody = pair("")
+    both(nobody, "PROPFIND", cal, propfind(), {**XML, "Depth": "1"}, fast=False, expect=refused)
+    both(nobody, "REPORT", cal, sync(""), XML, fast=False, expect=refused)
     # A bad sync token: Radicale's own refusal.
     both(alice, "REPORT", cal, sync("http://elsewhere/token"), XML, fast=False, expect=(403,))
 
