@@ -6,12 +6,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-import radicale
 from radicale import config as radicale_config
 from radicale import log as radicale_log
 
 from bridge import log_setup
 from bridge.config import Settings
+from bridge.fastpath import FastApplication
 from bridge.file_checks import permission_problems
 from bridge.reload import Reloadable, pid_file
 from bridge.rights import refusal_reason
@@ -65,7 +65,7 @@ def make_app(settings: Settings) -> WSGIApp:
     success answer."""
     open_store(settings)
     configuration = radicale_configuration(settings)
-    radicale_app = commit_on_success(radicale.Application(configuration))
+    radicale_app = commit_on_success(FastApplication(configuration))
     app = ErrorDetails(RefusalStatus(radicale_app), explain=refusal_reason)
     guarded = RequestGuard(
         app,

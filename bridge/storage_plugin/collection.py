@@ -91,6 +91,10 @@ class StoreCollection(storage.BaseCollection):
     def _items(self, conn: Connection, rows: Iterable[Row]) -> list[radicale_item.Item]:
         return [convert.to_item(self, row) for row in rows]
 
+    def _shown(self, conn: Connection, rows: Iterable[Row]) -> list[tuple[Row, Any, Any]]:
+        """(row, text, etag) as this collection shows each row (bridge.fastpath)."""
+        return [(row, *convert.shown(self, row)) for row in rows]
+
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
         wanted = list(hrefs)
 
@@ -291,14 +295,25 @@ class ColleagueView(StoreCollection):
         # any other shows as its stored rendering for non-participants, in which every
         # private component is busy time only (bridge.ical.redact.busy_only).
         rows = list(rows)
-        shared: set[int] = set()
-        if self._viewer_collection_id is not None:
-            shared = item_store.meeting_ids_in(
-                conn,
-                self._viewer_collection_id,
-                {row.meeting_id for row in rows if row.meeting_id is not None},
-            )
+        shared = self._shared(conn, rows)
         return [convert.to_item(self, row, redact=row.meeting_id not in shared) for row in rows]
+
+    def _shown(self, conn: Connection, rows: Iterable[Row]) -> list[tuple[Row, Any, Any]]:
+        rows = list(rows)
+        shared = self._shared(conn, rows)
+        return [
+            (row, *convert.shown(self, row, redact=row.meeting_id not in shared)) for row in rows
+        ]
+
+    def _shared(self, conn: Connection, rows: list[Row]) -> set[int]:
+        """The meetings among ``rows`` that are also in the viewer's own calendar."""
+        if self._viewer_collection_id is None:
+            return set()
+        return item_store.meeting_ids_in(
+            conn,
+            self._viewer_collection_id,
+            {row.meeting_id for row in rows if row.meeting_id is not None},
+        )
 
     def _prepare(self, href: str, item: radicale_item.Item) -> Any:
         raise ReadOnly("a colleague's meetings calendar is read-only")

@@ -84,17 +84,26 @@ def item_data(item: radicale_item.Item, href: str, index: ObjectIndex) -> ItemDa
     )
 
 
-def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> radicale_item.Item:
-    """A Radicale item built from stored columns: no iCalendar is parsed."""
+def shown(collection: BaseCollection, row: Row, *, redact: bool = False) -> tuple[Any, Any]:
+    """(text, etag) of the rendering a stored row shows in ``collection``: a meeting's
+    busy-only rendering when ``redact``, else the member's own copy or the meeting's."""
     if row.meeting_id is not None:
         if redact:
-            text, etag = row.busy_ical, row.busy_etag
-        elif row.text is not None and getattr(collection, "personal_copies", True):
-            text, etag = row.text, row.etag  # an attendee's own rendering
-        else:
-            text, etag = row.meeting_ical, row.meeting_etag
-    else:
-        text, etag = row.text, row.etag
+            return row.busy_ical, row.busy_etag
+        if row.text is not None and getattr(collection, "personal_copies", True):
+            return row.text, row.etag  # an attendee's own rendering
+        return row.meeting_ical, row.meeting_etag
+    return row.text, row.etag
+
+
+def names(component: str) -> tuple[str, str]:
+    """(item.name, item.component_name) Radicale gives an object of this component."""
+    return (VCARD, "") if component == VCARD else ("VCALENDAR", component)
+
+
+def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> radicale_item.Item:
+    """A Radicale item built from stored columns: no iCalendar is parsed."""
+    text, etag = shown(collection, row, redact=redact)
     component = row.component
     limit = _occurrence_limit(collection)
     recurring = text is not None and _RECURRENCE_LINE.search(text) is not None
@@ -113,8 +122,8 @@ def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> ra
         etag=etag,
         text=text,
         uid=row.uid,
-        name=VCARD if component == VCARD else "VCALENDAR",
-        component_name="" if component == VCARD else component,
+        name=names(component)[0],
+        component_name=names(component)[1],
         time_range=(row.start_utc, row.end_utc),
         **extra,
     )

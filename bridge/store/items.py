@@ -15,7 +15,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    case,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 
 from bridge import ical
 from bridge.store import collections as collection_store
@@ -85,8 +96,30 @@ _COLUMNS = (
 )
 
 
-def _select() -> Select:
-    return select(*_COLUMNS).select_from(
+def _stored(column: Any) -> Any:
+    """'' where ``column`` holds a text, NULL where it holds none: for listings that
+    need to know which text an object shows but not the text itself."""
+    return case((column.isnot(None), literal("")), else_=null())
+
+
+_TEXTLESS = tuple(
+    _stored(c).label(c.name if c.table is items else label)
+    for c, label in (
+        (items.c.text, "text"),
+        (meetings.c.ical, "meeting_ical"),
+        (meetings.c.busy_ical, "busy_ical"),
+    )
+)
+
+
+def _select(texts: bool = True) -> Select:
+    """Item rows joined to their meeting; with ``texts=False`` the text columns read ''
+    (stored) or NULL (none): reading the large columns was most of a listing's cost."""
+    columns = _COLUMNS
+    if not texts:
+        big = {"text", "meeting_ical", "busy_ical"}
+        columns = tuple(c for c in _COLUMNS if c.name not in big) + _TEXTLESS
+    return select(*columns).select_from(
         items.outerjoin(meetings, meetings.c.id == items.c.meeting_id)
     )
 
@@ -180,18 +213,25 @@ def href_taken(conn: Connection, collection_id: int, href: str, meeting_id: int 
     return row is not None and (meeting_id is None or row.meeting_id != meeting_id)
 
 
-def get_many(conn: Connection, collection_id: int, hrefs: Iterable[str]) -> dict[str, Row]:
+def get_many(
+    conn: Connection, collection_id: int, hrefs: Iterable[str], *, texts: bool = True
+) -> dict[str, Row]:
     wanted = list(dict.fromkeys(hrefs))
     found: dict[str, Row] = {}
+    if len(wanted) > 2000:  # most of a collection (an initial sync): one pass over it
+        found = {row.href: row for row in all_in(conn, collection_id, texts=texts)}
+        return {href: found[href] for href in wanted if href in found}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        query = _select().where(items.c.collection_id == collection_id, items.c.href.in_(chunk))
+        query = _select(texts).where(
+            items.c.collection_id == collection_id, items.c.href.in_(chunk)
+        )
         found.update((row.href, row) for row in conn.execute(query))
     return found
 
 
-def all_in(conn: Connection, collection_id: int) -> list[Row]:
-    return list(conn.execute(_select().where(items.c.collection_id == collection_id)))
+def all_in(conn: Connection, collection_id: int, *, texts: bool = True) -> list[Row]:
+    return list(conn.execute(_select(texts).where(items.c.collection_id == collection_id)))
 
 
 def hrefs_in(conn: Connection, collection_id: int) -> list[str]:
