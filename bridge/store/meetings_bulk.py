@@ -3,9 +3,10 @@
 ``save_many(tx, writes)`` leaves exactly the rows that ``for w in writes: save(tx, w)``
 would leave in the same transaction (bridge.store.meetings.save): the meeting rows, their
 participants, an entry in each member's meetings calendar with its occurrences, the
-calendars touched, and one change row per entry under the transaction's seq; only the
-wall-clock columns differ. It does so with executemany inserts per batch instead of a
-dozen statements per meeting, for imports and the scale benchmark (bench/scale.py).
+calendars touched, and one change per entry (written with the transaction's seq at its
+commit); only the wall-clock columns differ. It does so with executemany inserts per
+batch instead of a dozen statements per meeting, for imports and the scale benchmark
+(bench/scale.py).
 
 It only creates: a UID already stored or given twice, or a writer's calendar href that
 holds another object, is refused with ``Conflict`` before the batch writes anything (the
@@ -28,7 +29,6 @@ from bridge.store.collections import MEETINGS
 from bridge.store.errors import Conflict
 from bridge.store.meetings import MeetingWrite, _participant_rows, _row_values
 from bridge.store.schema import (
-    changes,
     collections,
     items,
     meetings,
@@ -247,29 +247,11 @@ def _touch(tx: Tx, entries: list[tuple[dict, Sequence[tuple[int, int]]]]) -> Non
 
 
 def _log(tx: Tx, entries: list[dict]) -> None:
-    """One "put" change row per entry under the transaction's seq, as Tx.record writes."""
+    """One "put" change per entry, recorded as ``save()`` records it (``Tx.record``: the
+    rows are written with the transaction's seq when it commits), the calendars locked
+    first as ``save()`` locks them (per collection on MariaDB)."""
     if not entries:
         return
-    seq = tx.allocate_seq()
-    now = time.time()
-    fresh = []
+    tx.lock_collections(row["collection_id"] for row in entries)
     for row in entries:
-        key = (row["collection_id"], row["href"])
-        if key in tx.touched:  # deleted earlier in this transaction: record() updates it
-            tx.record(key[0], key[1], "put", row["meeting_id"], row["uid"])
-            continue
-        tx.touched.add(key)
-        change = {
-            "seq": seq,
-            "collection_id": key[0],
-            "href": key[1],
-            "op": "put",
-            "meeting_id": row["meeting_id"],
-            "uid": row["uid"],
-            "origin": tx.origin,
-            "at": now,
-        }
-        limits.check(changes, change)
-        fresh.append(change)
-    if fresh:
-        tx.conn.execute(insert(changes), fresh)
+        tx.record(row["collection_id"], row["href"], "put", row["meeting_id"], row["uid"])

@@ -157,6 +157,7 @@ def test_save_many_leaves_the_rows_that_save_leaves(store):
     def by_save(tx) -> None:
         for w in writes(store):
             meeting_store.save(tx, w)
+        tx.flush()  # the change rows are written here, as right before a commit
         one_by_one.update(rows(tx.conn))
         raise Rollback
 
@@ -166,6 +167,7 @@ def test_save_many_leaves_the_rows_that_save_leaves(store):
 
     def by_bulk(tx) -> dict:
         assert save_many(tx, writes(store), batch=4) == 6  # two batches
+        tx.flush()
         return rows(tx.conn)
 
     bulk = store.write(by_bulk, origin="crm")
