@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import time
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.support import compose_run
+from tests.support.google_toml import google_binding
 from tests.support.http import request
+from tests.support.round_log import never_twice_at_once, rounds
 from tests.support.server import free_port, wait_listening
 
 pytestmark = pytest.mark.mysql
@@ -31,7 +32,6 @@ BINDINGS = 12
 CRM_MEETINGS = 15  # per user
 GOOGLE_EVENTS = 4  # per user
 POLL_SECONDS = 5
-ROUND = re.compile(r"binding (\d+): round (started|ended) by (\S+) at ([0-9.]+)")
 
 
 def google_users(google) -> str:
@@ -40,17 +40,8 @@ def google_users(google) -> str:
 [[users]]
 login = "sync{n:02d}"
 email = "sync{n:02d}@example.com"
-
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "secret"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
 """
+        + google_binding(google)
         for n in range(BINDINGS)
     )
 
@@ -170,24 +161,6 @@ def _wait(condition, timeout: float, what: str, logs) -> None:
     )
 
 
-def _rounds(logs: dict[str, Path]) -> dict[int, list[tuple[float, float, str]]]:
-    """Per binding: (start, end, process) of every round any process logged."""
-    open_rounds: dict[tuple[str, int], tuple[float, str]] = {}
-    rounds: dict[int, list[tuple[float, float, str]]] = defaultdict(list)
-    for process, path in logs.items():
-        for match in ROUND.finditer(path.read_text(errors="replace")):
-            binding, what, owner, at = int(match[1]), match[2], match[3], float(match[4])
-            if what == "started":
-                assert (process, binding) not in open_rounds, f"{process} started {binding} twice"
-                open_rounds[(process, binding)] = (at, owner)
-            else:
-                began, _ = open_rounds.pop((process, binding))
-                rounds[binding].append((began, at, process))
-    for (process, binding), (began, _) in open_rounds.items():
-        rounds[binding].append((began, float("inf"), process))  # still running when stopped
-    return rounds
-
-
 def _scrape(url: str) -> dict[tuple[str, str, str], float]:
     """A worker's /metrics as the example admin: (sample, kind, outcome) -> value."""
     answer = request(url, "GET", "/metrics", user="alice")
@@ -305,18 +278,8 @@ def test_the_services_run_as_compose_runs_them(host, google_emulator):
 
     # serve runs a scheduler too, and its round lines are in its log like the workers'.
     assert f"sync worker started for {BINDINGS} binding(s)" in logs["serve"].read_text()
-    rounds = _rounds(logs)
-    by_process = defaultdict(int)
-    for binding, spans in rounds.items():
-        spans.sort()
-        for (start_a, end_a, who_a), (start_b, _, who_b) in zip(spans, spans[1:], strict=False):
-            assert end_a <= start_b, (
-                f"binding {binding}: a round by {who_b} began at {start_b:.6f} while {who_a}'s "
-                f"round ({start_a:.6f}..{end_a:.6f}) ran"
-            )
-        for _, _, who in spans:
-            by_process[who] += 1
-    assert len(rounds) == BINDINGS, sorted(rounds)
+    found = rounds(logs)
+    by_process = never_twice_at_once(found)
+    assert len(found) == BINDINGS, sorted(found)
     workers = [name for name in logs if name.startswith("worker")]
-    assert all(by_process[name] > 0 for name in workers), dict(by_process)
-    print(f"rounds per process: {dict(by_process)}; rounds in all: {sum(by_process.values())}")
+    assert all(by_process.get(name, 0) > 0 for name in workers), by_process

@@ -10,12 +10,10 @@ one serve gave works on the other; and no binding is ever run by two processes a
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree
@@ -25,7 +23,9 @@ import pytest
 
 from bench.reports import sync_collection
 from tests.support.databases import database
+from tests.support.google_toml import google_binding
 from tests.support.http import request, vevent
+from tests.support.round_log import never_twice_at_once, rounds
 from tests.support.server import ROOT, free_port, wait_listening
 
 pytestmark = pytest.mark.mysql
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.mysql
 USERS = 20
 PUTS = 3  # per user
 WORKERS = 4
-ROUND = re.compile(r"binding (\d+): round (started|ended) by (\S+) at ([0-9.]+)")
 
 
 def login(n: int) -> str:
@@ -46,19 +45,8 @@ def config_text(google, db_url: str, port: int) -> str:
 [[users]]
 login = "{login(n)}"
 email = "{login(n)}@example.com"
-
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "secret"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-requests_per_second = 1000
-backoff_base = 0.01
 """
+        + google_binding(google, backend="requests_per_second = 1000\nbackoff_base = 0.01")
         for n in range(USERS)
     )
     return f"""
@@ -98,28 +86,6 @@ def start(args: list[str], config: Path, env: dict[str, str]) -> tuple[subproces
         env=env,
     )
     return process, log
-
-
-def rounds(logs: dict[str, Path], stopped: float) -> dict[int, list[tuple[float, float, str]]]:
-    """Per binding: (start, end, process) of every round any process logged before the
-    processes were stopped (``stopped``, epoch seconds). A round still open then ends at
-    infinity: it ran while every process was alive. Rounds that began after it are left
-    out: a stopped process can die mid-round, and another then rightly takes it over."""
-    open_rounds: dict[tuple[str, int], float] = {}
-    found: dict[int, list[tuple[float, float, str]]] = defaultdict(list)
-    for process, log in logs.items():
-        for match in ROUND.finditer(log.read_text(errors="replace")):
-            binding, what, at = int(match.group(1)), match.group(2), float(match.group(4))
-            if what == "started" and at >= stopped:
-                continue
-            if what == "started":
-                assert (process, binding) not in open_rounds, f"{process} started {binding} twice"
-                open_rounds[(process, binding)] = at
-            elif (process, binding) in open_rounds:
-                found[binding].append((open_rounds.pop((process, binding)), at, process))
-    for (process, binding), began in open_rounds.items():
-        found[binding].append((began, float("inf"), process))  # still running when stopped
-    return found
 
 
 def sync(url: str, user: str, token: str = "") -> tuple[str, set[str]]:
@@ -259,15 +225,5 @@ def test_two_serves_and_four_workers_on_one_mariadb(tmp_path, google_emulator, m
         assert len(summaries) == len(set(summaries)) == PUTS, summaries
     logs = {name: log for name, (_, log) in processes.items()}
     found = rounds(logs, stopped)
-    by_process: dict[str, int] = defaultdict(int)
-    for binding, spans in found.items():
-        spans.sort()
-        for (start_a, end_a, who_a), (start_b, _, who_b) in zip(spans, spans[1:], strict=False):
-            assert end_a <= start_b, (
-                f"binding {binding}: a round by {who_b} began at {start_b:.6f} while {who_a}'s "
-                f"round ({start_a:.6f}..{end_a:.6f}) ran"
-            )
-        for _, _, who in spans:
-            by_process[who] += 1
+    never_twice_at_once(found)
     assert len(found) == USERS, sorted(found)
-    print(f"rounds per process: {dict(by_process)}; rounds in all: {sum(by_process.values())}")

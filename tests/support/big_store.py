@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support.cli import bridge
+from tests.support.google_toml import google_binding
 
 USERS = ("alice", "bob")  # each with a Google binding
 CRM_ONLY = "carol"  # no binding: the meetings past the synced ones are hers
@@ -22,17 +23,8 @@ def config_text(db_url: str, google, extra: str = "") -> str:
 login = "{login}"
 email = "{login}@example.com"
 display_name = "{login.title()} Ångström 😀"
-
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "secret"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
 """
+        + google_binding(google)
         for login in USERS
     )
     users += f"""

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.google_toml import google_binding
+
 
 def bridge(
     *args: str, cwd: Path, stdin: str = "", timeout: float = 120
@@ -48,17 +50,7 @@ url = "{db_url}"
 login = "alice"
 email = "alice@example.com"
 
-[[users.bindings]]
-name = "{name}"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "{client_secret}"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-{backend}
-{rules}
+{google_binding(google, name=name, client_secret=client_secret, backend=backend, rules=rules)}
 """
     )
     return path

@@ -15,6 +15,7 @@ from bridge.secret_keys import load_keyring
 from bridge.store import binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.wiring import open_store
+from tests.support import google_toml
 from tests.support import server as support
 from tests.support.http import request
 
@@ -22,19 +23,9 @@ CLIENT_SECRET = "client-secret-4f7a9c2e"
 
 
 def google_binding(google: Any, *, backend: str = "", rules: str = "") -> str:
-    return f"""
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "{CLIENT_SECRET}"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-{backend}
-{rules}
-"""
+    return google_toml.google_binding(
+        google, client_secret=CLIENT_SECRET, backend=backend, rules=rules
+    )
 
 
 @dataclass
