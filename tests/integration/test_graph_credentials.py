@@ -12,7 +12,6 @@ SQLite and MariaDB where a store is involved.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ from cryptography.hazmat.primitives import serialization
 
 from bridge.backends.base import RemoteEvent
 from bridge.backends.graph import auth
-from bridge.backends.graph.authorize import authorize
 from bridge.backends.graph.backend import GraphBackend
 from bridge.backends.graph.settings import graph_settings
 from bridge.backends.kinds import BindingSpec
@@ -33,20 +31,22 @@ from bridge.sync.rules import SyncRules
 from bridge.sync.scheduler import Scheduler, Timing
 from bridge.wiring import BackendMaker
 from tests.emulators.graph import GraphEmulator
+from tests.support.graph_delegated import (
+    ALICE,
+    TENANT,
+    contoso,
+    delegated_settings,
+    device_sign_in,
+)
 from tests.support.sync_world import _make
 from tests.unit.test_graph_emulator_auth import make_certificate
 
-TENANT = "contoso.example"
-ALICE = f"alice@{TENANT}"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
 def graph() -> Iterator[GraphEmulator]:
-    with GraphEmulator() as g:
-        tenant = g.add_tenant(TENANT)
-        g.add_app(tenant, "public-app", public=True)
-        g.add_mailbox(ALICE, tenant)
+    with contoso() as g:
         yield g
 
 
@@ -117,28 +117,6 @@ def test_a_certificate_the_app_does_not_have_is_refused_in_words(
 # --- delegated: rotated refresh tokens ------------------------------------------------------
 
 
-def _device_sign_in(g: GraphEmulator) -> str:
-    g.device_interval = 1
-    config = {"tenant": TENANT, "client_id": "public-app", "authority_host": g.url}
-
-    def show(message: str) -> None:
-        code = next(w.strip(".,") for w in message.split() if w.isupper() and len(w) >= 6)
-        threading.Timer(0.2, g.approve_device, (code, ALICE)).start()
-
-    return authorize(config, show)["refresh_token"]
-
-
-def _delegated_settings(g: GraphEmulator) -> dict:
-    return {
-        "tenant": TENANT,
-        "client_id": "public-app",
-        "mailbox": ALICE,
-        "authority_host": g.url,
-        "graph_url": g.graph_url,
-        "max_retries": 1,
-    }
-
-
 def _scheduler(store, keyring) -> Scheduler:
     return Scheduler(
         store, BackendMaker(keyring), lambda row: SyncRules(), timing=Timing(), keyring=keyring
@@ -148,11 +126,11 @@ def _scheduler(store, keyring) -> Scheduler:
 def test_a_rotated_refresh_token_is_stored_and_used_after_a_restart(
     graph, db_url, monkeypatch
 ) -> None:
-    first = _device_sign_in(graph)
+    first = device_sign_in(graph)
     graph.rotate_refresh_tokens = True
     monkeypatch.setattr(auth, "_APPS", {})
     store, binding_id, keyring = _make(
-        db_url, "graph", _delegated_settings(graph), {"refresh_token": first}, None
+        db_url, "graph", delegated_settings(graph), {"refresh_token": first}, None
     )
 
     def stored() -> str:
@@ -183,9 +161,7 @@ def test_a_rotated_refresh_token_is_stored_and_used_after_a_restart(
 
         # The old one is refused by the emulator: a binding still holding it cannot sign in.
         monkeypatch.setattr(auth, "_APPS", {})
-        spec = BindingSpec(
-            1, "alice", "graph", _delegated_settings(graph), {"refresh_token": first}
-        )
+        spec = BindingSpec(1, "alice", "graph", delegated_settings(graph), {"refresh_token": first})
         stale = GraphBackend(graph_settings(spec))
         problem = stale.check()
         assert problem is not None and "refused" in problem
@@ -195,10 +171,10 @@ def test_a_rotated_refresh_token_is_stored_and_used_after_a_restart(
 
 
 def test_without_rotation_nothing_is_rewritten(graph, db_url, monkeypatch) -> None:
-    first = _device_sign_in(graph)
+    first = device_sign_in(graph)
     monkeypatch.setattr(auth, "_APPS", {})
     store, binding_id, keyring = _make(
-        db_url, "graph", _delegated_settings(graph), {"refresh_token": first}, None
+        db_url, "graph", delegated_settings(graph), {"refresh_token": first}, None
     )
     try:
         row = store.read(lambda c: binding_store.get(c, binding_id))

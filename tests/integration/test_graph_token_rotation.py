@@ -23,33 +23,24 @@ from bridge.store import bindings as binding_store
 from bridge.sync.stored_secret import StoredSecret
 from bridge.wiring import BackendMaker
 from tests.emulators.graph import GraphEmulator
-from tests.integration.test_graph_credentials import (
-    _delegated_settings,
-    _device_sign_in,
-)
+from tests.support.graph_delegated import ALICE, contoso, delegated_settings, device_sign_in
 from tests.support.sync_world import _make
-
-TENANT = "contoso.example"
-ALICE = f"alice@{TENANT}"
 
 
 @pytest.fixture
 def graph() -> Iterator[GraphEmulator]:
-    with GraphEmulator() as g:
-        tenant = g.add_tenant(TENANT)
-        g.add_app(tenant, "public-app", public=True)
-        g.add_mailbox(ALICE, tenant)
+    with contoso() as g:
         yield g
 
 
 @pytest.fixture
 def bound(graph, db_url, monkeypatch):
     """(store, binding id, keyring, the first refresh token), rotation strict."""
-    first = _device_sign_in(graph)
+    first = device_sign_in(graph)
     graph.rotate_refresh_tokens = True
     monkeypatch.setattr(auth, "_APPS", {})
     store, binding_id, keyring = _make(
-        db_url, "graph", _delegated_settings(graph), {"refresh_token": first}, None
+        db_url, "graph", delegated_settings(graph), {"refresh_token": first}, None
     )
     try:
         yield store, binding_id, keyring, first
