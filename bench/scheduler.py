@@ -52,6 +52,7 @@ from bridge.sync.rules import SyncRules
 from bridge.sync.scheduler import Scheduler, Timing
 from bridge.wiring import BackendMaker
 from tests.emulators.google_calendar import GoogleEmulator
+from tests.support.google_toml import google_settings
 
 POLL_SECONDS = 60  # the default [sync] poll_seconds
 TICK_SECONDS = 1.0  # run_forever's default tick: an empty pass this often
@@ -78,15 +79,7 @@ def fleet(store: Store, google: GoogleEmulator, count: int) -> list[int]:
     keyring = Keyring.generate()
     logins = [f"user{u:04d}" for u in range((count + PER_USER - 1) // PER_USER)]
     tokens = [google.add_user(f"g{i:05d}@example.com").refresh_token for i in range(count)]
-    settings = {
-        "calendar_id": "primary",
-        "api_endpoint": google.api_endpoint,
-        "batch_uri": google.batch_uri,
-        "token_uri": google.token_uri,
-        "client_id": "client-id",
-        "client_secret": "secret",
-        "requests_per_second": 1000,
-    }
+    settings = google_settings(google)
     records = [
         binding_store.BindingRecord(logins[i // PER_USER], f"g{i % PER_USER}", "google", settings)
         for i in range(count)

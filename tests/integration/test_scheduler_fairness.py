@@ -23,6 +23,7 @@ from bridge.store.schema import bindings
 from bridge.sync.rules import SyncRules
 from bridge.sync.scheduler import Scheduler, Timing
 from bridge.wiring import BackendMaker
+from tests.support.google_toml import google_settings
 
 CALENDAR = "shared@example.com"
 HOUR = 3600
@@ -37,17 +38,7 @@ class Fleet:
         self.keyring = Keyring.generate()
         self.google = google
         token = google.add_user(CALENDAR).refresh_token
-        settings = {
-            "calendar_id": "primary",
-            "api_endpoint": google.api_endpoint,
-            "batch_uri": google.batch_uri,
-            "token_uri": google.token_uri,
-            "client_id": "client-id",
-            "client_secret": "secret",
-            "requests_per_second": 1000,
-            "backoff_base": 0.01,
-            "max_retries": 0,
-        }
+        settings = google_settings(google, max_retries=0)
         logins = [f"user{u}" for u in range(5)]
         records = [
             binding_store.BindingRecord(

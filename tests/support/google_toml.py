@@ -28,3 +28,20 @@ token_uri = "{google.token_uri}"
 {backend}
 {rules}
 """
+
+
+def google_settings(google: Any, **changes: Any) -> dict[str, Any]:
+    """A Google binding's backend settings reaching ``google`` (the emulator), unpaced
+    (tests and benches measure the bridge, not the default 5 requests a second), with
+    ``changes`` applied."""
+    return {
+        "calendar_id": "primary",
+        "api_endpoint": google.api_endpoint,
+        "batch_uri": google.batch_uri,
+        "token_uri": google.token_uri,
+        "client_id": "client-id",
+        "client_secret": "secret",
+        "requests_per_second": 1000,
+        "backoff_base": 0.01,
+        **changes,
+    }

@@ -22,6 +22,7 @@ from bridge.store.schema import links, meetings
 from bridge.sync.engine import Engine, RoundReport
 from bridge.sync.rules import SyncRules
 from bridge.wiring import BackendMaker
+from tests.support.google_toml import google_settings
 
 USERS = [
     user_store.UserRecord("alice", "alice@example.com", "Alice"),
@@ -130,17 +131,7 @@ def _make(
 def make_world(db_url: str, google, rules: SyncRules | None = None, **backend) -> World:
     """``backend``: Google settings to change (e.g. max_retries, timeout)."""
     user = google.add_user(CALENDAR)
-    settings = {
-        "calendar_id": "primary",
-        "api_endpoint": google.api_endpoint,
-        "batch_uri": google.batch_uri,
-        "token_uri": google.token_uri,
-        "client_id": "client-id",
-        "client_secret": "secret",
-        "requests_per_second": 1000,
-        "backoff_base": 0.01,
-        **backend,
-    }
+    settings = google_settings(google, **backend)
     secret = {"refresh_token": user.refresh_token}
     store, binding_id, keyring = _make(db_url, "google", settings, secret, rules)
     return World(store, google, binding_id, rules or SyncRules(), keyring, BackendMaker(keyring))
