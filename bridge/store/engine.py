@@ -2,7 +2,11 @@
 
 Write transactions are explicit: on SQLite they start with BEGIN IMMEDIATE, so two
 writers queue on the database lock instead of failing on a lock upgrade; transient
-lock conflicts (SQLITE_BUSY, InnoDB deadlocks and lock-wait time-outs) are retried.
+lock conflicts (SQLITE_BUSY, InnoDB deadlocks and lock-wait time-outs) are retried, and so
+is a lost race to insert the same new key (MariaDB's duplicate-key error 1062: two writers
+that lock different calendars created the same meeting UID or collection path at once;
+run again, the transaction finds the row the winner committed and decides as if it had
+come second, as SQLite's single writer makes it).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import (
     retry,
     retry_if_exception,
@@ -28,6 +32,7 @@ T = TypeVar("T")
 
 WRITE_OPTION = "bridge_write"
 _MYSQL_TRANSIENT = {1205, 1213}  # lock wait timeout, deadlock
+_MYSQL_DUPLICATE_KEY = 1062
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -106,13 +111,20 @@ def is_transient(error: BaseException | None) -> bool:
 
 
 def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, IntegrityError):
+        return _code(error) == _MYSQL_DUPLICATE_KEY
     if not isinstance(error, OperationalError):
         return False
     orig = error.orig
-    code = orig.args[0] if orig is not None and orig.args else None
+    code = _code(error)
     if code in _MYSQL_TRANSIENT:
         return True
     return "database is locked" in str(orig) or "database table is locked" in str(orig)
+
+
+def _code(error: IntegrityError | OperationalError) -> object:
+    orig = error.orig
+    return orig.args[0] if orig is not None and orig.args else None
 
 
 _transient_retry = retry(
