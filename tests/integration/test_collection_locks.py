@@ -48,28 +48,26 @@ def storage(db_url: str, tmp_path: Path):
     store.dispose()
 
 
+def _upload(storage, login: str, uid: str) -> None:
+    collection = next(iter(storage.discover(f"/{login}/meetings/")))
+    item = radicale_item.Item(
+        collection_path=collection.path,
+        vobject_item=radicale_item.read_components(vevent(uid))[0],
+    )
+    item.prepare()
+    collection.upload(f"{uid}.ics", item)
+
+
 def put(storage, login: str, uid: str) -> None:
     """A PUT of a one-person meeting into ``login``'s calendar, as Radicale makes it."""
     with storage.acquire_lock("w", login):
-        collection = next(iter(storage.discover(f"/{login}/meetings/")))
-        item = radicale_item.Item(
-            collection_path=collection.path,
-            vobject_item=radicale_item.read_components(vevent(uid))[0],
-        )
-        item.prepare()
-        collection.upload(f"{uid}.ics", item)
+        _upload(storage, login, uid)
 
 
 def slow_put(storage, login: str, uid: str, holding: threading.Event, go: threading.Event):
     """A PUT that keeps its transaction (and so its locks) open until ``go``."""
     with storage.acquire_lock("w", login):
-        collection = next(iter(storage.discover(f"/{login}/meetings/")))
-        item = radicale_item.Item(
-            collection_path=collection.path,
-            vobject_item=radicale_item.read_components(vevent(uid))[0],
-        )
-        item.prepare()
-        collection.upload(f"{uid}.ics", item)
+        _upload(storage, login, uid)
         holding.set()
         assert go.wait(60)
 
