@@ -39,7 +39,7 @@ from bridge.config.invite import DEFAULT_TEMPLATE, LANGUAGES, InviteSettings
 from bridge.invite_copy import ExternalView, external_view, invite_copy, merge_fields
 from bridge.invite_drift import Difference, differences
 from bridge.invite_render import TemplateProblem, render
-from bridge.meeting_service import load_meeting
+from bridge.meeting_service import load_meeting, stored_overrides
 from bridge.model import Meeting
 from bridge.store import Store
 from bridge.store import bindings as binding_store
@@ -161,7 +161,11 @@ class Invites:
         name = user_store.display_name_of(conn, meeting.organiser) or ""
         user_emails = set(user_store.login_by_email(conn))
         view = external_view(
-            meeting, RemoteAttendee(email, name), user_emails, self.settings.internal_domains
+            meeting,
+            RemoteAttendee(email, name),
+            user_emails,
+            self.settings.internal_domains,
+            stored_overrides(row),
         )
         return _Context(meeting, binding, view)
 
@@ -173,20 +177,6 @@ class Invites:
                 409, "organiser", f"the organiser {login!r} has no calendar binding to invite from"
             )
         return live[0]
-
-    @staticmethod
-    def _carried_whole(meeting: Meeting) -> None:
-        """The copy carries a series by its rule alone: a series with moved or changed
-        occurrences would reach the guests at the wrong times, so it is refused by name."""
-        changed = meeting.recurrence.overrides if meeting.recurrence else []
-        if changed:
-            raise InviteError(
-                409,
-                "recurrence",
-                f"the series has {len(changed)} moved or changed occurrence(s) "
-                f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); an invite "
-                "carries the series by its rule alone, so guests would get wrong times",
-            )
 
     def _render(self, view: ExternalView, template: str, language: str) -> str:
         if language not in LANGUAGES:
@@ -222,15 +212,13 @@ class Invites:
 
     def _prepared(self, uid: str, template: str, language: str) -> tuple[_Context, str, str, str]:
         """The meeting's context, the template and language chosen and the rendered text;
-        refused (naming the field) when the template fails, nobody is external or the series
-        cannot be carried whole."""
+        refused (naming the field) when the template fails or nobody is external."""
         ctx = self.store.read(lambda c: self._context(c, uid))
         template = template or DEFAULT_TEMPLATE
         language = language or self.settings.default_language
         description = self._render(ctx.view, template, language)
         if not ctx.view.attendees:
             raise InviteError(409, "attendees", "the meeting has no external participants")
-        self._carried_whole(ctx.meeting)
         return ctx, template, language, description
 
     def preview(self, uid: str, *, template: str = "", language: str = "") -> Preview:
@@ -356,7 +344,6 @@ class Invites:
             raise InviteError(
                 409, "attendees", "the meeting has no external participants left: cancel instead"
             )
-        self._carried_whole(ctx.meeting)
         sequence = invite.sequence + 1
         copy = invite_copy(
             ctx.view, description, sequence=sequence, uid=copy_uid(invite.idempotency_key)

@@ -312,6 +312,9 @@ class InviteCopy:
     (``description`` is the rendered invitation template), no internal attendees.
     ``attendees`` are the external participants only; ``organiser`` is the binding's owner.
     ``sequence`` is the iCalendar SEQUENCE (0 at first send, +1 on every sent update).
+    A series' excluded dates are EXDATE lines of ``recurrence``; ``overrides`` are its
+    moved or changed occurrences (times, subject, location; their description is the
+    rendered invitation text, never the CRM's).
     """
 
     subject: str
@@ -326,10 +329,12 @@ class InviteCopy:
     recurrence: tuple[str, ...] = ()
     sequence: int = 0
     uid: str = ""
+    overrides: tuple[RemoteOverride, ...] = ()
 
     def as_event(self) -> RemoteEvent:
         """The copy's content as a RemoteEvent (busy, not private, marked as the invite
-        copy, no CRM id, no attendees) for a backend's wire module to write."""
+        copy, no CRM id, no attendees; a series with its EXDATE lines and overrides) for a
+        backend's wire module and series writer to write."""
         return RemoteEvent(
             remote_id="",
             start=self.start,
@@ -341,6 +346,7 @@ class InviteCopy:
             all_day=self.all_day,
             timezone=self.timezone or "UTC",
             recurrence=self.recurrence,
+            overrides=self.overrides if self.recurrence else (),
         )
 
 

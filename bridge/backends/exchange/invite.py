@@ -8,6 +8,10 @@
 - update: UpdateItem of the same fields and attendees, ``SendMeetingInvitationsOrCancellations``
   SendToAllAndSaveCopy (everyone gets the update; removed attendees a cancellation) or
   SendToNone; ConflictResolution NeverOverwrite on the ChangeKey given.
+- a series' exceptions: after CreateItem/UpdateItem of the series, each excluded occurrence is
+  deleted and each moved one updated (series.py, by instance index), with the same Send*
+  choice as the copy: guests get a cancellation or an update per occurrence, as when the
+  organiser edits the series in Outlook.
 - cancel: DeleteItem (to Deleted Items, as Outlook's cancel does) with
   ``SendMeetingCancellations`` SendToAllAndSaveCopy or SendToNone.
 
@@ -31,9 +35,10 @@ from bridge.backends.base import (
     NotFound,
     PreconditionFailed,
     Rejected,
+    RemoteEvent,
     SentInvite,
 )
-from bridge.backends.exchange import wire
+from bridge.backends.exchange import series, wire
 from bridge.backends.exchange.session import mapped
 from bridge.backends.microsoft_tags import INVITE_COPY_VALUE
 
@@ -77,8 +82,6 @@ class ExchangeInvites:
             raise Rejected("EWS invite: no external participant to invite")
         event = copy.as_event()
         try:
-            if wire.exdates(event):
-                raise ValueError("an invitation to a series with excluded dates")
             values = wire.item_fields(event)
         except ValueError as error:
             raise Rejected(f"EWS cannot hold this invitation: {error}") from None
@@ -134,8 +137,25 @@ class ExchangeInvites:
             send_meeting_invitations=mode,
         )))  # fmt: skip
         answer = self._answers("CreateItem", made)[0]
-        backend.listing.wrote(answer.id, answer.changekey, created=True)
-        return SentInvite(answer.id, answer.changekey, mailed=send)
+        changekey = answer.changekey
+        event = copy.as_event()
+        if wire.rule_of(event) and (event.overrides or wire.exdates(event)):
+            master = CalendarItem(account=backend.account, folder=backend.folder, id=answer.id)
+            self._occurrences(master, event, series.Exceptions(frozenset(), {}), mode)
+            changekey = backend._changekey(answer.id)
+        backend.listing.wrote(answer.id, changekey, created=True)
+        return SentInvite(answer.id, changekey, mailed=send)
+
+    def _occurrences(
+        self, master: CalendarItem, event: RemoteEvent, now: series.Exceptions, mode: str
+    ) -> None:
+        """Delete the excluded occurrences and update the moved ones (series.py, as sync
+        writes them) with the copy's Send* choice: guests get a cancellation or an update
+        per occurrence, as when the organiser edits the series in Outlook."""
+        try:
+            series.apply(self._call, master, event, now, self.backend.folder, send=mode)
+        except ValueError as error:
+            raise Rejected(f"EWS cannot hold this invitation: {error}") from None
 
     def update_invite(
         self, remote_id: str, copy: InviteCopy, *, send: bool, etag: str
@@ -156,6 +176,22 @@ class ExchangeInvites:
             send_meeting_invitations_or_cancellations=mode,
         )))  # fmt: skip
         self._answers("UpdateItem", answers)
+        event = copy.as_event()
+        if wire.rule_of(event):
+            master = backend._read(remote_id)
+            if master is None:
+                raise NotFound(f"EWS GetItem: invite copy {remote_id} is gone")
+            now = series.held(backend._events([master])[0])
+            if series.needs_reset(event, now):  # an excluded date back: the rule again
+                item = CalendarItem(account=backend.account, folder=backend.folder, **values)
+                item._id = ItemId(remote_id, None)
+                again = self._call("UpdateItem", lambda: list(backend.account.bulk_update(
+                    items=[(item, ["recurrence"])], conflict_resolution="AlwaysOverwrite",
+                    send_meeting_invitations_or_cancellations=mode,
+                )))  # fmt: skip
+                self._answers("UpdateItem", again)
+                now = series.Exceptions(frozenset(), {})
+            self._occurrences(master, event, now, mode)
         changekey = backend._changekey(remote_id)
         backend.listing.wrote(remote_id, changekey)
         return SentInvite(remote_id, changekey, mailed=send)
