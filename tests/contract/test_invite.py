@@ -463,6 +463,10 @@ def test_a_series_with_an_excluded_date_and_moved_occurrences(contract_world, in
     updated = invites.update(UID, send=send)
     assert updated.sequence == 1 and not updated.out_of_date
     assert driver.invite_writes(state.remote_id) > writes
+    if send:  # the update (and, where the service mails per occurrence, its own) went out
+        assert len(driver.mailed()) > len(mailed), "a sent update mailed nobody"
+    else:
+        assert driver.mailed() == mailed, "an unsent update mailed someone"
     assert_series(driver, state.remote_id, start, excluded=excluded, moved=later)
 
     cancelled = invites.cancel(UID, send=send)
