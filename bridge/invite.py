@@ -76,6 +76,10 @@ class Preview:
     attendees: tuple[RemoteAttendee, ...]
     description: str
     abilities: InviteAbilities
+    #: The series' recurrence lines (RRULE, EXDATE, RDATE) and its moved or changed
+    #: occurrences as guests get them (``ExternalOccurrence.fields()``); empty for one event.
+    recurrence: tuple[str, ...] = ()
+    occurrences: tuple[dict[str, Any], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +99,8 @@ class Preview:
             "can_send": self.abilities.can_send,
             "can_hold_unsent": self.abilities.can_hold_unsent,
             "note": self.abilities.note,
+            "recurrence": list(self.recurrence),
+            "occurrences": list(self.occurrences),
         }
 
 
@@ -242,6 +248,8 @@ class Invites:
             ctx.view.attendees,
             description,
             abilities,
+            ctx.view.recurrence,
+            tuple(o.fields() for o in ctx.view.overrides),
         )
 
     def state(self, uid: str) -> InviteState:

@@ -431,6 +431,12 @@ def test_a_series_with_an_excluded_date_and_moved_occurrences(contract_world, in
     moved = {start + 2 * WEEK: start + 2 * WEEK + timedelta(hours=3)}
     crm_series(world, start, excluded=excluded, moved=moved)
     world.round()
+    preview = invites.preview(UID)
+    assert f"EXDATE:{(start + WEEK).strftime('%Y%m%dT%H%M%SZ')}" in preview.recurrence
+    assert [(o["recurrence_id"], o["start"]) for o in preview.occurrences] == [
+        ((start + 2 * WEEK).isoformat(), (start + 2 * WEEK + timedelta(hours=3)).isoformat())
+    ]
+    assert DESCRIPTION not in repr(preview.as_json())
     send = send_allowed(world)
     state = invites.send(UID, send=send)
     assert state.state in ("sent", "held") and not state.out_of_date

@@ -287,3 +287,27 @@ def test_templates_beside_the_config_file_are_the_default(tmp_path, templates):
     assert load_config(write(tmp_path, "")).invite.templates_dir == tmp_path / "templates"
     shutil.rmtree(tmp_path / "templates")
     assert load_config(write(tmp_path, "")).invite.templates_dir == BUNDLED_TEMPLATES
+
+
+def test_the_cli_preview_prints_the_series_and_its_moved_occurrences(capsys):
+    from bridge.backends.base import InviteAbilities
+    from bridge.cli_invite import _print_preview
+    from bridge.invite import Preview
+
+    m, overrides = series(exdates=[START + WEEK], overrides=[moved(2, 3)])
+    v = series_view(m, overrides)
+    fields = v.fields()
+    preview = Preview(
+        "crm-1", "google", "default", "en", v.subject, fields["start"], fields["end"],
+        v.all_day, v.timezone, v.location, v.organiser, v.attendees, "Hello\n",
+        InviteAbilities(True, True), v.recurrence, tuple(o.fields() for o in v.overrides),
+    )  # fmt: skip
+    _print_preview(preview)
+    out = capsys.readouterr().out
+    assert "repeats:   EXDATE:20261210T090000Z" in out
+    assert (
+        "moved:     2026-12-17T09:00:00+00:00 -> 2026-12-17T12:00:00+00:00 – "
+        "2026-12-17T13:00:00+00:00: Review (moved) at Room 2"
+    ) in out
+    assert "SECRET" not in out
+    assert preview.as_json()["occurrences"] == [o.fields() for o in v.overrides]
