@@ -500,3 +500,25 @@ def test_an_update_excludes_a_date_and_moves_an_occurrence_back(contract_world, 
     invites.update(UID, send=send)
     assert not invites.state(UID).out_of_date
     assert_series(driver, state.remote_id, start, excluded=excluded, moved={})
+
+
+def test_a_failed_occurrence_write_is_finished_by_the_next_send(contract_world, invites):
+    """The series is created, then its moved occurrence written apart (CalDAV's one PUT
+    carries both, so there the create itself fails): that write refused leaves the invite
+    pending, and the next send, with the same key, makes no second copy and finishes it."""
+    world, driver = contract_world, contract_world.driver
+    start = series_start()
+    excluded = {start + WEEK}
+    moved = {start + 2 * WEEK: start + 2 * WEEK + timedelta(hours=3)}
+    crm_series(world, start, excluded=excluded, moved=moved)
+    world.round()
+    send = send_allowed(world)
+    driver.fail_next("create" if driver.kind == "caldav" else "update", 400)
+    with pytest.raises(InviteError) as failed:
+        invites.send(UID, send=send)
+    assert failed.value.status == 502 and invites.state(UID).state == "pending"
+    state = invites.send(UID, send=send)
+    assert state.state in ("sent", "held") and not state.out_of_date
+    copies = [e for e in driver.events() if e.crm_meeting_id != UID]
+    assert [e.remote_id for e in copies] == [state.remote_id]
+    assert_series(driver, state.remote_id, start, excluded=excluded, moved=moved)

@@ -122,7 +122,10 @@ class ExchangeInvites:
         values = self._fields(copy)
         tag = key_hash(idempotency_key)
         earlier = self._existing(tag)
-        if earlier is not None:  # an earlier attempt with this key made it
+        mode = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
+        if earlier is not None:  # an earlier attempt with this key made it (its occurrences
+            # perhaps not yet: they are brought to the copy, as an update does)
+            self._series(earlier.id, copy, values, mode)
             return SentInvite(earlier.id, self.backend._changekey(earlier.id), mailed=send)
         backend = self.backend
         item = CalendarItem(
@@ -131,7 +134,6 @@ class ExchangeInvites:
         )  # fmt: skip
         if copy.uid:  # the invite's own UID (never the meeting's); EWS keeps it for good
             item.uid = copy.uid
-        mode = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
         made = self._call("CreateItem", lambda: list(backend.account.bulk_create(
             folder=backend.folder, items=[item], message_disposition=SAVE_ONLY,
             send_meeting_invitations=mode,
@@ -157,6 +159,31 @@ class ExchangeInvites:
         except ValueError as error:
             raise Rejected(f"EWS cannot hold this invitation: {error}") from None
 
+    def _series(
+        self, remote_id: str, copy: InviteCopy, values: dict[str, object], mode: str
+    ) -> None:
+        """Bring the series ``remote_id``'s occurrences to the copy's, from what EWS holds
+        now; an excluded date brought back writes the rule again first (EWS drops every
+        exception then, so all are written afresh)."""
+        event = copy.as_event()
+        if not wire.rule_of(event):
+            return
+        backend = self.backend
+        master = backend._read(remote_id)
+        if master is None:
+            raise NotFound(f"EWS GetItem: invite copy {remote_id} is gone")
+        now = series.held(backend._events([master])[0])
+        if series.needs_reset(event, now):
+            item = CalendarItem(account=backend.account, folder=backend.folder, **values)
+            item._id = ItemId(remote_id, None)
+            again = self._call("UpdateItem", lambda: list(backend.account.bulk_update(
+                items=[(item, ["recurrence"])], conflict_resolution="AlwaysOverwrite",
+                send_meeting_invitations_or_cancellations=mode,
+            )))  # fmt: skip
+            self._answers("UpdateItem", again)
+            now = series.Exceptions(frozenset(), {})
+        self._occurrences(master, event, now, mode)
+
     def update_invite(
         self, remote_id: str, copy: InviteCopy, *, send: bool, etag: str
     ) -> SentInvite:
@@ -176,22 +203,7 @@ class ExchangeInvites:
             send_meeting_invitations_or_cancellations=mode,
         )))  # fmt: skip
         self._answers("UpdateItem", answers)
-        event = copy.as_event()
-        if wire.rule_of(event):
-            master = backend._read(remote_id)
-            if master is None:
-                raise NotFound(f"EWS GetItem: invite copy {remote_id} is gone")
-            now = series.held(backend._events([master])[0])
-            if series.needs_reset(event, now):  # an excluded date back: the rule again
-                item = CalendarItem(account=backend.account, folder=backend.folder, **values)
-                item._id = ItemId(remote_id, None)
-                again = self._call("UpdateItem", lambda: list(backend.account.bulk_update(
-                    items=[(item, ["recurrence"])], conflict_resolution="AlwaysOverwrite",
-                    send_meeting_invitations_or_cancellations=mode,
-                )))  # fmt: skip
-                self._answers("UpdateItem", again)
-                now = series.Exceptions(frozenset(), {})
-            self._occurrences(master, event, now, mode)
+        self._series(remote_id, copy, values, mode)
         changekey = backend._changekey(remote_id)
         backend.listing.wrote(remote_id, changekey)
         return SentInvite(remote_id, changekey, mailed=send)
