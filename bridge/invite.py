@@ -30,8 +30,10 @@ from sqlalchemy import Connection, Row
 from bridge.backends.base import (
     Backend,
     BackendError,
+    CannotCarry,
     InviteAbilities,
     InviteCapability,
+    InviteCopy,
     NotFound,
     RemoteAttendee,
 )
@@ -209,6 +211,21 @@ class Invites:
             )
         return capability
 
+    @staticmethod
+    def _carried(cap: InviteCapability, copy: InviteCopy, binding: Row) -> None:
+        """409 naming the field when the organiser's calendar cannot hold ``copy`` (a series
+        with extra dates on Exchange or Graph, a rule Graph cannot express): asked before
+        anything is stored or written."""
+        try:
+            cap.check(copy)
+        except CannotCarry as refused:
+            raise InviteError(
+                409,
+                refused.field,
+                f"the {binding.kind} calendar of binding {binding.name!r} cannot hold this "
+                f"invitation: {refused.reason}",
+            ) from None
+
     def _with_backend(self, binding: Row, work: Callable[[InviteCapability], Any]) -> Any:
         backend = self.backend_for(binding)
         try:
@@ -231,7 +248,12 @@ class Invites:
         """What the external participants would receive; refused (naming the field) when
         the template fails or there is nobody external to invite."""
         ctx, template, language, description = self._prepared(uid, template, language)
-        abilities = self._with_backend(ctx.binding, lambda cap: cap.abilities())
+
+        def ask(cap: InviteCapability) -> InviteAbilities:
+            self._carried(cap, invite_copy(ctx.view, description, sequence=0, uid=""), ctx.binding)
+            return cap.abilities()
+
+        abilities = self._with_backend(ctx.binding, ask)
         fields = ctx.view.fields()
         return Preview(
             uid,
@@ -296,6 +318,7 @@ class Invites:
 
         def create(cap: InviteCapability) -> None:
             self._check_send(cap.abilities(), send)
+            self._carried(cap, invite_copy(view, description, sequence=0, uid=""), binding)
             try:  # a pending invite (a failed or concurrent send) keeps its key
                 invite = self.store.write(
                     lambda tx: invite_store.begin(
@@ -360,6 +383,7 @@ class Invites:
 
         def change(cap: InviteCapability) -> None:
             self._check_send(cap.abilities(), send)
+            self._carried(cap, copy, ctx.binding)
             try:
                 made = cap.update_invite(remote_id, copy, send=send, etag="")
             except NotFound as exc:

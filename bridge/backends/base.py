@@ -70,6 +70,17 @@ class Rejected(BackendError):
     whole binding (bridge.sync.plan_faults)."""
 
 
+class CannotCarry(Rejected):
+    """The service cannot hold an invite copy as it stands (a series it cannot express, an
+    organiser who is not the binding's mailbox, ...), found before anything is written:
+    ``field`` names the part of the copy, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class RemoteAttendee:
     email: str
@@ -381,6 +392,11 @@ class InviteCapability(Protocol):
 
     def abilities(self) -> InviteAbilities:
         """What this backend can do with an invite (see InviteAbilities)."""
+        ...
+
+    def check(self, copy: InviteCopy) -> None:
+        """CannotCarry, naming the field, when this service cannot hold ``copy`` (e.g. a
+        series with extra dates where the service has no RDATE); asks and writes nothing."""
         ...
 
     def create_invite(self, copy: InviteCopy, *, send: bool, idempotency_key: str) -> SentInvite:

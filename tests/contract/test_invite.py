@@ -522,3 +522,39 @@ def test_a_failed_occurrence_write_is_finished_by_the_next_send(contract_world, 
     copies = [e for e in driver.events() if e.crm_meeting_id != UID]
     assert [e.remote_id for e in copies] == [state.remote_id]
     assert_series(driver, state.remote_id, start, excluded=excluded, moved=moved)
+
+
+#: Kinds whose service has no extra dates of a series (RDATE): EWS and Graph patterns.
+NO_RDATE = {"exchange", "graph"}
+
+
+def test_a_series_with_an_extra_date_goes_out_or_is_refused_naming_the_recurrence(
+    contract_world, invites
+):
+    world, driver = contract_world, contract_world.driver
+    start = series_start()
+    extra = start + 2 * WEEK + timedelta(days=2)
+    meeting = crm_series(world, start, excluded=set(), moved={})
+    meeting.recurrence.rdates.append(extra)
+    world.store.write(
+        lambda tx: save_from_sync(
+            tx, meeting, href=f"{UID}.ics", horizon_days=400, max_occurrences=500
+        ),
+        origin="crm",
+    )
+    world.round()
+    writes = driver.write_count()
+    send = send_allowed(world)
+    if driver.kind in NO_RDATE:
+        for attempt in (lambda: invites.preview(UID), lambda: invites.send(UID, send=send)):
+            with pytest.raises(InviteError) as refused:
+                attempt()
+            assert refused.value.status == 409 and refused.value.field == "recurrence"
+            assert "RDATE" in refused.value.reason
+        assert driver.write_count() == writes and invites.state(UID).state == "none"
+    else:
+        assert any(line.startswith("RDATE") for line in invites.preview(UID).recurrence)
+        state = invites.send(UID, send=send)
+        occurrences = driver.invite_series(state.remote_id)["occurrences"]
+        assert occurrences[extra] == extra
+        assert len(occurrences) == 7

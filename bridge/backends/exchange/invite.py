@@ -30,6 +30,7 @@ from exchangelib.items import SAVE_ONLY, SEND_TO_ALL_AND_SAVE_COPY, SEND_TO_NONE
 from exchangelib.properties import Attendee, ItemId, Mailbox
 
 from bridge.backends.base import (
+    CannotCarry,
     InviteAbilities,
     InviteCopy,
     NotFound,
@@ -74,17 +75,18 @@ class ExchangeInvites:
     def _fields(self, copy: InviteCopy) -> dict[str, object]:
         owner = self.backend.settings.email
         if copy.organiser.email.strip().lower() != owner.strip().lower():
-            raise Rejected(
+            raise CannotCarry(
+                "organiser",
                 f"EWS invite: the organiser {copy.organiser.email!r} is not this binding's "
-                f"mailbox {owner!r}; an invitation goes out from the organiser's own calendar"
+                f"mailbox {owner!r}; an invitation goes out from the organiser's own calendar",
             )
         if not copy.attendees:
-            raise Rejected("EWS invite: no external participant to invite")
+            raise CannotCarry("attendees", "EWS invite: no external participant to invite")
         event = copy.as_event()
         try:
             values = wire.item_fields(event)
-        except ValueError as error:
-            raise Rejected(f"EWS cannot hold this invitation: {error}") from None
+        except ValueError as error:  # every one of these is about the series' rule
+            raise CannotCarry("recurrence", f"EWS cannot hold this series: {error}") from None
         people = [
             Attendee(mailbox=Mailbox(email_address=a.email, name=a.name or None))
             for a in copy.attendees
@@ -118,6 +120,9 @@ class ExchangeInvites:
         return found[0] if found else None
 
     # --- the capability -------------------------------------------------------------------
+    def check(self, copy: InviteCopy) -> None:
+        self._fields(copy)
+
     def create_invite(self, copy: InviteCopy, *, send: bool, idempotency_key: str) -> SentInvite:
         values = self._fields(copy)
         tag = key_hash(idempotency_key)

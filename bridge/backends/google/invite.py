@@ -70,6 +70,10 @@ class GoogleInvites:
     def abilities(self) -> InviteAbilities:
         return InviteAbilities(can_send=True, can_hold_unsent=True)
 
+    def check(self, copy: InviteCopy) -> None:
+        """Google holds every series the copy can carry (RRULE, EXDATE, RDATE, instances)."""
+        return None
+
     def _updates(self, send: bool) -> str:
         return "all" if send else "none"
 

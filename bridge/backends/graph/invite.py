@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.backends.base import (
+    CannotCarry,
     InviteAbilities,
     InviteCopy,
     PreconditionFailed,
@@ -63,20 +64,32 @@ class GraphInvites:
     def _body(self, copy: InviteCopy) -> dict[str, Any]:
         owner = self.backend.settings.mailbox
         if copy.organiser.email.strip().lower() != owner.strip().lower():
-            raise Rejected(
+            raise CannotCarry(
+                "organiser",
                 f"Microsoft Graph invite: the organiser {copy.organiser.email!r} is not this "
                 f"binding's mailbox {owner!r}; an invitation goes out from the organiser's own "
-                "calendar"
+                "calendar",
             )
         if not copy.attendees:
-            raise Rejected("Microsoft Graph invite: no external participant to invite")
+            raise CannotCarry(
+                "attendees", "Microsoft Graph invite: no external participant to invite"
+            )
         event = copy.as_event()
-        body = wire.event_body(event, rule=rule_of(event))
+        try:
+            rule = rule_of(event)
+        except Rejected as error:  # RDATE, several rules, a rule Graph cannot say
+            why = str(error).partition("; not synced")[0]
+            reason = f"Microsoft Graph cannot hold this series: {why}"
+            raise CannotCarry("recurrence", reason) from None
+        body = wire.event_body(event, rule=rule)
         body["attendees"] = [
             {"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"}
             for a in copy.attendees
         ]
         return body
+
+    def check(self, copy: InviteCopy) -> None:
+        self._body(copy)
 
     def _held(self, remote_id: str) -> dict[str, Any]:
         """The invite copy as Graph holds it (etag, tag); NotFound, or Rejected when it is
