@@ -1,7 +1,8 @@
 """What the external copy of a meeting carries, decided from the meeting and the config.
 
-``ExternalView`` is every external-facing field of a meeting (subject, time, recurrence,
-location, organiser, external attendees), the one thing the Invite action sends and
+``ExternalView`` is every external-facing field of a meeting (subject, time, recurrence
+with its excluded dates, moved or changed occurrences, location, organiser, external
+attendees), the one thing the Invite action sends and
 compares (its ``fields()`` are stored with the invite; bridge.invite_drift compares them).
 Who is external: a participant whose address is neither a configured user's nor at one
 of ``[invite] internal_domains``. Internal notes, the CRM description, internal
