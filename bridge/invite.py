@@ -382,8 +382,18 @@ class Invites:
         remote_id = invite.remote_id or ""
 
         def change(cap: InviteCapability) -> None:
-            self._check_send(cap.abilities(), send)
+            abilities = cap.abilities()
+            self._check_send(abilities, send)
             self._carried(cap, copy, ctx.binding)
+            back = _excluded(invite.sent_fields) - _excluded(ctx.view.fields())
+            if back and not abilities.restores_occurrences:
+                raise InviteError(
+                    409,
+                    "recurrence",
+                    f"the guests were sent a cancellation of {', '.join(sorted(back))}; the "
+                    f"{ctx.binding.kind} calendar cannot bring an occurrence back: cancel the "
+                    "invite and send it again",
+                )
             try:
                 made = cap.update_invite(remote_id, copy, send=send, etag="")
             except NotFound as exc:
@@ -446,6 +456,12 @@ class Invites:
         if self.store.read(lambda c: meeting_store.by_uid(c, uid)) is None:
             return InviteState(uid, invite_store.CANCELLED, remote_id, invite.sequence)
         return self.state(uid)
+
+
+def _excluded(fields: dict[str, Any]) -> set[str]:
+    """The excluded dates (EXDATE values) among stored or current view fields."""
+    lines = fields.get("recurrence") or []
+    return {line.partition(":")[2] for line in lines if line.startswith("EXDATE")}
 
 
 def copy_uid(idempotency_key: str) -> str:

@@ -378,11 +378,15 @@ class InviteAbilities:
     ``can_send``: it can make the service mail the attendees. ``can_hold_unsent``: it can
     create the copy without mailing anyone (``send=False``), for the organiser to send it from
     their calendar. ``note``: in words, why something is not possible (shown in the preview).
+    ``restores_occurrences``: an update can bring back an occurrence the copy excluded (and
+    its guests were sent a cancellation of); EWS and Graph cannot, so such an update is
+    refused there (cancel the invite and send it again).
     """
 
     can_send: bool
     can_hold_unsent: bool
     note: str = ""
+    restores_occurrences: bool = True
 
 
 class InviteCapability(Protocol):

@@ -501,6 +501,24 @@ def test_an_update_excludes_a_date_and_moves_an_occurrence_back(contract_world, 
     assert not invites.state(UID).out_of_date
     assert_series(driver, state.remote_id, start, excluded=excluded, moved={})
 
+    # The excluded date comes back: its guests were sent a cancellation of it. Where the
+    # service can bring an occurrence back the update does; elsewhere it is refused by name.
+    crm_series(world, start, excluded=set(), moved={})
+    world.round()
+    if abilities(world).restores_occurrences:
+        invites.update(UID, send=send)
+        assert not invites.state(UID).out_of_date
+        assert_series(driver, state.remote_id, start, excluded=set(), moved={})
+    else:
+        writes = driver.invite_writes(state.remote_id)
+        with pytest.raises(InviteError) as refused:
+            invites.update(UID, send=send)
+        assert refused.value.status == 409 and refused.value.field == "recurrence"
+        assert (start + 4 * WEEK).strftime("%Y%m%dT%H%M%SZ") in refused.value.reason
+        assert driver.invite_writes(state.remote_id) == writes
+        assert invites.state(UID).out_of_date
+        assert_series(driver, state.remote_id, start, excluded=excluded, moved={})
+
 
 def test_a_failed_occurrence_write_is_finished_by_the_next_send(contract_world, invites):
     """The series is created, then its moved occurrence written apart (CalDAV's one PUT

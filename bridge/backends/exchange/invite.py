@@ -67,6 +67,7 @@ class ExchangeInvites:
         return InviteAbilities(
             can_send=True,
             can_hold_unsent=True,
+            restores_occurrences=False,
             note="Exchange can hold the copy unsent (SendToNone): the organiser sends it "
             "from Outlook.",
         )
@@ -130,7 +131,7 @@ class ExchangeInvites:
         mode = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
         if earlier is not None:  # an earlier attempt with this key made it (its occurrences
             # perhaps not yet: they are brought to the copy, as an update does)
-            self._series(earlier.id, copy, values, mode)
+            self._series(earlier.id, copy, mode)
             return SentInvite(earlier.id, self.backend._changekey(earlier.id), mailed=send)
         backend = self.backend
         item = CalendarItem(
@@ -164,12 +165,11 @@ class ExchangeInvites:
         except ValueError as error:
             raise Rejected(f"EWS cannot hold this invitation: {error}") from None
 
-    def _series(
-        self, remote_id: str, copy: InviteCopy, values: dict[str, object], mode: str
-    ) -> None:
+    def _series(self, remote_id: str, copy: InviteCopy, mode: str) -> None:
         """Bring the series ``remote_id``'s occurrences to the copy's, from what EWS holds
-        now; an excluded date brought back writes the rule again first (EWS drops every
-        exception then, so all are written afresh)."""
+        now. An occurrence deleted (its guests sent a cancellation) is not brought back:
+        ``abilities().restores_occurrences`` is false, so the Invite action refuses such an
+        update before writing."""
         event = copy.as_event()
         if not wire.rule_of(event):
             return
@@ -178,15 +178,6 @@ class ExchangeInvites:
         if master is None:
             raise NotFound(f"EWS GetItem: invite copy {remote_id} is gone")
         now = series.held(backend._events([master])[0])
-        if series.needs_reset(event, now):
-            item = CalendarItem(account=backend.account, folder=backend.folder, **values)
-            item._id = ItemId(remote_id, None)
-            again = self._call("UpdateItem", lambda: list(backend.account.bulk_update(
-                items=[(item, ["recurrence"])], conflict_resolution="AlwaysOverwrite",
-                send_meeting_invitations_or_cancellations=mode,
-            )))  # fmt: skip
-            self._answers("UpdateItem", again)
-            now = series.Exceptions(frozenset(), {})
         self._occurrences(master, event, now, mode)
 
     def update_invite(
@@ -208,7 +199,7 @@ class ExchangeInvites:
             send_meeting_invitations_or_cancellations=mode,
         )))  # fmt: skip
         self._answers("UpdateItem", answers)
-        self._series(remote_id, copy, values, mode)
+        self._series(remote_id, copy, mode)
         changekey = backend._changekey(remote_id)
         backend.listing.wrote(remote_id, changekey)
         return SentInvite(remote_id, changekey, mailed=send)

@@ -55,7 +55,9 @@ class GraphInvites:
         self.backend = backend
 
     def abilities(self) -> InviteAbilities:
-        return InviteAbilities(can_send=True, can_hold_unsent=False, note=CANNOT_HOLD)
+        return InviteAbilities(
+            can_send=True, can_hold_unsent=False, note=CANNOT_HOLD, restores_occurrences=False
+        )
 
     def _refuse_unsent(self, send: bool, what: str) -> None:
         if not send:
