@@ -27,6 +27,12 @@ def _print_preview(preview: Preview) -> None:
     print(f"time:      {preview.start} – {preview.end} ({when})")
     if preview.location:
         print(f"location:  {preview.location}")
+    for line in preview.recurrence:
+        print(f"repeats:   {line}")
+    for o in preview.occurrences:
+        place = f" at {o['location']}" if o["location"] else ""
+        when = f"{o['start']} – {o['end']}"
+        print(f"moved:     {o['recurrence_id']} -> {when}: {o['subject']}{place}")
     print(f"organiser: {preview.organiser.name} <{preview.organiser.email}>")
     for person in preview.attendees:
         print(f"attendee:  {person.name} <{person.email}>")

@@ -30,8 +30,10 @@ from sqlalchemy import Connection, Row
 from bridge.backends.base import (
     Backend,
     BackendError,
+    CannotCarry,
     InviteAbilities,
     InviteCapability,
+    InviteCopy,
     NotFound,
     RemoteAttendee,
 )
@@ -39,7 +41,7 @@ from bridge.config.invite import DEFAULT_TEMPLATE, LANGUAGES, InviteSettings
 from bridge.invite_copy import ExternalView, external_view, invite_copy, merge_fields
 from bridge.invite_drift import Difference, differences
 from bridge.invite_render import TemplateProblem, render
-from bridge.meeting_service import load_meeting
+from bridge.meeting_service import load_meeting, stored_overrides
 from bridge.model import Meeting
 from bridge.store import Store
 from bridge.store import bindings as binding_store
@@ -76,6 +78,10 @@ class Preview:
     attendees: tuple[RemoteAttendee, ...]
     description: str
     abilities: InviteAbilities
+    #: The series' recurrence lines (RRULE, EXDATE, RDATE) and its moved or changed
+    #: occurrences as guests get them (``ExternalOccurrence.fields()``); empty for one event.
+    recurrence: tuple[str, ...] = ()
+    occurrences: tuple[dict[str, Any], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,8 @@ class Preview:
             "can_send": self.abilities.can_send,
             "can_hold_unsent": self.abilities.can_hold_unsent,
             "note": self.abilities.note,
+            "recurrence": list(self.recurrence),
+            "occurrences": list(self.occurrences),
         }
 
 
@@ -161,7 +169,11 @@ class Invites:
         name = user_store.display_name_of(conn, meeting.organiser) or ""
         user_emails = set(user_store.login_by_email(conn))
         view = external_view(
-            meeting, RemoteAttendee(email, name), user_emails, self.settings.internal_domains
+            meeting,
+            RemoteAttendee(email, name),
+            user_emails,
+            self.settings.internal_domains,
+            stored_overrides(row),
         )
         return _Context(meeting, binding, view)
 
@@ -173,20 +185,6 @@ class Invites:
                 409, "organiser", f"the organiser {login!r} has no calendar binding to invite from"
             )
         return live[0]
-
-    @staticmethod
-    def _carried_whole(meeting: Meeting) -> None:
-        """The copy carries a series by its rule alone: a series with moved or changed
-        occurrences would reach the guests at the wrong times, so it is refused by name."""
-        changed = meeting.recurrence.overrides if meeting.recurrence else []
-        if changed:
-            raise InviteError(
-                409,
-                "recurrence",
-                f"the series has {len(changed)} moved or changed occurrence(s) "
-                f"({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); an invite "
-                "carries the series by its rule alone, so guests would get wrong times",
-            )
 
     def _render(self, view: ExternalView, template: str, language: str) -> str:
         if language not in LANGUAGES:
@@ -213,6 +211,21 @@ class Invites:
             )
         return capability
 
+    @staticmethod
+    def _carried(cap: InviteCapability, copy: InviteCopy, binding: Row) -> None:
+        """409 naming the field when the organiser's calendar cannot hold ``copy`` (a series
+        with extra dates on Exchange or Graph, a rule Graph cannot express): asked before
+        anything is stored or written."""
+        try:
+            cap.check(copy)
+        except CannotCarry as refused:
+            raise InviteError(
+                409,
+                refused.field,
+                f"the {binding.kind} calendar of binding {binding.name!r} cannot hold this "
+                f"invitation: {refused.reason}",
+            ) from None
+
     def _with_backend(self, binding: Row, work: Callable[[InviteCapability], Any]) -> Any:
         backend = self.backend_for(binding)
         try:
@@ -222,22 +235,25 @@ class Invites:
 
     def _prepared(self, uid: str, template: str, language: str) -> tuple[_Context, str, str, str]:
         """The meeting's context, the template and language chosen and the rendered text;
-        refused (naming the field) when the template fails, nobody is external or the series
-        cannot be carried whole."""
+        refused (naming the field) when the template fails or nobody is external."""
         ctx = self.store.read(lambda c: self._context(c, uid))
         template = template or DEFAULT_TEMPLATE
         language = language or self.settings.default_language
         description = self._render(ctx.view, template, language)
         if not ctx.view.attendees:
             raise InviteError(409, "attendees", "the meeting has no external participants")
-        self._carried_whole(ctx.meeting)
         return ctx, template, language, description
 
     def preview(self, uid: str, *, template: str = "", language: str = "") -> Preview:
         """What the external participants would receive; refused (naming the field) when
         the template fails or there is nobody external to invite."""
         ctx, template, language, description = self._prepared(uid, template, language)
-        abilities = self._with_backend(ctx.binding, lambda cap: cap.abilities())
+
+        def ask(cap: InviteCapability) -> InviteAbilities:
+            self._carried(cap, invite_copy(ctx.view, description, sequence=0, uid=""), ctx.binding)
+            return cap.abilities()
+
+        abilities = self._with_backend(ctx.binding, ask)
         fields = ctx.view.fields()
         return Preview(
             uid,
@@ -254,6 +270,8 @@ class Invites:
             ctx.view.attendees,
             description,
             abilities,
+            ctx.view.recurrence,
+            tuple(o.fields() for o in ctx.view.overrides),
         )
 
     def state(self, uid: str) -> InviteState:
@@ -300,6 +318,7 @@ class Invites:
 
         def create(cap: InviteCapability) -> None:
             self._check_send(cap.abilities(), send)
+            self._carried(cap, invite_copy(view, description, sequence=0, uid=""), binding)
             try:  # a pending invite (a failed or concurrent send) keeps its key
                 invite = self.store.write(
                     lambda tx: invite_store.begin(
@@ -356,7 +375,6 @@ class Invites:
             raise InviteError(
                 409, "attendees", "the meeting has no external participants left: cancel instead"
             )
-        self._carried_whole(ctx.meeting)
         sequence = invite.sequence + 1
         copy = invite_copy(
             ctx.view, description, sequence=sequence, uid=copy_uid(invite.idempotency_key)
@@ -364,7 +382,18 @@ class Invites:
         remote_id = invite.remote_id or ""
 
         def change(cap: InviteCapability) -> None:
-            self._check_send(cap.abilities(), send)
+            abilities = cap.abilities()
+            self._check_send(abilities, send)
+            self._carried(cap, copy, ctx.binding)
+            back = _excluded(invite.sent_fields) - _excluded(ctx.view.fields())
+            if back and not abilities.restores_occurrences:
+                raise InviteError(
+                    409,
+                    "recurrence",
+                    f"the guests were sent a cancellation of {', '.join(sorted(back))}; the "
+                    f"{ctx.binding.kind} calendar cannot bring an occurrence back: cancel the "
+                    "invite and send it again",
+                )
             try:
                 made = cap.update_invite(remote_id, copy, send=send, etag="")
             except NotFound as exc:
@@ -427,6 +456,12 @@ class Invites:
         if self.store.read(lambda c: meeting_store.by_uid(c, uid)) is None:
             return InviteState(uid, invite_store.CANCELLED, remote_id, invite.sequence)
         return self.state(uid)
+
+
+def _excluded(fields: dict[str, Any]) -> set[str]:
+    """The excluded dates (EXDATE values) among stored or current view fields."""
+    lines = fields.get("recurrence") or []
+    return {line.partition(":")[2] for line in lines if line.startswith("EXDATE")}
 
 
 def copy_uid(idempotency_key: str) -> str:

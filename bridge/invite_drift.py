@@ -1,5 +1,6 @@
 """Drift: what differs between what the external copy carried when it was last sent and
-the meeting's external-facing fields now (time, location, subject, external attendees)."""
+the meeting's external-facing fields now (time, location, subject, external attendees, the
+series' moved or changed occurrences)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "location": ("location",),
     "subject": ("subject",),
     "attendees": ("attendees",),
+    "occurrences": ("overrides",),
 }
+
+#: What a key missing from stored fields means (invites sent before the key existed).
+ABSENT: dict[str, Any] = {"overrides": []}
 
 
 @dataclass(frozen=True)
 class Difference:
-    field: str  # time | location | subject | attendees
+    field: str  # time | location | subject | attendees | occurrences
     sent: dict[str, Any]
     now: dict[str, Any]
 
@@ -29,8 +34,8 @@ def differences(sent: dict[str, Any], now: dict[str, Any]) -> list[Difference]:
     """Each group whose values differ, with the values sent and now (only those keys)."""
     out = []
     for group, keys in GROUPS.items():
-        before = {k: sent.get(k) for k in keys}
-        after = {k: now.get(k) for k in keys}
+        before = {k: sent.get(k, ABSENT.get(k)) for k in keys}
+        after = {k: now.get(k, ABSENT.get(k)) for k in keys}
         if before != after:
             changed = [k for k in keys if before[k] != after[k]]
             out.append(

@@ -70,6 +70,17 @@ class Rejected(BackendError):
     whole binding (bridge.sync.plan_faults)."""
 
 
+class CannotCarry(Rejected):
+    """The service cannot hold an invite copy as it stands (a series it cannot express, an
+    organiser who is not the binding's mailbox, ...), found before anything is written:
+    ``field`` names the part of the copy, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class RemoteAttendee:
     email: str
@@ -312,6 +323,9 @@ class InviteCopy:
     (``description`` is the rendered invitation template), no internal attendees.
     ``attendees`` are the external participants only; ``organiser`` is the binding's owner.
     ``sequence`` is the iCalendar SEQUENCE (0 at first send, +1 on every sent update).
+    A series' excluded dates are EXDATE lines of ``recurrence``; ``overrides`` are its
+    moved or changed occurrences (times, subject, location; their description is the
+    rendered invitation text, never the CRM's).
     """
 
     subject: str
@@ -326,10 +340,12 @@ class InviteCopy:
     recurrence: tuple[str, ...] = ()
     sequence: int = 0
     uid: str = ""
+    overrides: tuple[RemoteOverride, ...] = ()
 
     def as_event(self) -> RemoteEvent:
         """The copy's content as a RemoteEvent (busy, not private, marked as the invite
-        copy, no CRM id, no attendees) for a backend's wire module to write."""
+        copy, no CRM id, no attendees; a series with its EXDATE lines and overrides) for a
+        backend's wire module and series writer to write."""
         return RemoteEvent(
             remote_id="",
             start=self.start,
@@ -341,6 +357,7 @@ class InviteCopy:
             all_day=self.all_day,
             timezone=self.timezone or "UTC",
             recurrence=self.recurrence,
+            overrides=self.overrides if self.recurrence else (),
         )
 
 
@@ -361,11 +378,15 @@ class InviteAbilities:
     ``can_send``: it can make the service mail the attendees. ``can_hold_unsent``: it can
     create the copy without mailing anyone (``send=False``), for the organiser to send it from
     their calendar. ``note``: in words, why something is not possible (shown in the preview).
+    ``restores_occurrences``: an update can bring back an occurrence the copy excluded (and
+    its guests were sent a cancellation of); EWS and Graph cannot, so such an update is
+    refused there (cancel the invite and send it again).
     """
 
     can_send: bool
     can_hold_unsent: bool
     note: str = ""
+    restores_occurrences: bool = True
 
 
 class InviteCapability(Protocol):
@@ -375,6 +396,11 @@ class InviteCapability(Protocol):
 
     def abilities(self) -> InviteAbilities:
         """What this backend can do with an invite (see InviteAbilities)."""
+        ...
+
+    def check(self, copy: InviteCopy) -> None:
+        """CannotCarry, naming the field, when this service cannot hold ``copy`` (e.g. a
+        series with extra dates where the service has no RDATE); asks and writes nothing."""
         ...
 
     def create_invite(self, copy: InviteCopy, *, send: bool, idempotency_key: str) -> SentInvite:

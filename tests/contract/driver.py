@@ -116,7 +116,18 @@ class Driver(Protocol):
         ...
 
     def invite_writes(self, remote_id: str) -> int:
-        """How many writes reached the external copy ``remote_id`` (create included)."""
+        """How many writes reached the external copy ``remote_id`` (create included; the
+        writes of its series' occurrences too)."""
+        ...
+
+    def invite_series(self, remote_id: str) -> dict[str, Any]:
+        """The external copy's series as the service stores it, read on the wire: {"rule"
+        (its recurrence rule as the service holds it, as text; empty when not recurring),
+        "occurrences" ({original start: start now} of every occurrence the series has, as
+        aware UTC datetimes: an excluded one is absent, a moved one at its new time),
+        "moved" ({original start: {"subject", "location", "description", "organiser",
+        "attendees"}} of each occurrence stored apart from the series), "raw" (every stored
+        record of the series as text)}."""
         ...
 
     def guest_edit(self, remote_id: str, **fields: Any) -> None:

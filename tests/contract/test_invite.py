@@ -11,7 +11,7 @@ record of the copy (Driver.invite_wire), not our backend.
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,8 @@ import pytest
 from bridge.backends.base import InviteAbilities
 from bridge.config.invite import BUNDLED_TEMPLATES, InviteSettings
 from bridge.invite import InviteError, Invites
-from bridge.model import Participant
+from bridge.meeting_service import save_from_sync
+from bridge.model import Meeting, Override, Participant, Recurrence
 from tests.contract.driver import ALICE
 
 UID = "crm-7f3a9c2e-invite"
@@ -337,3 +338,241 @@ def test_deleting_the_meeting_leaves_the_copy_until_it_is_cancelled(contract_wor
     with pytest.raises(InviteError) as gone:
         invites.cancel(UID)
     assert gone.value.status == 404 and gone.value.field == "meeting"
+
+
+# --- a series with an excluded date and moved occurrences ------------------------------------
+
+WEEK = timedelta(days=7)
+
+
+def crm_series(world, start, *, excluded, moved):
+    """The weekly meeting (six Mondays-or-whatever from ``start``) in the CRM with the dates
+    ``excluded`` and the occurrences ``moved`` ({original start: new start}); each moved one
+    carries CRM text of its own that must never reach the guests."""
+    overrides = [
+        Override(
+            original.astimezone(UTC).isoformat(),
+            new,
+            new + timedelta(hours=1),
+            subject="Quarterly review (moved)",
+            location="Harbour office, room 2",
+            description=f"{DESCRIPTION} for this week only",
+        )
+        for original, new in sorted(moved.items())
+    ]
+    meeting = Meeting(
+        uid=UID,
+        start=start,
+        end=start + timedelta(hours=1),
+        organiser="alice",
+        subject="Quarterly review",
+        activity_type="meeting",
+        external=[*GUESTS, COLLEAGUE_BY_DOMAIN],
+        internal_users=["bob"],
+        internal_notes=NOTES,
+        description=DESCRIPTION,
+        crm_persons=[PERSON],
+        crm_organisations=[ORG],
+        custom_fields={"x-crm-budget": CUSTOM},
+        location="Harbour office",
+        recurrence=Recurrence(
+            rrule="FREQ=WEEKLY;COUNT=6",
+            exdates=list(excluded),
+            overrides=[o.recurrence_id for o in overrides],
+        ),
+    )
+    world.store.write(
+        lambda tx: save_from_sync(
+            tx, meeting, href=f"{UID}.ics", horizon_days=400, max_occurrences=500,
+            overrides=overrides,
+        ),
+        origin="crm",
+    )  # fmt: skip
+    return meeting
+
+
+def series_start():
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return now + timedelta(days=2)
+
+
+def assert_series(driver, remote_id, start, *, excluded, moved):
+    """The guests' series on the wire: the rule, no excluded occurrence, each moved one at
+    its new time (stored with the organiser and the externals only), every other one at
+    its own time, and no CRM text anywhere in any record of it."""
+    series = driver.invite_series(remote_id)
+    assert series["rule"], "the copy lost its rule"
+    originals = [start + n * WEEK for n in range(6)]
+    wanted = {o: moved.get(o, o) for o in originals if o not in excluded}
+    assert series["occurrences"] == wanted
+    assert set(moved) <= set(series["moved"])
+    for original, apart in series["moved"].items():
+        if original in moved:
+            assert apart["subject"] == "Quarterly review (moved)"
+            assert apart["location"] == "Harbour office, room 2"
+        else:  # moved back: a service may keep it apart, but as the series has it
+            assert apart["subject"] == "Quarterly review"
+            assert apart["location"] == "Harbour office"
+        assert DESCRIPTION not in apart["description"]
+        assert apart["organiser"].lower() in ("", ALICE)
+        assert sorted(a.lower() for a in apart["attendees"]) == [
+            "ann@partner.test",
+            "ben@client.test",
+        ]
+    for secret in SECRETS:
+        assert secret not in series["raw"], f"{secret!r} reached the guests' series"
+    return series
+
+
+def test_a_series_with_an_excluded_date_and_moved_occurrences(contract_world, invites):
+    world, driver = contract_world, contract_world.driver
+    start = series_start()
+    excluded = {start + WEEK}
+    moved = {start + 2 * WEEK: start + 2 * WEEK + timedelta(hours=3)}
+    crm_series(world, start, excluded=excluded, moved=moved)
+    world.round()
+    preview = invites.preview(UID)
+    assert f"EXDATE:{(start + WEEK).strftime('%Y%m%dT%H%M%SZ')}" in preview.recurrence
+    assert [(o["recurrence_id"], o["start"]) for o in preview.occurrences] == [
+        ((start + 2 * WEEK).isoformat(), (start + 2 * WEEK + timedelta(hours=3)).isoformat())
+    ]
+    assert DESCRIPTION not in repr(preview.as_json())
+    send = send_allowed(world)
+    state = invites.send(UID, send=send)
+    assert state.state in ("sent", "held") and not state.out_of_date
+    wire = driver.invite_wire(state.remote_id)
+    assert wire["organiser"].lower() == ALICE
+    assert sorted(a.lower() for a in wire["attendees"]) == ["ann@partner.test", "ben@client.test"]
+    for secret in SECRETS:
+        assert secret not in wire["raw"], f"{secret!r} reached the external copy"
+    assert_series(driver, state.remote_id, start, excluded=excluded, moved=moved)
+
+    # Another occurrence moves in the CRM: out of date, nothing written until update.
+    writes, mailed = driver.invite_writes(state.remote_id), list(driver.mailed())
+    later = {**moved, start + 3 * WEEK: start + 3 * WEEK + timedelta(days=1)}
+    crm_series(world, start, excluded=excluded, moved=later)
+    world.round()
+    world.round()
+    assert driver.invite_writes(state.remote_id) == writes, "drift wrote to the copy"
+    assert driver.mailed() == mailed, "drift mailed someone"
+    drift = invites.state(UID)
+    assert drift.out_of_date
+    assert [d.field for d in drift.differences] == ["occurrences"]
+    now = drift.differences[0].now["overrides"]
+    assert [o["recurrence_id"] for o in now] == [
+        (start + 2 * WEEK).isoformat(),
+        (start + 3 * WEEK).isoformat(),
+    ]
+    assert now[1]["start"] == (start + 3 * WEEK + timedelta(days=1)).isoformat()
+    assert "description" not in now[1]
+
+    updated = invites.update(UID, send=send)
+    assert updated.sequence == 1 and not updated.out_of_date
+    assert driver.invite_writes(state.remote_id) > writes
+    if send:  # the update (and, where the service mails per occurrence, its own) went out
+        assert len(driver.mailed()) > len(mailed), "a sent update mailed nobody"
+    else:
+        assert driver.mailed() == mailed, "an unsent update mailed someone"
+    assert_series(driver, state.remote_id, start, excluded=excluded, moved=later)
+
+    cancelled = invites.cancel(UID, send=send)
+    assert cancelled.state == "cancelled"
+    assert state.remote_id not in {e.remote_id for e in driver.events()}
+    assert world.meeting(UID) is not None
+
+
+def test_an_update_excludes_a_date_and_moves_an_occurrence_back(contract_world, invites):
+    world, driver = contract_world, contract_world.driver
+    start = series_start()
+    moved = {start + 2 * WEEK: start + 2 * WEEK + timedelta(hours=3)}
+    crm_series(world, start, excluded=set(), moved=moved)
+    world.round()
+    send = send_allowed(world)
+    state = invites.send(UID, send=send)
+    assert_series(driver, state.remote_id, start, excluded=set(), moved=moved)
+
+    excluded = {start + 4 * WEEK}
+    crm_series(world, start, excluded=excluded, moved={})
+    world.round()
+    drift = invites.state(UID)
+    assert [d.field for d in drift.differences] == ["time", "occurrences"]
+    assert drift.differences[1].now == {"overrides": []}
+    invites.update(UID, send=send)
+    assert not invites.state(UID).out_of_date
+    assert_series(driver, state.remote_id, start, excluded=excluded, moved={})
+
+    # The excluded date comes back: its guests were sent a cancellation of it. Where the
+    # service can bring an occurrence back the update does; elsewhere it is refused by name.
+    crm_series(world, start, excluded=set(), moved={})
+    world.round()
+    if abilities(world).restores_occurrences:
+        invites.update(UID, send=send)
+        assert not invites.state(UID).out_of_date
+        assert_series(driver, state.remote_id, start, excluded=set(), moved={})
+    else:
+        writes = driver.invite_writes(state.remote_id)
+        with pytest.raises(InviteError) as refused:
+            invites.update(UID, send=send)
+        assert refused.value.status == 409 and refused.value.field == "recurrence"
+        assert (start + 4 * WEEK).strftime("%Y%m%dT%H%M%SZ") in refused.value.reason
+        assert driver.invite_writes(state.remote_id) == writes
+        assert invites.state(UID).out_of_date
+        assert_series(driver, state.remote_id, start, excluded=excluded, moved={})
+
+
+def test_a_failed_occurrence_write_is_finished_by_the_next_send(contract_world, invites):
+    """The series is created, then its moved occurrence written apart (CalDAV's one PUT
+    carries both, so there the create itself fails): that write refused leaves the invite
+    pending, and the next send, with the same key, makes no second copy and finishes it."""
+    world, driver = contract_world, contract_world.driver
+    start = series_start()
+    excluded = {start + WEEK}
+    moved = {start + 2 * WEEK: start + 2 * WEEK + timedelta(hours=3)}
+    crm_series(world, start, excluded=excluded, moved=moved)
+    world.round()
+    send = send_allowed(world)
+    driver.fail_next("create" if driver.kind == "caldav" else "update", 400)
+    with pytest.raises(InviteError) as failed:
+        invites.send(UID, send=send)
+    assert failed.value.status == 502 and invites.state(UID).state == "pending"
+    state = invites.send(UID, send=send)
+    assert state.state in ("sent", "held") and not state.out_of_date
+    copies = [e for e in driver.events() if e.crm_meeting_id != UID]
+    assert [e.remote_id for e in copies] == [state.remote_id]
+    assert_series(driver, state.remote_id, start, excluded=excluded, moved=moved)
+
+
+#: Kinds whose service has no extra dates of a series (RDATE): EWS and Graph patterns.
+NO_RDATE = {"exchange", "graph"}
+
+
+def test_a_series_with_an_extra_date_goes_out_or_is_refused_naming_the_recurrence(
+    contract_world, invites
+):
+    world, driver = contract_world, contract_world.driver
+    start = series_start()
+    extra = start + 2 * WEEK + timedelta(days=2)
+    meeting = crm_series(world, start, excluded=set(), moved={})
+    meeting.recurrence.rdates.append(extra)
+    world.store.write(
+        lambda tx: save_from_sync(
+            tx, meeting, href=f"{UID}.ics", horizon_days=400, max_occurrences=500
+        ),
+        origin="crm",
+    )
+    world.round()
+    writes = driver.write_count()
+    send = send_allowed(world)
+    if driver.kind in NO_RDATE:
+        for attempt in (lambda: invites.preview(UID), lambda: invites.send(UID, send=send)):
+            with pytest.raises(InviteError) as refused:
+                attempt()
+            assert refused.value.status == 409 and refused.value.field == "recurrence"
+            assert "RDATE" in refused.value.reason
+        assert driver.write_count() == writes and invites.state(UID).state == "none"
+    else:
+        assert any(line.startswith("RDATE") for line in invites.preview(UID).recurrence)
+        state = invites.send(UID, send=send)
+        occurrences = driver.invite_series(state.remote_id)["occurrences"]
+        assert occurrences[extra] == extra
+        assert len(occurrences) == 7

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bridge.config.invite import InviteSettings
-from bridge.invite import InviteError, Invites
+from bridge.invite import Invites
 from bridge.meeting_service import save_from_sync
 from bridge.model import Meeting, Override, Participant, Recurrence
 from tests.support.sync_world import CALENDAR, make_world
@@ -49,9 +47,12 @@ def test_a_copy_that_lost_its_tag_is_still_never_imported(db_url, google_emulato
         world.store.dispose()
 
 
-def test_a_series_with_a_moved_occurrence_is_refused_naming_the_recurrence(db_url, google_emulator):
-    """The copy carries a series by its rule: a moved occurrence would reach the guests at
-    its old time, so preview, send and update refuse it by name and nothing is written."""
+def test_a_series_with_a_moved_occurrence_goes_out_with_it_and_is_never_imported(
+    db_url, google_emulator
+):
+    """A moved occurrence no longer refuses the invite (it did until issue 10's series
+    work): preview and send take it, the copy's instance is patched to the new time with
+    the copy's sendUpdates=all, and the engine imports neither the copy nor its instance."""
     world = make_world(db_url, google_emulator)
     try:
         start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=2)
@@ -82,14 +83,28 @@ def test_a_series_with_a_moved_occurrence_is_refused_naming_the_recurrence(db_ur
             origin="crm",
         )
         world.round()
-        before = len(google_emulator.events(CALENDAR))
+        meetings, links = world.meeting_count(), world.link_count()
         invites = Invites(world.store, InviteSettings(), world.backend_for)
-        for attempt in (lambda: invites.preview("m-series"), lambda: invites.send("m-series")):
-            with pytest.raises(InviteError) as refused:
-                attempt()
-            assert refused.value.status == 409 and refused.value.field == "recurrence"
-            assert moved.recurrence_id in refused.value.reason
-        assert len(google_emulator.events(CALENDAR)) == before
-        assert invites.state("m-series").state == "none"
+        preview = invites.preview("m-series")
+        assert preview.attendees[0].email == "ann@partner.test"
+        state = invites.send("m-series")
+        assert state.state == "sent" and state.remote_id
+        instance_writes = [
+            w for w in google_emulator.sent_updates if w.event_id.startswith(state.remote_id + "_")
+        ]
+        assert [(w.method, w.send_updates) for w in instance_writes] == [("patch", "all")]
+        (instance,) = [
+            i
+            for i in google_emulator.instances(CALENDAR, state.remote_id)
+            if i["originalStartTime"]["dateTime"].startswith(second.strftime("%Y-%m-%dT%H:%M"))
+        ]
+        assert instance["start"]["dateTime"].startswith(moved.start.strftime("%Y-%m-%dT%H:%M")), (
+            instance["start"]
+        )
+        world.round()
+        world.round()
+        assert world.meeting_count() == meetings and world.link_count() == links
+        assert invites.state("m-series").state == "sent"
+        assert not invites.state("m-series").out_of_date
     finally:
         world.store.dispose()

@@ -17,7 +17,7 @@ from bridge.config.invite import BUNDLED_TEMPLATES, LANGUAGES
 from bridge.invite_copy import external_view, invite_copy, is_internal, merge_fields
 from bridge.invite_drift import differences
 from bridge.invite_render import TemplateProblem, render
-from bridge.model import Meeting, Participant
+from bridge.model import Meeting, Override, Participant, Recurrence
 
 START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 ORGANISER = RemoteAttendee("alice@example.com", "Alice")
@@ -136,6 +136,89 @@ def test_drift_names_what_differs():
     ]
 
 
+WEEK = timedelta(days=7)
+
+
+def series(*, exdates=(), overrides=()) -> tuple[Meeting, list[Override]]:
+    rec = Recurrence(
+        rrule="FREQ=WEEKLY;COUNT=6",
+        exdates=list(exdates),
+        overrides=[o.recurrence_id for o in overrides],
+    )
+    return meeting(recurrence=rec), list(overrides)
+
+
+def moved(weeks: int, hours: int, **texts) -> Override:
+    original = START + weeks * WEEK
+    new = original + timedelta(hours=hours)
+    values = {"subject": "Review (moved)", "location": "Room 2", "description": "CRM SECRET"}
+    return Override(original.isoformat(), new, new + timedelta(hours=1), **(values | texts))
+
+
+def series_view(m: Meeting, overrides: list[Override]):
+    return external_view(m, ORGANISER, {"bob@example.com"}, ("example.com",), overrides)
+
+
+def test_a_series_view_carries_its_moved_occurrences_without_their_crm_text():
+    m, overrides = series(exdates=[START + WEEK], overrides=[moved(2, 3)])
+    v = series_view(m, overrides)
+    assert v.fields()["recurrence"] == ["EXDATE:20261210T090000Z", "RRULE:COUNT=6;FREQ=WEEKLY"]
+    assert v.fields()["overrides"] == [
+        {
+            "recurrence_id": "2026-12-17T09:00:00+00:00",
+            "start": "2026-12-17T12:00:00+00:00",
+            "end": "2026-12-17T13:00:00+00:00",
+            "subject": "Review (moved)",
+            "location": "Room 2",
+        }
+    ]
+    copy = invite_copy(v, "Rendered invitation", sequence=0, uid="u@invite")
+    event = copy.as_event()
+    assert "EXDATE:20261210T090000Z" in event.recurrence
+    (override,) = event.overrides
+    assert override.description == "Rendered invitation", "never the CRM's own text"
+    assert (override.start, override.subject) == (
+        START + 2 * WEEK + timedelta(hours=3),
+        "Review (moved)",
+    )
+    assert "SECRET" not in repr(copy)
+
+
+def test_an_override_on_an_excluded_date_is_not_carried():
+    m, overrides = series(exdates=[START + 2 * WEEK], overrides=[moved(2, 3)])
+    assert series_view(m, overrides).overrides == ()
+
+
+def test_a_single_meeting_carries_no_overrides():
+    assert view().overrides == () and invite_copy(view(), "x", sequence=0, uid="u").overrides == ()
+
+
+def test_drift_sees_a_moved_occurrence_and_none_for_a_series_without():
+    m, overrides = series(overrides=[moved(2, 3)])
+    sent = series_view(m, overrides).fields()
+    assert differences(sent, series_view(m, overrides).fields()) == []
+    m2, later = series(overrides=[moved(2, 3), moved(3, 24)])
+    (diff,) = differences(sent, series_view(m2, later).fields())
+    assert diff.field == "occurrences"
+    assert [o["recurrence_id"] for o in diff.now["overrides"]] == [
+        "2026-12-17T09:00:00+00:00",
+        "2026-12-24T09:00:00+00:00",
+    ]
+    texts_only = [moved(2, 3, description="other CRM text")]
+    assert differences(sent, series_view(m, texts_only).fields()) == [], "CRM text is no drift"
+    m3, back = series()
+    (diff,) = differences(sent, series_view(m3, back).fields())
+    assert diff.field == "occurrences" and diff.now == {"overrides": []}
+
+
+def test_fields_stored_before_overrides_existed_show_no_false_drift():
+    plain, _ = series()
+    stored = series_view(plain, []).fields()
+    assert "overrides" not in stored, "a series without overrides keeps the old stored shape"
+    assert differences(stored, series_view(plain, []).fields()) == []
+    assert differences(stored, view().fields())[0].field == "time"
+
+
 USERS = """
 [server]
 htpasswd = "users.htpasswd"
@@ -204,3 +287,27 @@ def test_templates_beside_the_config_file_are_the_default(tmp_path, templates):
     assert load_config(write(tmp_path, "")).invite.templates_dir == tmp_path / "templates"
     shutil.rmtree(tmp_path / "templates")
     assert load_config(write(tmp_path, "")).invite.templates_dir == BUNDLED_TEMPLATES
+
+
+def test_the_cli_preview_prints_the_series_and_its_moved_occurrences(capsys):
+    from bridge.backends.base import InviteAbilities
+    from bridge.cli_invite import _print_preview
+    from bridge.invite import Preview
+
+    m, overrides = series(exdates=[START + WEEK], overrides=[moved(2, 3)])
+    v = series_view(m, overrides)
+    fields = v.fields()
+    preview = Preview(
+        "crm-1", "google", "default", "en", v.subject, fields["start"], fields["end"],
+        v.all_day, v.timezone, v.location, v.organiser, v.attendees, "Hello\n",
+        InviteAbilities(True, True), v.recurrence, tuple(o.fields() for o in v.overrides),
+    )  # fmt: skip
+    _print_preview(preview)
+    out = capsys.readouterr().out
+    assert "repeats:   EXDATE:20261210T090000Z" in out
+    assert (
+        "moved:     2026-12-17T09:00:00+00:00 -> 2026-12-17T12:00:00+00:00 – "
+        "2026-12-17T13:00:00+00:00: Review (moved) at Room 2"
+    ) in out
+    assert "SECRET" not in out
+    assert preview.as_json()["occurrences"] == [o.fields() for o in v.overrides]

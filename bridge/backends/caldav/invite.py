@@ -44,28 +44,30 @@ def _mailto(address: str) -> str:
 def copy_ical(copy: InviteCopy, *, uid: str, client: bool, answers: dict[str, str]) -> str:
     """The copy as a calendar object: the copy's fields, ORGANIZER, one ATTENDEE per
     external (their last answer kept; SCHEDULE-AGENT=CLIENT when the server must not mail),
-    SEQUENCE, the invite-copy tag; nothing else."""
+    SEQUENCE, the invite-copy tag; nothing else. A series carries its EXDATE lines and one
+    VEVENT per moved occurrence (RECURRENCE-ID), each with the same ORGANIZER, ATTENDEEs and
+    SEQUENCE (RFC 5545: an overridden instance is a whole component of its own)."""
     event = copy.as_event()
     vcal = wire.parse(wire.event_to_ical(event, uid=uid))
-    master = wire.events(vcal)[0]
-    master.add("sequence").value = str(copy.sequence)
-    master.add("status").value = "CONFIRMED"
-    organiser = master.add("organizer")
-    organiser.value = _mailto(copy.organiser.email)
-    if copy.organiser.name:
-        organiser.params["CN"] = [copy.organiser.name]
-    if client:
-        organiser.params["SCHEDULE-AGENT"] = ["CLIENT"]
-    for person in copy.attendees:
-        line = master.add("attendee")
-        line.value = _mailto(person.email)
-        if person.name:
-            line.params["CN"] = [person.name]
-        line.params["ROLE"] = ["REQ-PARTICIPANT"]
-        line.params["PARTSTAT"] = [answers.get(person.email.lower(), "NEEDS-ACTION")]
-        line.params["RSVP"] = ["TRUE"]
+    for component in wire.events(vcal):
+        component.add("sequence").value = str(copy.sequence)
+        component.add("status").value = "CONFIRMED"
+        organiser = component.add("organizer")
+        organiser.value = _mailto(copy.organiser.email)
+        if copy.organiser.name:
+            organiser.params["CN"] = [copy.organiser.name]
         if client:
-            line.params["SCHEDULE-AGENT"] = ["CLIENT"]
+            organiser.params["SCHEDULE-AGENT"] = ["CLIENT"]
+        for person in copy.attendees:
+            line = component.add("attendee")
+            line.value = _mailto(person.email)
+            if person.name:
+                line.params["CN"] = [person.name]
+            line.params["ROLE"] = ["REQ-PARTICIPANT"]
+            line.params["PARTSTAT"] = [answers.get(person.email.lower(), "NEEDS-ACTION")]
+            line.params["RSVP"] = ["TRUE"]
+            if client:
+                line.params["SCHEDULE-AGENT"] = ["CLIENT"]
     return str(vcal.serialize())
 
 
@@ -106,6 +108,10 @@ class CaldavInvites:
         if self.schedules():
             return InviteAbilities(can_send=True, can_hold_unsent=True)
         return InviteAbilities(can_send=False, can_hold_unsent=True, note=NO_SCHEDULING)
+
+    def check(self, copy: InviteCopy) -> None:
+        """An iCalendar object holds every series the copy can carry."""
+        return None
 
     def _check(self, send: bool) -> None:
         if send and not self.schedules():
@@ -155,11 +161,11 @@ class CaldavInvites:
         if self.schedules() and not send:  # RFC 6638: mark every attendee CLIENT first
             current, at = b._read_at(remote_id, etag)
             vcal = wire.parse(current)
-            for component in wire.events(vcal):
+            for component in wire.events(vcal):  # the master and every moved occurrence
                 for name in wire.PEOPLE:
                     for line in wire.lines(component, name):
                         line.params["SCHEDULE-AGENT"] = ["CLIENT"]
-                answer = b._put(remote_id, str(vcal.serialize()), {"If-Match": at})
+            answer = b._put(remote_id, str(vcal.serialize()), {"If-Match": at})
             etag = answer.etag
         b.delete(remote_id, etag=etag)
 

@@ -8,6 +8,10 @@
 - update: UpdateItem of the same fields and attendees, ``SendMeetingInvitationsOrCancellations``
   SendToAllAndSaveCopy (everyone gets the update; removed attendees a cancellation) or
   SendToNone; ConflictResolution NeverOverwrite on the ChangeKey given.
+- a series' exceptions: after CreateItem/UpdateItem of the series, each excluded occurrence is
+  deleted and each moved one updated (series.py, by instance index), with the same Send*
+  choice as the copy: guests get a cancellation or an update per occurrence, as when the
+  organiser edits the series in Outlook.
 - cancel: DeleteItem (to Deleted Items, as Outlook's cancel does) with
   ``SendMeetingCancellations`` SendToAllAndSaveCopy or SendToNone.
 
@@ -26,14 +30,16 @@ from exchangelib.items import SAVE_ONLY, SEND_TO_ALL_AND_SAVE_COPY, SEND_TO_NONE
 from exchangelib.properties import Attendee, ItemId, Mailbox
 
 from bridge.backends.base import (
+    CannotCarry,
     InviteAbilities,
     InviteCopy,
     NotFound,
     PreconditionFailed,
     Rejected,
+    RemoteEvent,
     SentInvite,
 )
-from bridge.backends.exchange import wire
+from bridge.backends.exchange import series, wire
 from bridge.backends.exchange.session import mapped
 from bridge.backends.microsoft_tags import INVITE_COPY_VALUE
 
@@ -61,6 +67,7 @@ class ExchangeInvites:
         return InviteAbilities(
             can_send=True,
             can_hold_unsent=True,
+            restores_occurrences=False,
             note="Exchange can hold the copy unsent (SendToNone): the organiser sends it "
             "from Outlook.",
         )
@@ -69,19 +76,18 @@ class ExchangeInvites:
     def _fields(self, copy: InviteCopy) -> dict[str, object]:
         owner = self.backend.settings.email
         if copy.organiser.email.strip().lower() != owner.strip().lower():
-            raise Rejected(
+            raise CannotCarry(
+                "organiser",
                 f"EWS invite: the organiser {copy.organiser.email!r} is not this binding's "
-                f"mailbox {owner!r}; an invitation goes out from the organiser's own calendar"
+                f"mailbox {owner!r}; an invitation goes out from the organiser's own calendar",
             )
         if not copy.attendees:
-            raise Rejected("EWS invite: no external participant to invite")
+            raise CannotCarry("attendees", "EWS invite: no external participant to invite")
         event = copy.as_event()
         try:
-            if wire.exdates(event):
-                raise ValueError("an invitation to a series with excluded dates")
             values = wire.item_fields(event)
-        except ValueError as error:
-            raise Rejected(f"EWS cannot hold this invitation: {error}") from None
+        except ValueError as error:  # every one of these is about the series' rule
+            raise CannotCarry("recurrence", f"EWS cannot hold this series: {error}") from None
         people = [
             Attendee(mailbox=Mailbox(email_address=a.email, name=a.name or None))
             for a in copy.attendees
@@ -115,11 +121,17 @@ class ExchangeInvites:
         return found[0] if found else None
 
     # --- the capability -------------------------------------------------------------------
+    def check(self, copy: InviteCopy) -> None:
+        self._fields(copy)
+
     def create_invite(self, copy: InviteCopy, *, send: bool, idempotency_key: str) -> SentInvite:
         values = self._fields(copy)
         tag = key_hash(idempotency_key)
         earlier = self._existing(tag)
-        if earlier is not None:  # an earlier attempt with this key made it
+        mode = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
+        if earlier is not None:  # an earlier attempt with this key made it (its occurrences
+            # perhaps not yet: they are brought to the copy, as an update does)
+            self._series(earlier.id, copy, mode)
             return SentInvite(earlier.id, self.backend._changekey(earlier.id), mailed=send)
         backend = self.backend
         item = CalendarItem(
@@ -128,14 +140,45 @@ class ExchangeInvites:
         )  # fmt: skip
         if copy.uid:  # the invite's own UID (never the meeting's); EWS keeps it for good
             item.uid = copy.uid
-        mode = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
         made = self._call("CreateItem", lambda: list(backend.account.bulk_create(
             folder=backend.folder, items=[item], message_disposition=SAVE_ONLY,
             send_meeting_invitations=mode,
         )))  # fmt: skip
         answer = self._answers("CreateItem", made)[0]
-        backend.listing.wrote(answer.id, answer.changekey, created=True)
-        return SentInvite(answer.id, answer.changekey, mailed=send)
+        changekey = answer.changekey
+        event = copy.as_event()
+        if wire.rule_of(event) and (event.overrides or wire.exdates(event)):
+            master = CalendarItem(account=backend.account, folder=backend.folder, id=answer.id)
+            self._occurrences(master, event, series.Exceptions(frozenset(), {}), mode)
+            changekey = backend._changekey(answer.id)
+        backend.listing.wrote(answer.id, changekey, created=True)
+        return SentInvite(answer.id, changekey, mailed=send)
+
+    def _occurrences(
+        self, master: CalendarItem, event: RemoteEvent, now: series.Exceptions, mode: str
+    ) -> None:
+        """Delete the excluded occurrences and update the moved ones (series.py, as sync
+        writes them) with the copy's Send* choice: guests get a cancellation or an update
+        per occurrence, as when the organiser edits the series in Outlook."""
+        try:
+            series.apply(self._call, master, event, now, self.backend.folder, send=mode)
+        except ValueError as error:
+            raise Rejected(f"EWS cannot hold this invitation: {error}") from None
+
+    def _series(self, remote_id: str, copy: InviteCopy, mode: str) -> None:
+        """Bring the series ``remote_id``'s occurrences to the copy's, from what EWS holds
+        now. An occurrence deleted (its guests sent a cancellation) is not brought back:
+        ``abilities().restores_occurrences`` is false, so the Invite action refuses such an
+        update before writing."""
+        event = copy.as_event()
+        if not wire.rule_of(event):
+            return
+        backend = self.backend
+        master = backend._read(remote_id)
+        if master is None:
+            raise NotFound(f"EWS GetItem: invite copy {remote_id} is gone")
+        now = series.held(backend._events([master])[0])
+        self._occurrences(master, event, now, mode)
 
     def update_invite(
         self, remote_id: str, copy: InviteCopy, *, send: bool, etag: str
@@ -156,6 +199,7 @@ class ExchangeInvites:
             send_meeting_invitations_or_cancellations=mode,
         )))  # fmt: skip
         self._answers("UpdateItem", answers)
+        self._series(remote_id, copy, mode)
         changekey = backend._changekey(remote_id)
         backend.listing.wrote(remote_id, changekey)
         return SentInvite(remote_id, changekey, mailed=send)

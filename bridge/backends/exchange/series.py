@@ -1,6 +1,7 @@
 """A series' exceptions on EWS: cancelled occurrences (EXDATE) are deleted occurrences,
 moved or changed ones (overrides) are updated occurrences, each named by its instance index
-(OccurrenceItemId). Every write is silent (SendToNone).
+(OccurrenceItemId). Every sync write is silent (SendToNone); the Invite action's copy passes
+its own Send* choice.
 
 EWS cannot bring a deleted occurrence back except by writing the recurrence again, which
 drops every exception: ``reconcile`` does that when the event un-cancels one, then writes
@@ -51,10 +52,19 @@ def needs_reset(event: RemoteEvent, now: Exceptions) -> bool:
 
 
 def apply(
-    call: Call, master: CalendarItem, event: RemoteEvent, now: Exceptions, folder: object
+    call: Call,
+    master: CalendarItem,
+    event: RemoteEvent,
+    now: Exceptions,
+    folder: object,
+    send: str = SEND_TO_NONE,
 ) -> int:
     """Write the difference between ``now`` and ``event``'s exceptions; the number of
-    occurrence writes made. ValueError names an occurrence the rule does not have."""
+    occurrence writes made. ValueError names an occurrence the rule does not have.
+
+    ``send``: sync's writes are silent (SendToNone); the Invite action passes its own
+    choice, so its guests get a cancellation per excluded and an update per moved
+    occurrence (SendMeetingCancellations / SendMeetingInvitationsOrCancellations)."""
     rule = wire.rule_of(event)
     if rule is None:
         return 0
@@ -86,13 +96,13 @@ def apply(
         updates.append((target, list(values)))
     if deletes:
         call("DeleteItem", lambda: _each(account.bulk_delete(
-            ids=deletes, delete_type="HardDelete", send_meeting_cancellations=SEND_TO_NONE
+            ids=deletes, delete_type="HardDelete", send_meeting_cancellations=send
         )))  # fmt: skip
     if updates:
         call("UpdateItem", lambda: _each(account.bulk_update(
             items=updates,
             conflict_resolution="AlwaysOverwrite",
-            send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+            send_meeting_invitations_or_cancellations=send,
         )))  # fmt: skip
     return len(deletes) + len(updates)
 

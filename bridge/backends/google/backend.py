@@ -113,9 +113,14 @@ class GoogleBackend(BaseBackend):
         request = self.events.get(calendarId=self.settings.calendar_id, eventId=event_id)
         return self._run("events.get", request)
 
-    def _patch(self, event_id: str, body: dict[str, Any], etag: str = "") -> dict[str, Any]:
+    def _patch(
+        self, event_id: str, body: dict[str, Any], etag: str = "", send_updates: str = "none"
+    ) -> dict[str, Any]:
         request = self.events.patch(
-            calendarId=self.settings.calendar_id, eventId=event_id, body=body, sendUpdates="none"
+            calendarId=self.settings.calendar_id,
+            eventId=event_id,
+            body=body,
+            sendUpdates=send_updates,
         )
         return self._run("events.patch", request, if_match=etag)
 
@@ -289,10 +294,12 @@ class GoogleBackend(BaseBackend):
         master: dict[str, Any],
         event: RemoteEvent,
         exceptions: list[dict[str, Any]] | None,
+        send_updates: str = "none",
     ) -> RemoteEvent:
         """Write ``event``'s overrides onto the series' instances; the series as it now is.
 
         ``exceptions`` are the series' current exception instances (None: read them).
+        ``send_updates``: sync's writes are silent; the Invite action passes its own choice.
         """
         if not master.get("recurrence"):
             return self._live(master, ())
@@ -314,27 +321,29 @@ class GoogleBackend(BaseBackend):
                 if wire.override_from_google(have, tz) == override:
                     continue
             body = wire.override_body(event, override)
-            current[rec_id] = self._patch_instance(master_id, rec_id, body)
+            current[rec_id] = self._patch_instance(master_id, rec_id, body, send_updates)
         for rec_id, have in list(current.items()):
             if rec_id in wanted:
                 continue
             key = _rec_key(rec_id)
             if key in excluded:
                 if not wire.is_deleted(have):
-                    self.delete(have["id"], etag="")
+                    self._delete(have["id"], "", send_updates)
                     current[rec_id] = {**have, "status": "cancelled"}
                 continue
             plain = wire.plain_occurrence(event, rec_id)
             if wire.is_deleted(have) or wire.override_from_google(have, tz) != plain:
                 body = wire.override_body(event, plain)
-                current[rec_id] = self._patch_instance(master_id, rec_id, body)
+                current[rec_id] = self._patch_instance(master_id, rec_id, body, send_updates)
         return self._live(master, list(current.values()))
 
-    def _patch_instance(self, master_id: str, rec_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _patch_instance(
+        self, master_id: str, rec_id: str, body: dict[str, Any], send_updates: str = "none"
+    ) -> dict[str, Any]:
         """Patch one instance of a series; the series exists, so a 404 means the series has
         no such instance: the event is refused as it stands (Rejected), not gone."""
         try:
-            return self._patch(wire.instance_id(master_id, rec_id), body)
+            return self._patch(wire.instance_id(master_id, rec_id), body, "", send_updates)
         except NotFound as exc:
             raise Rejected(
                 f"Google Calendar events.patch: {rec_id} is not an occurrence of the series"
@@ -342,8 +351,11 @@ class GoogleBackend(BaseBackend):
             ) from exc
 
     def delete(self, remote_id: str, *, etag: str) -> None:
+        self._delete(remote_id, etag, "none")
+
+    def _delete(self, remote_id: str, etag: str, send_updates: str) -> None:
         request = self.events.delete(
-            calendarId=self.settings.calendar_id, eventId=remote_id, sendUpdates="none"
+            calendarId=self.settings.calendar_id, eventId=remote_id, sendUpdates=send_updates
         )
         self._run("events.delete", request, if_match=etag)
 

@@ -6,6 +6,11 @@ the organiser's calendar as organizer, the external attendees, the rendered desc
 the invite-copy tag (``extendedProperties.private.crmInviteCopy``, invisible to guests)
 and never the CRM meeting id. Its event id comes from the idempotency key (a retried
 create adopts the first), its iCalUID from the invite (``InviteCopy.uid``).
+
+A series' excluded dates are EXDATE lines of its recurrence (native in Google); each moved
+occurrence is a patch of its instance (``<id>_<suffix>``) with the copy's sendUpdates, so
+guests get the series and an update per moved occurrence (GoogleBackend._finish, the
+same instance writing sync uses).
 """
 
 from __future__ import annotations
@@ -65,6 +70,10 @@ class GoogleInvites:
     def abilities(self) -> InviteAbilities:
         return InviteAbilities(can_send=True, can_hold_unsent=True)
 
+    def check(self, copy: InviteCopy) -> None:
+        """Google holds every series the copy can carry (RRULE, EXDATE, RDATE, instances)."""
+        return None
+
     def _updates(self, send: bool) -> str:
         return "all" if send else "none"
 
@@ -79,6 +88,7 @@ class GoogleInvites:
         request = b.events.insert(
             calendarId=b.settings.calendar_id, body=body, sendUpdates=self._updates(send)
         )
+        exceptions: list[dict[str, Any]] | None = []
         try:
             made = b._run("events.insert", request)
         except Duplicate:  # an earlier attempt with this key got through: that is the copy
@@ -87,7 +97,28 @@ class GoogleInvites:
                 raise Rejected(
                     f"Google Calendar events.insert: id {event_id} holds another event"
                 ) from None
-        return SentInvite(made["id"], made.get("etag", ""), mailed=send)
+            exceptions = None  # its instances may be written already: read them
+        etag = self._occurrences(made, copy, exceptions, send)
+        return SentInvite(made["id"], etag or made.get("etag", ""), mailed=send)
+
+    def _occurrences(
+        self,
+        master: dict[str, Any],
+        copy: InviteCopy,
+        exceptions: list[dict[str, Any]] | None,
+        send: bool,
+    ) -> str:
+        """Patch the series' moved occurrences onto their instances (an occurrence no longer
+        moved back to the series' time, an excluded one's exception deleted), each with the
+        copy's sendUpdates; the master's etag after ("" for a single event)."""
+        if not master.get("recurrence"):
+            return ""
+        b = self.backend
+        event = copy.as_event()
+        b._finish(master, event, exceptions, send_updates=self._updates(send))
+        if not event.overrides and exceptions == []:
+            return ""
+        return str(b._get(master["id"]).get("etag", ""))
 
     def update_invite(
         self, remote_id: str, copy: InviteCopy, *, send: bool, etag: str
@@ -106,7 +137,8 @@ class GoogleInvites:
             sendUpdates=self._updates(send),
         )
         made = b._run("events.patch", request, if_match=etag or current.get("etag", ""))
-        return SentInvite(made["id"], made.get("etag", ""), mailed=send)
+        latest = self._occurrences(made, copy, None, send)
+        return SentInvite(made["id"], latest or made.get("etag", ""), mailed=send)
 
     def cancel_invite(self, remote_id: str, *, send: bool, etag: str) -> None:
         b = self.backend

@@ -11,6 +11,9 @@ is Rejected with that reason, for the preview to say so (abilities().note).
   retry answers the first event, making none). Graph makes the iCalUId itself (read-only):
   ``InviteCopy.uid`` is not written.
 - update: PATCH of the copy's fields and attendees (If-Match on the etag given).
+- a series' exceptions: after the POST or PATCH of the series master, each excluded
+  occurrence's instance is DELETEd and each moved one PATCHed (series.py, as sync writes
+  them); Graph mails the guests a cancellation or an update for each.
 - cancel: POST /events/{id}/cancel (a short comment), after checking the etag.
 
 Update and cancel touch only an event tagged as an invite copy (Rejected otherwise).
@@ -21,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.backends.base import (
+    CannotCarry,
     InviteAbilities,
     InviteCopy,
     PreconditionFailed,
@@ -51,7 +55,9 @@ class GraphInvites:
         self.backend = backend
 
     def abilities(self) -> InviteAbilities:
-        return InviteAbilities(can_send=True, can_hold_unsent=False, note=CANNOT_HOLD)
+        return InviteAbilities(
+            can_send=True, can_hold_unsent=False, note=CANNOT_HOLD, restores_occurrences=False
+        )
 
     def _refuse_unsent(self, send: bool, what: str) -> None:
         if not send:
@@ -60,25 +66,32 @@ class GraphInvites:
     def _body(self, copy: InviteCopy) -> dict[str, Any]:
         owner = self.backend.settings.mailbox
         if copy.organiser.email.strip().lower() != owner.strip().lower():
-            raise Rejected(
+            raise CannotCarry(
+                "organiser",
                 f"Microsoft Graph invite: the organiser {copy.organiser.email!r} is not this "
                 f"binding's mailbox {owner!r}; an invitation goes out from the organiser's own "
-                "calendar"
+                "calendar",
             )
         if not copy.attendees:
-            raise Rejected("Microsoft Graph invite: no external participant to invite")
-        event = copy.as_event()
-        if any(line.upper().startswith("EXDATE") for line in event.recurrence):
-            raise Rejected(
-                "Microsoft Graph invite: an invitation to a series with excluded dates is not "
-                "written (removing occurrences would mail each as a cancellation)"
+            raise CannotCarry(
+                "attendees", "Microsoft Graph invite: no external participant to invite"
             )
-        body = wire.event_body(event, rule=rule_of(event))
+        event = copy.as_event()
+        try:
+            rule = rule_of(event)
+        except Rejected as error:  # RDATE, several rules, a rule Graph cannot say
+            why = str(error).partition("; not synced")[0]
+            reason = f"Microsoft Graph cannot hold this series: {why}"
+            raise CannotCarry("recurrence", reason) from None
+        body = wire.event_body(event, rule=rule)
         body["attendees"] = [
             {"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"}
             for a in copy.attendees
         ]
         return body
+
+    def check(self, copy: InviteCopy) -> None:
+        self._body(copy)
 
     def _held(self, remote_id: str) -> dict[str, Any]:
         """The invite copy as Graph holds it (etag, tag); NotFound, or Rejected when it is
@@ -106,7 +119,7 @@ class GraphInvites:
         raise_for(reply, "POST invite copy")
         item = reply.body or {}
         self._wrote(item)
-        return SentInvite(str(item["id"]), _etag(item), mailed=True)
+        return SentInvite(str(item["id"]), self._occurrences(item, copy), mailed=True)
 
     def update_invite(
         self, remote_id: str, copy: InviteCopy, *, send: bool, etag: str
@@ -120,7 +133,7 @@ class GraphInvites:
         raise_for(reply, "PATCH invite copy")
         item = reply.body or {}
         self._wrote(item)
-        return SentInvite(remote_id, _etag(item), mailed=True)
+        return SentInvite(remote_id, self._occurrences(item, copy), mailed=True)
 
     def cancel_invite(self, remote_id: str, *, send: bool, etag: str) -> None:
         self._refuse_unsent(send, "removing")
@@ -132,6 +145,16 @@ class GraphInvites:
         raise_for(reply, "POST cancel invite copy")
         self.backend.noisy.pop(remote_id, None)
         self.backend.delta.known.pop(remote_id, None)
+
+    def _occurrences(self, item: dict[str, Any], copy: InviteCopy) -> str:
+        """Bring a series' instances to the copy (series.py, as sync writes them): each
+        excluded occurrence DELETEd, each moved one PATCHed, an occurrence no longer moved
+        PATCHed back; Graph mails the guests a cancellation or an update for each. The
+        master's etag after."""
+        if item.get("type") != "seriesMaster":
+            return _etag(item)
+        b = self.backend
+        return b.series.finish(item, copy.as_event(), b.until).etag
 
     def _wrote(self, item: dict[str, Any]) -> None:
         """Sync reads this event as the organiser's meeting: never written by sync."""

@@ -272,6 +272,46 @@ class CaldavDriver:
             "sequence": int(text("sequence") or 0),
         }
 
+    def invite_series(self, remote_id: str) -> dict[str, Any]:
+        """The copy's series from the stored object: the master's RRULE and EXDATEs
+        expanded (RFC 5545, by vobject's rruleset), each RECURRENCE-ID component moving
+        its occurrence."""
+        raw = self._stored(remote_id)
+        components = list(vobject.readOne(raw).vevent_list)
+        (master,) = [c for c in components if "recurrence-id" not in c.contents]
+
+        def utc(value: Any) -> datetime:
+            if not isinstance(value, datetime):
+                return datetime(value.year, value.month, value.day, tzinfo=UTC)
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+        def text(component: Any, name: str) -> str:
+            found = component.contents.get(name)
+            return str(found[0].value) if found else ""
+
+        rule = text(master, "rrule")
+        occurrences = {}
+        if rule:
+            for when in master.getrruleset(addRDate=True):
+                occurrences[utc(when)] = utc(when)
+        moved = {}
+        for child in components:
+            if "recurrence-id" not in child.contents:
+                continue
+            original = utc(child.recurrence_id.value)
+            occurrences[original] = utc(child.dtstart.value)
+            organiser = child.contents.get("organizer", [])
+            moved[original] = {
+                "subject": text(child, "summary"),
+                "location": text(child, "location"),
+                "description": text(child, "description"),
+                "organiser": str(organiser[0].value).split(":", 1)[-1] if organiser else "",
+                "attendees": [
+                    str(a.value).split(":", 1)[-1] for a in child.contents.get("attendee", [])
+                ],
+            }
+        return {"rule": rule, "occurrences": occurrences, "moved": moved, "raw": raw}
+
     def invite_writes(self, remote_id: str) -> int:
         return sum(1 for r in self.proxy.writes() if unquote(r.path).endswith("/" + remote_id))
 

@@ -20,6 +20,7 @@ from bridge.backends.kinds import BindingSpec, kind_of
 from tests.contract.driver import ALICE
 from tests.contract.pull import listed
 from tests.emulators.ews import EwsEmulator
+from tests.emulators.ews.recurrence import split_occurrence_id
 
 OPERATION = {"create": "CreateItem", "update": "UpdateItem", "delete": "DeleteItem"}
 OPERATION["list"] = "SyncFolderItems"
@@ -261,8 +262,45 @@ class ExchangeDriver:
         }
 
     def invite_writes(self, remote_id: str) -> int:
+        """Writes of the item and of its occurrences (OccurrenceItemIds of it)."""
+
+        def of_copy(item_id: str) -> bool:
+            occurrence = split_occurrence_id(item_id)
+            return item_id == remote_id or (occurrence is not None and occurrence[0] == remote_id)
+
         with self.ews.lock:
-            return sum(1 for _op, _box, item_id in self.ews.writes if item_id == remote_id)
+            return sum(1 for _op, _box, item_id in self.ews.writes if of_copy(item_id))
+
+    def invite_series(self, remote_id: str) -> dict[str, Any]:
+        """The copy's series as the emulator holds it: its recurrence's original starts,
+        less the deleted occurrences, the modified ones at their stored times."""
+        item = self.user.item(remote_id)
+        spec = item.get("recurrence")
+        occurrences: dict[datetime, datetime] = {}
+        if spec:
+            gone = {d.astimezone(UTC) for d in item["deleted_occurrences"]}
+            for original in self.user.occurrence_starts(remote_id):
+                if original.astimezone(UTC) not in gone:
+                    occurrences[original.astimezone(UTC)] = original.astimezone(UTC)
+        people = [*item.get("required_attendees", []), *item.get("optional_attendees", [])]
+        moved = {}
+        for original, fields in item["modified_occurrences"].items():
+            key = original.astimezone(UTC)
+            occurrences[key] = fields.get("start", original).astimezone(UTC)
+            moved[key] = {
+                "subject": fields.get("subject", item.get("subject", "")),
+                "location": fields.get("location", item.get("location", "")),
+                "description": fields.get("body", item.get("body", "")),
+                "organiser": item["organizer"],
+                "attendees": [
+                    *fields.get("required_attendees", []),
+                    *fields.get("optional_attendees", []),
+                ]
+                or people,
+            }
+        raw = self.user.raw(remote_id) + repr(item["modified_occurrences"])
+        rule = repr(spec) if spec else ""
+        return {"rule": rule, "occurrences": occurrences, "moved": moved, "raw": raw}
 
     def guest_edit(self, remote_id: str, **fields: Any) -> None:
         """The organiser changes the copy in Outlook; a partstat is a guest's response

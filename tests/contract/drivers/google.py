@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -198,11 +198,45 @@ class GoogleDriver:
         }
 
     def invite_writes(self, remote_id: str) -> int:
+        """Writes of the copy and of its instances (``<id>_<suffix>``)."""
         return sum(
             1
             for w in self.google.sent_updates
-            if w.event_id == remote_id and f"events.{w.method}" in WRITES
+            if w.event_id.split("_")[0] == remote_id and f"events.{w.method}" in WRITES
         )
+
+    def invite_series(self, remote_id: str) -> dict[str, Any]:
+        stored = self.google.event(ALICE, remote_id)
+        assert stored is not None, f"no event {remote_id}"
+        rule = [line for line in stored.get("recurrence") or [] if line.startswith("RRULE")]
+        occurrences = {}
+        for instance in self.google.instances(ALICE, remote_id) if rule else []:
+            original, _ = wire.parse_when(instance["originalStartTime"])
+            start, _ = wire.parse_when(instance["start"])
+            occurrences[original.astimezone(UTC)] = start.astimezone(UTC)
+        apart = [
+            e
+            for e in self.google.events(ALICE, include_cancelled=True)
+            if e.get("recurringEventId") == remote_id
+        ]
+        moved = {}
+        for item in apart:
+            if item.get("status") == "cancelled":
+                continue
+            original, _ = wire.parse_when(item["originalStartTime"])
+            moved[original.astimezone(UTC)] = {
+                "subject": item.get("summary", ""),
+                "location": item.get("location", ""),
+                "description": item.get("description", ""),
+                "organiser": (item.get("organizer") or {}).get("email", ""),
+                "attendees": [a["email"] for a in item.get("attendees", [])],
+            }
+        return {
+            "rule": " ".join(rule),
+            "occurrences": occurrences,
+            "moved": moved,
+            "raw": json.dumps([stored, *apart], ensure_ascii=False, sort_keys=True),
+        }
 
     def guest_edit(self, remote_id: str, **fields: Any) -> None:
         """The organiser edits the copy in Google Calendar; a partstat is a guest's answer

@@ -250,6 +250,40 @@ class GraphDriver:
         immutable = self.box.render(remote_id)["id"] if self.box.event(remote_id) else remote_id
         return sum(1 for w in self.graph.event_writes if w.event_id == immutable)
 
+    def invite_series(self, remote_id: str) -> dict[str, Any]:
+        """The copy's series as GET /events/{id}/instances shows it (the emulator's own
+        rendering): cancelled occurrences absent, exceptions at their own times."""
+        stored = self.box.render(remote_id)
+        rule = stored.get("recurrence") or {}
+        occurrences, moved, records = {}, {}, [stored]
+        for instance in self.box.instances(remote_id) if rule else []:
+            original = wire.parse_instant(instance["originalStart"]).astimezone(UTC)
+            occurrences[original] = wire.parse_time(instance["start"]).astimezone(UTC)
+            if instance.get("type") != "exception":
+                continue
+            records.append(instance)
+            body = instance.get("body") or {}
+            text = str(body.get("content") or "")
+            if str(body.get("contentType", "")).lower() == "html":
+                text = wire._html_text(text)
+            moved[original] = {
+                "subject": instance.get("subject", ""),
+                "location": (instance.get("location") or {}).get("displayName", ""),
+                "description": text,
+                "organiser": (instance.get("organizer") or {})
+                .get("emailAddress", {})
+                .get("address", ""),
+                "attendees": [
+                    a["emailAddress"]["address"] for a in instance.get("attendees") or []
+                ],
+            }
+        return {
+            "rule": json.dumps(rule, sort_keys=True) if rule else "",
+            "occurrences": occurrences,
+            "moved": moved,
+            "raw": json.dumps(records, ensure_ascii=False, sort_keys=True),
+        }
+
     def guest_edit(self, remote_id: str, **fields: Any) -> None:
         """The organiser changes the copy in Outlook (her own edit: no mail recorded); a
         partstat is a guest's response reaching her event."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.support.aiohttp_thread import ThreadedApp
 
-from . import events
+from . import events, instances
 from .app import Api, make_app
 from .errors import ApiError
 from .faults import Faults
@@ -131,6 +131,17 @@ class GoogleEmulator:
         with self.state.lock:
             found = self.state.calendar(calendar_id).find(event_id)
             return None if found is None else copy.deepcopy(found.resource)
+
+    def instances(self, calendar_id: str, event_id: str) -> list[dict[str, Any]]:
+        """A series' live instances as events.instances lists them (cancelled ones and
+        excluded dates left out), in order."""
+        with self.state.lock:
+            calendar = self.state.calendar(calendar_id)
+            master = calendar.find(event_id)
+            if master is None or not master.recurring:
+                raise ValueError(f"{event_id} is not a recurring event")
+            expanded = instances.expand(calendar, master)
+            return [r for _, r, _ in expanded if r.get("status") != "cancelled"]
 
     def events(self, calendar_id: str, *, include_cancelled: bool = False) -> list[dict[str, Any]]:
         """Stored events (masters and exceptions, not expanded) in creation order."""
