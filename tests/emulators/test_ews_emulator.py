@@ -6,14 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from exchangelib import (
-    DELEGATE,
     Account,
     CalendarItem,
-    Configuration,
-    Credentials,
     EWSDateTime,
     EWSTimeZone,
-    Version,
 )
 from exchangelib.errors import (
     ErrorInvalidSyncStateData,
@@ -21,25 +17,13 @@ from exchangelib.errors import (
     ErrorItemNotFound,
 )
 from exchangelib.items import AUTO_RESOLVE, NEVER_OVERWRITE, SEND_TO_NONE
-from exchangelib.transport import BASIC, NTLM
-from exchangelib.version import EXCHANGE_2016
+from exchangelib.transport import BASIC
 
 from tests.emulators.ews import EwsEmulator
+from tests.emulators.ews_client import connect
 
 ALICE = "alice@corp.test"
 BERLIN = EWSTimeZone("Europe/Berlin")
-
-
-def connect(
-    ews: EwsEmulator, email: str, username: str, password: str, auth: str = NTLM, access=DELEGATE
-) -> Account:
-    config = Configuration(
-        service_endpoint=ews.url,
-        credentials=Credentials(username, password),
-        auth_type=auth,
-        version=Version(build=EXCHANGE_2016),
-    )
-    return Account(email, config=config, autodiscover=False, access_type=access)
 
 
 @pytest.fixture

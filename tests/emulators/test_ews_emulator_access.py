@@ -9,18 +9,13 @@ from datetime import timedelta
 
 import pytest
 from exchangelib import (
-    DELEGATE,
     IMPERSONATION,
     Account,
     CalendarItem,
-    Configuration,
-    Credentials,
     EWSDateTime,
     EWSTimeZone,
     ExtendedProperty,
-    FailFast,
     FaultTolerance,
-    Version,
 )
 from exchangelib.errors import (
     ErrorAccessDenied,
@@ -36,9 +31,9 @@ from exchangelib.errors import (
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.properties import AlternateId
 from exchangelib.transport import BASIC, NTLM
-from exchangelib.version import EXCHANGE_2016
 
 from tests.emulators.ews import EwsEmulator
+from tests.emulators.ews_client import connect
 
 ALICE, BOB = "alice@corp.test", "bob@corp.test"
 BERLIN = EWSTimeZone("Europe/Berlin")
@@ -65,25 +60,6 @@ def tagged() -> Iterator[None]:
     CalendarItem.register("meeting_tag", MeetingTag)
     yield
     CalendarItem.deregister("meeting_tag")
-
-
-def connect(
-    ews: EwsEmulator,
-    email: str,
-    user: str,
-    password: str,
-    auth: str = NTLM,
-    access: str = DELEGATE,
-    retry=None,
-) -> Account:
-    config = Configuration(
-        service_endpoint=ews.url,
-        credentials=Credentials(user, password),
-        auth_type=auth,
-        version=Version(build=EXCHANGE_2016),
-        retry_policy=retry or FailFast(),
-    )
-    return Account(email, config=config, autodiscover=False, access_type=access)
 
 
 def start() -> EWSDateTime:

@@ -8,14 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from exchangelib import (
-    DELEGATE,
     Account,
     CalendarItem,
-    Configuration,
-    Credentials,
     EWSDateTime,
     EWSTimeZone,
-    Version,
 )
 from exchangelib.items import (
     SEND_ONLY_TO_ALL,
@@ -26,9 +22,9 @@ from exchangelib.items import (
 )
 from exchangelib.properties import Attendee, Mailbox
 from exchangelib.transport import BASIC
-from exchangelib.version import EXCHANGE_2016
 
 from tests.emulators.ews import EwsEmulator
+from tests.emulators.ews_client import connect
 
 ALICE = "alice@corp.test"
 ANN, BEN, DORA = "ann@partner.test", "ben@client.test", "dora@third.test"
@@ -44,11 +40,7 @@ def ews() -> Iterator[EwsEmulator]:
 
 @pytest.fixture
 def alice(ews: EwsEmulator) -> Account:
-    config = Configuration(
-        service_endpoint=ews.url, credentials=Credentials("alice", "pw"), auth_type=BASIC,
-        version=Version(build=EXCHANGE_2016),
-    )  # fmt: skip
-    return Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
+    return connect(ews, ALICE, "alice", "pw", BASIC)
 
 
 def people(*emails: str) -> list[Attendee]:

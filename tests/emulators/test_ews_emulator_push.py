@@ -12,22 +12,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from exchangelib import (
-    DELEGATE,
     Account,
     CalendarItem,
-    Configuration,
-    Credentials,
     EWSDateTime,
     EWSTimeZone,
-    Version,
 )
 from exchangelib.errors import ErrorInvalidSubscription, ErrorSubscriptionNotFound
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.services import SendNotification
-from exchangelib.transport import NTLM
-from exchangelib.version import EXCHANGE_2016
 
 from tests.emulators.ews import EwsEmulator
+from tests.emulators.ews_client import connect
 
 ALICE = "alice@corp.test"
 BERLIN = EWSTimeZone("Europe/Berlin")
@@ -91,13 +86,7 @@ def ews() -> Iterator[EwsEmulator]:
 
 @pytest.fixture
 def alice(ews: EwsEmulator) -> Account:
-    config = Configuration(
-        service_endpoint=ews.url,
-        credentials=Credentials("CORP\\alice", "secret"),
-        auth_type=NTLM,
-        version=Version(build=EXCHANGE_2016),
-    )
-    return Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
+    return connect(ews, ALICE, "CORP\\alice", "secret")
 
 
 def test_push_created_modified_deleted_and_status(

@@ -8,14 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 from exchangelib import (
-    DELEGATE,
     Account,
     CalendarItem,
-    Configuration,
-    Credentials,
     EWSDateTime,
     EWSTimeZone,
-    Version,
 )
 from exchangelib.errors import (
     ErrorCalendarEndDateIsEarlierThanStartDate,
@@ -23,10 +19,9 @@ from exchangelib.errors import (
 )
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.recurrence import Recurrence, WeeklyPattern
-from exchangelib.transport import NTLM
-from exchangelib.version import EXCHANGE_2016
 
 from tests.emulators.ews import EwsEmulator
+from tests.emulators.ews_client import connect
 
 ALICE = "alice@corp.test"
 BERLIN = EWSTimeZone("Europe/Berlin")
@@ -42,13 +37,7 @@ def ews() -> Iterator[EwsEmulator]:
 
 @pytest.fixture
 def alice(ews: EwsEmulator) -> Account:
-    config = Configuration(
-        service_endpoint=ews.url,
-        credentials=Credentials("CORP\\alice", "secret"),
-        auth_type=NTLM,
-        version=Version(build=EXCHANGE_2016),
-    )
-    return Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
+    return connect(ews, ALICE, "CORP\\alice", "secret")
 
 
 def weekly(account: Account, first: EWSDateTime, count: int) -> CalendarItem:
