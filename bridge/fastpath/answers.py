@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from radicale import pathutils, xmlutils
 from radicale.app.report import test_filter
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from bridge.fastpath import shapes
 from bridge.fastpath.xml import element, qname, split_clark
@@ -25,7 +25,7 @@ from bridge.storage_plugin.paths import http_date
 from bridge.store import items as item_store
 
 #: One object as the collection shows it: (row, text, etag).
-Shown = tuple[Row, Any, Any]
+Shown = tuple[item_store.Listed, Any, Any]
 
 
 def content_type(component: str, encoding: str) -> str:
