@@ -16,6 +16,7 @@ by the body size:
 from __future__ import annotations
 
 import io
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -32,6 +33,9 @@ from bridge.ical.errors import ICalError
 from bridge.wsgi import StartResponse, WSGIApp
 
 MAX_XML_DEPTH = 40
+#: environ key: (body, the document check_xml parsed from it), for a later reader of the
+#: same body that can use it (bridge.fastpath.request.parsed_body).
+PARSED_XML = "bridge.guard.parsed_xml"
 _XML_METHODS = ("PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL")
 
 
@@ -94,9 +98,9 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
-def check_xml(data: bytes) -> None:
+def check_xml(data: bytes) -> ET.Element:
     """No DTD, no entities, nesting within MAX_XML_DEPTH, every element in a namespace;
-    streamed, stops at the first fault."""
+    streamed, stops at the first fault. Returns the parsed document."""
     depth = 0
     try:
         events = defused_tree.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
@@ -123,6 +127,7 @@ def check_xml(data: bytes) -> None:
         raise Refusal(400, "XML body with entity declarations is refused") from None
     except defused_tree.ParseError as exc:
         raise Refusal(400, f"malformed XML body: {exc}") from None
+    return events.root  # type: ignore[attr-defined] - set once the parse has ended
 
 
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
@@ -140,12 +145,11 @@ def _utc(value: str, what: str) -> datetime:
         ) from None
 
 
-def check_free_busy(data: bytes, *, horizon_days: int, now: datetime | None = None) -> None:
+def check_free_busy(root: ET.Element, *, horizon_days: int, now: datetime | None = None) -> None:
     """A free-busy-query needs one time-range with start and end (RFC 4791 7.10, 9.9), at
     most FREE_BUSY_DAYS long and within ``horizon_days`` of now: Radicale walks every
     recurring object from its start up to the window's end, so an open or far window cost
-    seconds per calendar."""
-    root = defused_tree.fromstring(data)
+    seconds per calendar. ``root``: the body as check_xml parsed it."""
     if root.tag != f"{CALDAV}free-busy-query":
         return
     ranges = root.findall(f"{CALDAV}time-range")
@@ -230,9 +234,10 @@ class RequestGuard:
                 return
             check_calendar_text(text, max_occurrences=self.max_occurrences)
         else:
-            check_xml(data)
+            root = check_xml(data)
             if method == "REPORT":
-                check_free_busy(data, horizon_days=self.horizon_days)
+                check_free_busy(root, horizon_days=self.horizon_days)
+            environ[PARSED_XML] = (data, root)
 
     @staticmethod
     def _body(environ: dict) -> bytes:
