@@ -99,26 +99,55 @@ def _default_port(scheme: str) -> int:
 
 
 def check_xml(data: bytes) -> ET.Element:
-    """No DTD, no entities, nesting within MAX_XML_DEPTH, every element in a namespace;
-    streamed, stops at the first fault. Returns the parsed document."""
+    """No DTD, no entities, nesting within MAX_XML_DEPTH, every element in a namespace.
+    Returns the parsed document.
+
+    A well-formed body is parsed whole (ElementTree's C builder) and its elements checked
+    in document order, which finds the fault the streamed check finds first; a body that
+    does not parse (malformed, a DTD, entities) goes through the streamed check, which
+    refuses it as it always has (its first fault may come before the parse error).
+    """
+    try:
+        root = defused_tree.fromstring(data, forbid_dtd=True)
+    except Exception:  # noqa: BLE001 - the streamed check says what is wrong, as it did
+        return _check_xml_streamed(data)
+    _check_elements(root)
+    return root
+
+
+def _element_fault(element: ET.Element, depth: int) -> None:
+    if depth > MAX_XML_DEPTH:
+        raise Refusal(400, f"XML body nested deeper than {MAX_XML_DEPTH} elements is refused")
+    if not element.tag.startswith("{") or element.tag.startswith("{}"):
+        # Radicale names every property by its namespace and fails without one.
+        name = element.tag.removeprefix("{}")[:64]
+        raise Refusal(
+            400,
+            f"XML element <{name}> has no namespace; WebDAV elements and "
+            "properties without a namespace are not supported",
+        )
+
+
+def _check_elements(root: ET.Element) -> None:
+    """The streamed check's tests on a parsed document, element by element in document
+    order (depth first, children in order)."""
+    pending = [(root, 1)]
+    while pending:
+        element, depth = pending.pop()
+        _element_fault(element, depth)
+        if len(element):
+            pending.extend((child, depth + 1) for child in reversed(element))
+
+
+def _check_xml_streamed(data: bytes) -> ET.Element:
+    """check_xml on the parser's events: stops at the first fault."""
     depth = 0
     try:
         events = defused_tree.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
         for event, element in events:
             if event == "start":
                 depth += 1
-                if depth > MAX_XML_DEPTH:
-                    raise Refusal(
-                        400, f"XML body nested deeper than {MAX_XML_DEPTH} elements is refused"
-                    )
-                if not element.tag.startswith("{") or element.tag.startswith("{}"):
-                    # Radicale names every property by its namespace and fails without one.
-                    name = element.tag.removeprefix("{}")[:64]
-                    raise Refusal(
-                        400,
-                        f"XML element <{name}> has no namespace; WebDAV elements and "
-                        "properties without a namespace are not supported",
-                    )
+                _element_fault(element, depth)
             else:
                 depth -= 1
     except defusedxml.DTDForbidden:

@@ -35,6 +35,7 @@ from radicale.app.propfind import xml_propfind_response
 
 from bridge.fastpath import answers, request, shapes
 from bridge.fastpath.xml import document, escape
+from bridge.storage_plugin import Storage
 from bridge.storage_plugin.collection import RootCollection, StoreCollection
 from bridge.store import collections as collection_store
 
@@ -99,7 +100,10 @@ class FastApplication(radicale.Application):
         shape = shapes.propfind(xml_request) if method == "P" else shapes.report(xml_request)
         if shape is None:
             return None
-        with self._storage.acquire_lock("r", user):
+        if not isinstance(self._storage, Storage):
+            return None  # another storage: Radicale's business
+        # One read transaction for the collection and its rows (a snapshot, one BEGIN).
+        with self._storage.acquire_lock("r", user), self._storage.store.one_read():
             collection = next(iter(self._storage.discover(path, "0")), None)
             if (
                 not isinstance(collection, StoreCollection)

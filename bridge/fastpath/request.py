@@ -61,6 +61,7 @@ def shared_document(app: Any, environ: dict, raw: bytes) -> ET.Element | None:
 
 #: What Radicale looks for in the request text (radicale/app/__init__.py, the log line).
 FLAG_TAGS = ("<sync-token />", "<getetag />", "<CS:getctag />", "<sync-collection ")
+_FLAG_ENDINGS = ("sync-token", "getetag", "getctag", "sync-collection")
 
 
 def _written_name(tag: Any) -> str | None:
@@ -98,7 +99,10 @@ def flags_text(root: ET.Element) -> str:
     """
     found: set[str] = set()
     for element in root.iter():
-        name = _written_name(element.tag)
+        tag = element.tag
+        if not isinstance(tag, str) or not tag.endswith(_FLAG_ENDINGS):
+            continue
+        name = _written_name(tag)
         if name not in ("sync-token", "getetag", "CS:getctag", "sync-collection"):
             continue
         empty = not element.text and len(element) == 0
