@@ -8,7 +8,8 @@ by the body size:
 - paths with "." or ".." segments;
 - DELETE of the root collection; MOVE to another host;
 - XML bodies with a DTD or entities (billion laughs, external entities) or nested deeper
-  than ``MAX_XML_DEPTH`` (defusedxml, streamed);
+  than ``MAX_XML_DEPTH`` (defusedxml; the parsed document is left in the environ under
+  ``PARSED_XML`` for the fast path);
 - iCalendar bodies of PUT whose recurrences cost too much (``bridge.ical.bounds``) or
   cannot be expanded within the store's limits (``bridge.ical.check.check_recurrence``).
 """
