@@ -102,7 +102,7 @@ class FastApplication(radicale.Application):
             return None
         if not isinstance(self._storage, Storage):
             return None  # another storage: Radicale's business
-        # One read transaction for the collection and its rows (a snapshot, one BEGIN).
+        # One read transaction for the collection and its rows (one BEGIN and COMMIT).
         with self._storage.acquire_lock("r", user), self._storage.store.one_read():
             collection = next(iter(self._storage.discover(path, "0")), None)
             if (

@@ -71,9 +71,9 @@ class Store:
 
     @contextmanager
     def one_read(self) -> Iterator[None]:
-        """Run this thread's reads inside the block in one read transaction (one snapshot,
-        one BEGIN and COMMIT); inside a write transaction they join it, as ever. Writes
-        inside the block are not part of it (they run as they would outside)."""
+        """Run this thread's reads inside the block in one read transaction (one BEGIN
+        and COMMIT, as ``run_read`` runs one read); inside a write transaction they join
+        it, as ever. Writes inside the block are not part of it (they run as outside)."""
         if self._request_tx() is not None or getattr(self._local, "reading", None) is not None:
             yield
             return
