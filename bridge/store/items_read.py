@@ -4,17 +4,18 @@ A CalDAV listing reads tens to thousands of item rows joined to their meeting; b
 SQLAlchemy result rows, the row handling cost more than SQLite itself. These reads run
 the same SQL on the same connection, in the same transaction, as ``bridge.store.items``
 did through SQLAlchemy Core, and return plain named tuples (``Listed``) with the column
-names the readers use. A driver error comes out as SQLAlchemy's own exception (so the
-store's retry and conflict handling see what they always saw).
+names the readers use (on bridge.store.dbapi).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, NoResultFound
+from sqlalchemy.exc import NoResultFound
+
+from bridge.store.dbapi import fetch
 
 
 class Listed(NamedTuple):
@@ -77,33 +78,6 @@ def _select(texts: bool) -> str:
 _SELECT = {True: _select(True), False: _select(False)}
 
 
-def _placeholder(conn: Connection) -> str:
-    style = conn.dialect.paramstyle
-    if style == "qmark":
-        return "?"
-    if style in ("format", "pyformat"):
-        return "%s"
-    raise NotImplementedError(f"DB-API paramstyle {style!r}")
-
-
-def _fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
-    """Rows of ``sql`` (written with ``?`` placeholders) in ``conn``'s transaction."""
-    mark = _placeholder(conn)
-    if mark != "?":
-        sql = sql.replace("?", mark)
-    if not conn.in_transaction():
-        conn.begin()  # as Connection.execute would (autobegin)
-    dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, tuple(params))
-        return cursor.fetchall()
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=conn.dialect) from exc
-    finally:
-        cursor.close()
-
-
 def _listed(rows: Iterable[tuple]) -> list[Listed]:
     return list(map(Listed._make, rows))
 
@@ -121,12 +95,12 @@ def get_many(
         chunk = wanted[start : start + 500]
         marks = ", ".join("?" * len(chunk))
         sql = f"{_SELECT[texts]} WHERE i.collection_id = ? AND i.href IN ({marks})"
-        found.update((row.href, row) for row in _listed(_fetch(conn, sql, [collection_id, *chunk])))
+        found.update((row.href, row) for row in _listed(fetch(conn, sql, [collection_id, *chunk])))
     return found
 
 
 def all_in(conn: Connection, collection_id: int, *, texts: bool = True) -> list[Listed]:
-    return _listed(_fetch(conn, f"{_SELECT[texts]} WHERE i.collection_id = ?", [collection_id]))
+    return _listed(fetch(conn, f"{_SELECT[texts]} WHERE i.collection_id = ?", [collection_id]))
 
 
 _EXACT = (
@@ -146,13 +120,13 @@ def in_range(
     exact index (other component types) by their overall range; open-ended series past
     their expansion by ``open_from``. Inexact rows still need Radicale's filter.
     """
-    spans = _fetch(conn, "SELECT max_span FROM collections WHERE id = ?", [collection_id])
+    spans = fetch(conn, "SELECT max_span FROM collections WHERE id = ?", [collection_id])
     if not spans:
         raise NoResultFound(f"no collection {collection_id}")
     max_span = spans[0][0]
-    exact_rows = _listed(_fetch(conn, _EXACT, [collection_id, end, start - max_span, start]))
+    exact_rows = _listed(fetch(conn, _EXACT, [collection_id, end, start - max_span, start]))
     seen = {row.id for row in exact_rows}
     result = [(row, True) for row in exact_rows]
-    loose = _listed(_fetch(conn, _LOOSE, [collection_id, end, start]))
+    loose = _listed(fetch(conn, _LOOSE, [collection_id, end, start]))
     result += [(row, False) for row in loose if row.id not in seen]
     return result

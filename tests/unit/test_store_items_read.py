@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
-from bridge.store import Store, items_read
+from bridge.store import Store, dbapi, items_read
 from bridge.store import collections as collection_store
 from bridge.store import items as item_store
 from bridge.store import meetings as meeting_store
@@ -72,7 +72,7 @@ def test_errors_come_out_as_sqlalchemys(store):
     with pytest.raises(NoResultFound):
         store.read(lambda c: item_store.in_range(c, 987654, 0, 10))
     with pytest.raises(DBAPIError):
-        store.read(lambda c: items_read._fetch(c, "SELECT no_such_column FROM items", []))
+        store.read(lambda c: dbapi.fetch(c, "SELECT no_such_column FROM items", []))
 
 
 def test_one_read_runs_the_reads_of_the_block_on_one_connection(store):
