@@ -24,6 +24,9 @@ from bridge.wsgi_status import RefusalStatus
 
 log = logging.getLogger("bridge")
 
+#: How long a checked htpasswd login (or refusal) is remembered by the process.
+LOGIN_CACHE_SECONDS = 15
+
 
 def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     """Radicale's configuration for the bridge: our storage, rights and auth, and the limits."""
@@ -47,10 +50,18 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     if server.auth == "none":
         values["auth"] = {"type": "none"}
     else:
+        # A bcrypt check costs tens of ms and Radicale runs one on every request: keep a
+        # login for a short time, as Radicale can (by login, with a salted SHA3-512 digest
+        # of the password; refusals by that digest), and re-read the file only when its
+        # size or mtime changes. A changed or removed password stops working within 15 s.
         values["auth"] = {
             "type": "htpasswd",
             "htpasswd_filename": str(server.htpasswd),
             "htpasswd_encryption": "bcrypt",
+            "htpasswd_cache": "True",
+            "cache_logins": "True",
+            "cache_successful_logins_expiry": str(LOGIN_CACHE_SECONDS),
+            "cache_failed_logins_expiry": str(LOGIN_CACHE_SECONDS),
         }
     for section, options in server.radicale_extra.items():
         values.setdefault(section, {}).update(options)

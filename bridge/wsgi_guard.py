@@ -8,7 +8,8 @@ by the body size:
 - paths with "." or ".." segments;
 - DELETE of the root collection; MOVE to another host;
 - XML bodies with a DTD or entities (billion laughs, external entities) or nested deeper
-  than ``MAX_XML_DEPTH`` (defusedxml, streamed);
+  than ``MAX_XML_DEPTH`` (defusedxml; the parsed document is left in the environ under
+  ``PARSED_XML`` for the fast path);
 - iCalendar bodies of PUT whose recurrences cost too much (``bridge.ical.bounds``) or
   cannot be expanded within the store's limits (``bridge.ical.check.check_recurrence``).
 """
@@ -16,6 +17,7 @@ by the body size:
 from __future__ import annotations
 
 import io
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -32,6 +34,9 @@ from bridge.ical.errors import ICalError
 from bridge.wsgi import StartResponse, WSGIApp
 
 MAX_XML_DEPTH = 40
+#: environ key: (body, the document check_xml parsed from it), for a later reader of the
+#: same body that can use it (bridge.fastpath.request.parsed_body).
+PARSED_XML = "bridge.guard.parsed_xml"
 _XML_METHODS = ("PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR", "MKCOL")
 
 
@@ -94,27 +99,56 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
-def check_xml(data: bytes) -> None:
-    """No DTD, no entities, nesting within MAX_XML_DEPTH, every element in a namespace;
-    streamed, stops at the first fault."""
+def check_xml(data: bytes) -> ET.Element:
+    """No DTD, no entities, nesting within MAX_XML_DEPTH, every element in a namespace.
+    Returns the parsed document.
+
+    A well-formed body is parsed whole (ElementTree's C builder) and its elements checked
+    in document order, which finds the fault the streamed check finds first; a body that
+    does not parse (malformed, a DTD, entities) goes through the streamed check, which
+    refuses it as it always has (its first fault may come before the parse error).
+    """
+    try:
+        root = defused_tree.fromstring(data, forbid_dtd=True)
+    except Exception:  # noqa: BLE001 - the streamed check says what is wrong, as it did
+        return _check_xml_streamed(data)
+    _check_elements(root)
+    return root
+
+
+def _element_fault(element: ET.Element, depth: int) -> None:
+    if depth > MAX_XML_DEPTH:
+        raise Refusal(400, f"XML body nested deeper than {MAX_XML_DEPTH} elements is refused")
+    if not element.tag.startswith("{") or element.tag.startswith("{}"):
+        # Radicale names every property by its namespace and fails without one.
+        name = element.tag.removeprefix("{}")[:64]
+        raise Refusal(
+            400,
+            f"XML element <{name}> has no namespace; WebDAV elements and "
+            "properties without a namespace are not supported",
+        )
+
+
+def _check_elements(root: ET.Element) -> None:
+    """The streamed check's tests on a parsed document, element by element in document
+    order (depth first, children in order)."""
+    pending = [(root, 1)]
+    while pending:
+        element, depth = pending.pop()
+        _element_fault(element, depth)
+        if len(element):
+            pending.extend((child, depth + 1) for child in reversed(element))
+
+
+def _check_xml_streamed(data: bytes) -> ET.Element:
+    """check_xml on the parser's events: stops at the first fault."""
     depth = 0
     try:
         events = defused_tree.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
         for event, element in events:
             if event == "start":
                 depth += 1
-                if depth > MAX_XML_DEPTH:
-                    raise Refusal(
-                        400, f"XML body nested deeper than {MAX_XML_DEPTH} elements is refused"
-                    )
-                if not element.tag.startswith("{") or element.tag.startswith("{}"):
-                    # Radicale names every property by its namespace and fails without one.
-                    name = element.tag.removeprefix("{}")[:64]
-                    raise Refusal(
-                        400,
-                        f"XML element <{name}> has no namespace; WebDAV elements and "
-                        "properties without a namespace are not supported",
-                    )
+                _element_fault(element, depth)
             else:
                 depth -= 1
     except defusedxml.DTDForbidden:
@@ -123,6 +157,7 @@ def check_xml(data: bytes) -> None:
         raise Refusal(400, "XML body with entity declarations is refused") from None
     except defused_tree.ParseError as exc:
         raise Refusal(400, f"malformed XML body: {exc}") from None
+    return events.root  # type: ignore[attr-defined] - set once the parse has ended
 
 
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
@@ -140,12 +175,11 @@ def _utc(value: str, what: str) -> datetime:
         ) from None
 
 
-def check_free_busy(data: bytes, *, horizon_days: int, now: datetime | None = None) -> None:
+def check_free_busy(root: ET.Element, *, horizon_days: int, now: datetime | None = None) -> None:
     """A free-busy-query needs one time-range with start and end (RFC 4791 7.10, 9.9), at
     most FREE_BUSY_DAYS long and within ``horizon_days`` of now: Radicale walks every
     recurring object from its start up to the window's end, so an open or far window cost
-    seconds per calendar."""
-    root = defused_tree.fromstring(data)
+    seconds per calendar. ``root``: the body as check_xml parsed it."""
     if root.tag != f"{CALDAV}free-busy-query":
         return
     ranges = root.findall(f"{CALDAV}time-range")
@@ -230,9 +264,10 @@ class RequestGuard:
                 return
             check_calendar_text(text, max_occurrences=self.max_occurrences)
         else:
-            check_xml(data)
+            root = check_xml(data)
             if method == "REPORT":
-                check_free_busy(data, horizon_days=self.horizon_days)
+                check_free_busy(root, horizon_days=self.horizon_days)
+            environ[PARSED_XML] = (data, root)
 
     @staticmethod
     def _body(environ: dict) -> bytes:

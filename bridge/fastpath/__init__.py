@@ -33,8 +33,9 @@ from radicale import httputils, pathutils, types, xmlutils
 from radicale.app.base import Access
 from radicale.app.propfind import xml_propfind_response
 
-from bridge.fastpath import answers, shapes
+from bridge.fastpath import answers, request, shapes
 from bridge.fastpath.xml import document, escape
+from bridge.storage_plugin import Storage
 from bridge.storage_plugin.collection import RootCollection, StoreCollection
 from bridge.store import collections as collection_store
 
@@ -99,7 +100,10 @@ class FastApplication(radicale.Application):
         shape = shapes.propfind(xml_request) if method == "P" else shapes.report(xml_request)
         if shape is None:
             return None
-        with self._storage.acquire_lock("r", user):
+        if not isinstance(self._storage, Storage):
+            return None  # another storage: Radicale's business
+        # One read transaction for the collection and its rows (one BEGIN and COMMIT).
+        with self._storage.acquire_lock("r", user), self._storage.store.one_read():
             collection = next(iter(self._storage.discover(path, "0")), None)
             if (
                 not isinstance(collection, StoreCollection)
@@ -122,16 +126,20 @@ class FastApplication(radicale.Application):
         headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
         if method == "P":
             headers["DAV"] = httputils.DAV_HEADERS
-        return client.MULTI_STATUS, headers, body, xmlutils.pretty_xml(xml_request)
+        return client.MULTI_STATUS, headers, body, request.log_text(self, xml_request)
 
     def _body(self, environ: types.WSGIEnviron, request_info: dict) -> ET.Element | None:
-        """The parsed request body, or None; the body is put back for Radicale."""
+        """The parsed request body (the guard's parse where it is the same document), or
+        None; the body is put back for Radicale."""
         try:
             raw = httputils.read_raw_request_body(self.configuration, environ)
         except (RuntimeError, OSError):
             return None  # Radicale cannot read it either; it will say so
         environ["wsgi.input"] = io.BytesIO(raw)
         environ["CONTENT_LENGTH"] = str(len(raw))
+        shared = request.shared_document(self, environ, raw)
+        if shared is not None:
+            return shared  # the guard's parse of the same document
         try:
             return self._read_xml_request_body(environ, request_info)
         except RuntimeError:

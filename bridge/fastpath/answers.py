@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from radicale import pathutils, xmlutils
 from radicale.app.report import test_filter
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from bridge.fastpath import shapes
 from bridge.fastpath.xml import element, qname, split_clark
@@ -25,7 +25,7 @@ from bridge.storage_plugin.paths import http_date
 from bridge.store import items as item_store
 
 #: One object as the collection shows it: (row, text, etag).
-Shown = tuple[Row, Any, Any]
+Shown = tuple[item_store.Listed, Any, Any]
 
 
 def content_type(component: str, encoding: str) -> str:
@@ -190,27 +190,30 @@ def report_objects(
         return []
     missing = "".join(element(name, None) for name, kind in plan if kind == MISSING)
     missing_stat = f"<propstat><prop>{missing}</prop>{MISSING_STAT}" if missing else ""
-    any_found = any(kind != MISSING for _, kind in plan)
-    counts_text = any(kind == TEXT for _, kind in plan)
+    found = [(name, kind) for name, kind in plan if kind != MISSING]
+    opening = "<propstat><prop>" if found else ""
+    closing = ("</prop>" + OK_STAT if found else "") + missing_stat + "</response>"
+    # Radicale counts the VEVENTs of every calendar-data it writes.
+    texts_per_object = sum(1 for _, kind in plan if kind == TEXT) if max_occurrence else 0
+    content_types: dict[str, str] = {}
     vevents = 0
     out = []
-    for entry in shown:
-        row, text, etag = entry
-        parts = [f"<response>{hrefs.element(row.href)}"]
-        if any_found:
-            parts.append("<propstat><prop>")
-            for name, kind in plan:
-                if kind == ETAG:
-                    parts.append(element(name, etag))
-                elif kind == TEXT:
-                    parts.append(element(name, text))
-                elif kind == CONTENT_TYPE:
-                    parts.append(element(name, content_type(row.component, encoding)))
-            parts.append("</prop>" + OK_STAT)
-        parts.append(missing_stat + "</response>")
+    for row, text, etag in shown:
+        parts = ["<response>", hrefs.element(row.href), opening]
+        for name, kind in found:
+            if kind == ETAG:
+                parts.append(element(name, etag))
+            elif kind == TEXT:
+                parts.append(element(name, text))
+            else:  # CONTENT_TYPE
+                value = content_types.get(row.component)
+                if value is None:
+                    value = content_types[row.component] = content_type(row.component, encoding)
+                parts.append(element(name, value))
+        parts.append(closing)
         out.append("".join(parts))
-        if counts_text and max_occurrence:
-            vevents += sum(_vevents_at_most(text or "") for _, kind in plan if kind == TEXT)
+        if texts_per_object:
+            vevents += texts_per_object * _vevents_at_most(text or "")
             if vevents > max_occurrence:
                 raise TooManyEvents
     return out

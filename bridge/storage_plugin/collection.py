@@ -25,6 +25,7 @@ from bridge.store import collections as collection_store
 from bridge.store import items as item_store
 from bridge.store.changes import Tx
 from bridge.store.errors import ReadOnly, StoreError
+from bridge.store.items_read import Listed
 
 if TYPE_CHECKING:
     from bridge.storage_plugin import Storage
@@ -88,10 +89,10 @@ class StoreCollection(storage.BaseCollection):
 
     # -- reads ----------------------------------------------------------------------
 
-    def _items(self, conn: Connection, rows: Iterable[Row]) -> list[radicale_item.Item]:
+    def _items(self, conn: Connection, rows: Iterable[Listed]) -> list[radicale_item.Item]:
         return [convert.to_item(self, row) for row in rows]
 
-    def _shown(self, conn: Connection, rows: Iterable[Row]) -> list[tuple[Row, Any, Any]]:
+    def _shown(self, conn: Connection, rows: Iterable[Listed]) -> list[tuple[Listed, Any, Any]]:
         """(row, text, etag) as this collection shows each row (bridge.fastpath)."""
         return [(row, *convert.shown(self, row)) for row in rows]
 
@@ -290,7 +291,7 @@ class ColleagueView(StoreCollection):
     def set_meta(self, props: Mapping[str, str]) -> None:
         raise ReadOnly("a colleague's meetings calendar is read-only")
 
-    def _items(self, conn: Connection, rows: Iterable[Row]) -> list[radicale_item.Item]:
+    def _items(self, conn: Connection, rows: Iterable[Listed]) -> list[radicale_item.Item]:
         # A meeting the viewer takes part in (it is in their own calendar) shows in full;
         # any other shows as its stored rendering for non-participants, in which every
         # private component is busy time only (bridge.ical.redact.busy_only).
@@ -298,14 +299,14 @@ class ColleagueView(StoreCollection):
         shared = self._shared(conn, rows)
         return [convert.to_item(self, row, redact=row.meeting_id not in shared) for row in rows]
 
-    def _shown(self, conn: Connection, rows: Iterable[Row]) -> list[tuple[Row, Any, Any]]:
+    def _shown(self, conn: Connection, rows: Iterable[Listed]) -> list[tuple[Listed, Any, Any]]:
         rows = list(rows)
         shared = self._shared(conn, rows)
         return [
             (row, *convert.shown(self, row, redact=row.meeting_id not in shared)) for row in rows
         ]
 
-    def _shared(self, conn: Connection, rows: list[Row]) -> set[int]:
+    def _shared(self, conn: Connection, rows: list[Listed]) -> set[int]:
         """The meetings among ``rows`` that are also in the viewer's own calendar."""
         if self._viewer_collection_id is None:
             return set()

@@ -6,13 +6,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from radicale import item as radicale_item
-from sqlalchemy import Row
 
 from bridge.ical.bounds import READ_CAP, capped, cost_problem, parsed_cost_problem
 from bridge.ical.check import check_recurrence
 from bridge.ical.errors import ICalError
 from bridge.storage_plugin.paths import http_date
-from bridge.store.items import ItemData, ObjectIndex, event_index
+from bridge.store.items import ItemData, Listed, ObjectIndex, event_index
 
 if TYPE_CHECKING:
     from radicale.storage import BaseCollection
@@ -84,7 +83,7 @@ def item_data(item: radicale_item.Item, href: str, index: ObjectIndex) -> ItemDa
     )
 
 
-def shown(collection: BaseCollection, row: Row, *, redact: bool = False) -> tuple[Any, Any]:
+def shown(collection: BaseCollection, row: Listed, *, redact: bool = False) -> tuple[Any, Any]:
     """(text, etag) of the rendering a stored row shows in ``collection``: a meeting's
     busy-only rendering when ``redact``, else the member's own copy or the meeting's."""
     if row.meeting_id is not None:
@@ -101,7 +100,7 @@ def names(component: str) -> tuple[str, str]:
     return (VCARD, "") if component == VCARD else ("VCALENDAR", component)
 
 
-def to_item(collection: BaseCollection, row: Row, *, redact: bool = False) -> radicale_item.Item:
+def to_item(collection: BaseCollection, row: Listed, *, redact: bool = False) -> radicale_item.Item:
     """A Radicale item built from stored columns: no iCalendar is parsed."""
     text, etag = shown(collection, row, redact=redact)
     component = row.component

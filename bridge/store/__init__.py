@@ -64,7 +64,25 @@ class Store:
         if tx is not None:
             with _noting_conflicts():
                 return work(tx.conn)
+        reading = getattr(self._local, "reading", None)
+        if reading is not None:
+            return work(reading)
         return run_read(self.engine, work)
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        """Run this thread's reads inside the block in one read transaction (one BEGIN
+        and COMMIT, as ``run_read`` runs one read); inside a write transaction they join
+        it, as ever. Writes inside the block are not part of it (they run as outside)."""
+        if self._request_tx() is not None or getattr(self._local, "reading", None) is not None:
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._local.reading = conn
+            try:
+                yield
+            finally:
+                self._local.reading = None
 
     def write(self, work: Callable[[Tx], T], *, origin: str = "") -> T:
         """Run a write atomically: a savepoint in the request transaction, or its own."""

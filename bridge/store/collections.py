@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, case, delete, insert, or_, select, update
 
 from bridge.store import changes as change_log
-from bridge.store import limits
+from bridge.store import dbapi, limits
 from bridge.store.changes import Tx
 from bridge.store.schema import collections, items
 
@@ -39,8 +40,29 @@ def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def by_path(conn: Connection, path: str) -> Row | None:
-    return conn.execute(select(collections).where(collections.c.path == path)).first()
+class CollectionRow(NamedTuple):
+    """A collections row, as ``by_path`` reads it (every column, by name)."""
+
+    id: int
+    path: str
+    parent_path: str
+    kind: str
+    owner_id: int | None
+    props: str
+    created_at: float
+    modified_at: float
+    max_span: int
+
+
+_BY_PATH = f"SELECT {', '.join(CollectionRow._fields)} FROM collections WHERE path = ?"
+assert tuple(c.name for c in collections.c) == CollectionRow._fields
+
+
+def by_path(conn: Connection, path: str) -> CollectionRow | None:
+    """The collection at ``path`` (read on the DB-API cursor: twice in every CalDAV
+    request, once for the principal and once for the collection addressed)."""
+    rows = dbapi.fetch(conn, _BY_PATH, [path])
+    return CollectionRow._make(rows[0]) if rows else None
 
 
 def by_id(conn: Connection, collection_id: int) -> Row | None:

@@ -15,24 +15,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    Select,
-    case,
-    delete,
-    insert,
-    literal,
-    null,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from bridge import ical
 from bridge.store import collections as collection_store
 from bridge.store import limits
 from bridge.store.changes import Tx
-from bridge.store.schema import collections, items, meetings, occurrences
+
+# The listing reads live in items_read (on the DB-API cursor); their names stay here.
+from bridge.store.items_read import Listed as Listed
+from bridge.store.items_read import all_in as all_in
+from bridge.store.items_read import get_many as get_many
+from bridge.store.items_read import in_range as in_range
+from bridge.store.schema import items, meetings, occurrences
 
 
 @dataclass(frozen=True)
@@ -73,55 +68,6 @@ class ItemData:
     meeting_id: int | None = None
     #: A meeting entry's attendee-only part (bridge.ical.parts); text is then its rendering.
     personal: str | None = None
-
-
-_COLUMNS = (
-    items.c.id,
-    items.c.collection_id,
-    items.c.href,
-    items.c.uid,
-    items.c.meeting_id,
-    items.c.text,
-    items.c.etag,
-    items.c.component,
-    items.c.start_utc,
-    items.c.end_utc,
-    items.c.open_from,
-    items.c.last_modified,
-    meetings.c.ical.label("meeting_ical"),
-    meetings.c.etag.label("meeting_etag"),
-    meetings.c.busy_ical.label("busy_ical"),
-    meetings.c.busy_etag.label("busy_etag"),
-    meetings.c.private.label("private"),
-)
-
-
-def _stored(column: Any) -> Any:
-    """'' where ``column`` holds a text, NULL where it holds none: for listings that
-    need to know which text an object shows but not the text itself."""
-    return case((column.isnot(None), literal("")), else_=null())
-
-
-_TEXTLESS = tuple(
-    _stored(c).label(c.name if c.table is items else label)
-    for c, label in (
-        (items.c.text, "text"),
-        (meetings.c.ical, "meeting_ical"),
-        (meetings.c.busy_ical, "busy_ical"),
-    )
-)
-
-
-def _select(texts: bool = True) -> Select:
-    """Item rows joined to their meeting; with ``texts=False`` the text columns read ''
-    (stored) or NULL (none): reading the large columns was most of a listing's cost."""
-    columns = _COLUMNS
-    if not texts:
-        big = {"text", "meeting_ical", "busy_ical"}
-        columns = tuple(c for c in _COLUMNS if c.name not in big) + _TEXTLESS
-    return select(*columns).select_from(
-        items.outerjoin(meetings, meetings.c.id == items.c.meeting_id)
-    )
 
 
 def upsert(tx: Tx, collection_id: int, data: ItemData) -> None:
@@ -213,27 +159,6 @@ def href_taken(conn: Connection, collection_id: int, href: str, meeting_id: int 
     return row is not None and (meeting_id is None or row.meeting_id != meeting_id)
 
 
-def get_many(
-    conn: Connection, collection_id: int, hrefs: Iterable[str], *, texts: bool = True
-) -> dict[str, Row]:
-    wanted = list(dict.fromkeys(hrefs))
-    found: dict[str, Row] = {}
-    if len(wanted) > 2000:  # most of a collection (an initial sync): one pass over it
-        found = {row.href: row for row in all_in(conn, collection_id, texts=texts)}
-        return {href: found[href] for href in wanted if href in found}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        query = _select(texts).where(
-            items.c.collection_id == collection_id, items.c.href.in_(chunk)
-        )
-        found.update((row.href, row) for row in conn.execute(query))
-    return found
-
-
-def all_in(conn: Connection, collection_id: int, *, texts: bool = True) -> list[Row]:
-    return list(conn.execute(_select(texts).where(items.c.collection_id == collection_id)))
-
-
 def hrefs_in(conn: Connection, collection_id: int) -> list[str]:
     query = select(items.c.href).where(items.c.collection_id == collection_id)
     return [row.href for row in conn.execute(query)]
@@ -255,38 +180,6 @@ def meeting_ids_in(conn: Connection, collection_id: int, meeting_ids: Iterable[i
 def has_uid(conn: Connection, collection_id: int, uid: str) -> bool:
     query = select(items.c.id).where(items.c.collection_id == collection_id, items.c.uid == uid)
     return conn.execute(query.limit(1)).first() is not None
-
-
-def in_range(conn: Connection, collection_id: int, start: int, end: int) -> list[tuple[Row, bool]]:
-    """Objects that may overlap [start, end): (row, exact) where exact means "certainly does".
-
-    Indexed objects come from their occurrences; objects without an exact index (other
-    component types) by their overall range; open-ended series past their expansion by
-    ``open_from``. Inexact rows still need Radicale's filter.
-    """
-    max_span = conn.execute(
-        select(collections.c.max_span).where(collections.c.id == collection_id)
-    ).scalar_one()
-    hits = (
-        select(occurrences.c.item_id)
-        .where(
-            occurrences.c.collection_id == collection_id,
-            occurrences.c.start_utc < end,
-            occurrences.c.start_utc >= start - max_span,
-            occurrences.c.end_utc > start,
-        )
-        .distinct()
-    )
-    exact_rows = list(conn.execute(_select().where(items.c.id.in_(hits))))
-    seen = {row.id for row in exact_rows}
-    loose = _select().where(
-        items.c.collection_id == collection_id,
-        items.c.open_from < end,
-        items.c.end_utc > start,
-    )
-    result = [(row, True) for row in exact_rows]
-    result += [(row, False) for row in conn.execute(loose) if row.id not in seen]
-    return result
 
 
 def every_text(conn: Connection) -> list[tuple[str, str]]:

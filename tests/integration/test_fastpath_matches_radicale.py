@@ -23,6 +23,7 @@ from bridge import fastpath
 from bridge.config import parse_config
 from bridge.server import radicale_configuration
 from bridge.wiring import open_store
+from bridge.wsgi_guard import RequestGuard
 from tests.support.http import vevent
 
 C = "urn:ietf:params:xml:ns:caldav"
@@ -85,12 +86,13 @@ SERIES = vevent(
 )
 
 
-@pytest.fixture
-def apps(db_url, tmp_path):
+def make_apps(db_url, tmp_path, radicale: dict | None = None):
+    """Radicale's Application, and FastApplication behind the guard as `bridge serve`
+    runs it (so the fast path reads the guard's parse of the body)."""
     settings = parse_config(
         {
             # no delay on refusals (Radicale's default sleeps a second on each 403)
-            "server": {"auth": "none", "radicale": {"auth": {"delay": "0"}}},
+            "server": {"auth": "none", "radicale": {"auth": {"delay": "0"}, **(radicale or {})}},
             "store": {"url": db_url},
             "users": [
                 {"login": "alice", "email": "alice@example.com", "can_see": ["bob"]},
@@ -103,8 +105,49 @@ def apps(db_url, tmp_path):
     )
     store = open_store(settings)
     configuration = radicale_configuration(settings)
-    yield Application(configuration), fastpath.FastApplication(configuration)
+    guarded = RequestGuard(
+        fastpath.FastApplication(configuration),
+        configuration=configuration,
+        max_occurrences=settings.store.max_occurrences,
+        horizon_days=settings.store.index_horizon_days,
+    )
+    return store, Application(configuration), guarded
+
+
+@pytest.fixture
+def apps(db_url, tmp_path):
+    store, plain, fast = make_apps(db_url, tmp_path)
+    yield plain, fast
     store.dispose()
+
+
+def test_too_many_events_is_radicales_answer(db_url, tmp_path):
+    """Past [reporting] max_expand_occurrence Radicale refuses a report (400); the fast
+    path, counting as Radicale counts, leaves such a report to it."""
+    store, plain_app, fast_app = make_apps(
+        db_url, tmp_path, {"reporting": {"max_expand_occurrence": "2"}}
+    )
+    try:
+        plain = Client(plain_app, "radicale", "alice", "alice")
+        fast = Client(fast_app, "fast", "alice", "alice")
+        plain.request("PROPFIND", "/alice/", propfind(), headers={"Depth": "0"})
+        cal = "/alice/work/"
+        plain.request("MKCALENDAR", cal, "", expect=(201,))
+        window = query("20261101T000000Z", "20261201T000000Z")
+        stored = 0
+        for count, status, by_fast in ((2, 207, 1), (3, 400, 0)):
+            while stored < count:  # one VEVENT each
+                uid = f"e{stored}"
+                body = vevent(uid, uid, start="20261105T090000Z", end="20261105T100000Z")
+                plain.request("PUT", f"{cal}{uid}.ics", body, headers=PUT, expect=(201,))
+                stored += 1
+            before = sum(fastpath.SERVED.values())
+            a = plain.request("REPORT", cal, window, headers=XML, expect=(status,))
+            b = fast.request("REPORT", cal, window, headers=XML, expect=(status,))
+            assert (b.status, b.body) == (a.status, a.body)
+            assert sum(fastpath.SERVED.values()) - before == by_fast
+    finally:
+        store.dispose()
 
 
 def test_fast_answers_equal_radicales(apps):
