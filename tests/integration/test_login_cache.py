@@ -15,12 +15,11 @@ from bridge.server import make_app
 from tests.support.server import write_htpasswd
 
 
-@pytest.fixture
-def app(db_url: str, tmp_path: Path):
+def _app(db_url: str, tmp_path: Path, **server):
     write_htpasswd(tmp_path / "users.htpasswd")
     settings = parse_config(
         {
-            "server": {"htpasswd": "users.htpasswd"},
+            "server": {"htpasswd": "users.htpasswd", **server},
             "store": {"url": db_url},
             "users": [{"login": "alice", "email": "alice@example.com"}],
         },
@@ -28,6 +27,11 @@ def app(db_url: str, tmp_path: Path):
         base_dir=tmp_path,
     )
     return make_app(settings)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path):
+    return _app(db_url, tmp_path)
 
 
 @pytest.fixture
@@ -77,3 +81,10 @@ def test_a_wrong_password_is_not_let_in_by_the_remembered_login(app, checks):
     assert status(app, "alice", "wrong") == 401
     assert checks == [b"alice", b"wrong"]  # checked, not taken from the remembered login
     assert status(app, "alice", "alice") == 207
+
+
+def test_the_admin_can_have_every_request_checked(db_url, tmp_path, checks):
+    """config/bridge.toml's way out of the cache: [server.radicale.auth] cache_logins."""
+    app = _app(db_url, tmp_path, radicale={"auth": {"cache_logins": "False"}})
+    assert [status(app, "alice", "alice") for _ in range(3)] == [207] * 3
+    assert checks == [b"alice"] * 3
