@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, Row, case, delete, insert, or_, select, update
 
@@ -41,6 +41,17 @@ def parent_of(path: str) -> str:
 
 def by_path(conn: Connection, path: str) -> Row | None:
     return conn.execute(select(collections).where(collections.c.path == path)).first()
+
+
+def by_paths(conn: Connection, paths: Iterable[str], chunk: int = 500) -> dict[str, Row]:
+    """The collections at ``paths`` that exist, by path (one query per ``chunk`` paths)."""
+    wanted = list(dict.fromkeys(paths))
+    found: dict[str, Row] = {}
+    for first in range(0, len(wanted), chunk):
+        part = wanted[first : first + chunk]
+        for row in conn.execute(select(collections).where(collections.c.path.in_(part))):
+            found[row.path] = row
+    return found
 
 
 def by_id(conn: Connection, collection_id: int) -> Row | None:
