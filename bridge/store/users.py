@@ -75,8 +75,14 @@ def _set_pairs(conn: Connection, table: Table, who: Column, wanted: set[tuple[in
     for first, seconds in extra.items():
         conn.execute(delete(table).where(who == first, owner.in_(seconds)))
     missing = sorted(wanted - have)
-    if missing:
-        conn.execute(insert(table), [{who.name: a, "owner_id": b} for a, b in missing])
+    if missing:  # another process adopting the same file at once may insert them first
+        ignore = (
+            insert(table)
+            .prefix_with("IGNORE", dialect="mysql")
+            .prefix_with("IGNORE", dialect="mariadb")
+            .prefix_with("OR IGNORE", dialect="sqlite")
+        )
+        conn.execute(ignore, [{who.name: a, "owner_id": b} for a, b in missing])
 
 
 def _ensure_homes(tx: Tx, people: list[tuple[str, int]]) -> None:

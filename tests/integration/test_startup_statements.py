@@ -10,6 +10,7 @@ users and 1,000 bindings, ~54,000 statements, before).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,3 +142,45 @@ def test_the_parts_of_one_serve_open_the_store_once(tmp_path, db_url):
         assert wiring.store() is store
         assert wiring.store() is store
     assert sent == []
+
+
+def test_two_processes_adopting_the_same_change_at_once_both_succeed(tmp_path, db_url):
+    """serve and a worker re-read the same edited file at once (`bridge reload`): the
+    second's insert of a new visibility pair waits for the first's and then finds it
+    there (no duplicate-key failure, no reload refused)."""
+    import threading
+
+    from bridge.store import users as user_store
+
+    open_store(settings_for(tmp_path, config_text(db_url)))
+    records = [
+        user_store.UserRecord(
+            f"u{n:04d}", f"u{n}@example.com", can_see=(f"u{(n + 5) % USERS:04d}",)
+        )
+        for n in range(USERS)
+    ]
+    first, second = Store(db_url), Store(db_url)
+    inserted = threading.Event()
+    failures: list[BaseException] = []
+
+    def slow(tx) -> None:  # noqa: ANN001
+        user_store.sync(tx, records)
+        inserted.set()
+        time.sleep(1.0)  # holds its new pairs uncommitted while the other adopts
+
+    def run(store: Store, work) -> None:  # noqa: ANN001
+        try:
+            store.write(work, origin="config")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    one = threading.Thread(target=run, args=(first, slow))
+    one.start()
+    assert inserted.wait(10)
+    run(second, lambda tx: user_store.sync(tx, records))
+    one.join(30)
+    assert failures == []
+    pairs = snapshot(first)["visibility"]
+    assert len(pairs) == USERS
+    first.dispose()
+    second.dispose()
