@@ -66,6 +66,7 @@ class Keyring:
         if not keys:
             raise KeyFormatError("no key given")
         self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in keys])
+        self._first = Fernet(keys[0].encode("ascii"))
         self.keys = tuple(keys)  # the first encrypts
 
     @classmethod
@@ -88,6 +89,17 @@ class Keyring:
                 "none of the configured keys decrypts it (a key was removed or replaced, "
                 "or the value was altered)"
             ) from None
+
+    def current_plaintext(self, stored: object) -> str | None:
+        """The plain text of a value the first key encrypted; None for any other value
+        (plain text, another key's, altered)."""
+        if not is_encrypted(stored):
+            return None
+        try:
+            token = str(stored)[len(ENCRYPTED_PREFIX) :].encode("ascii")
+            return self._first.decrypt(token).decode("utf-8")
+        except (InvalidToken, UnicodeError):
+            return None
 
     def rotate(self, stored: str) -> str:
         """The same secret encrypted with the first key (UndecryptableSecret as decrypt)."""

@@ -15,7 +15,7 @@ from bridge.fastpath import FastApplication
 from bridge.file_checks import permission_problems
 from bridge.reload import Reloadable, pid_file
 from bridge.rights import refusal_reason
-from bridge.wiring import Wiring, open_store
+from bridge.wiring import Wiring
 from bridge.wsgi import ErrorDetails, WSGIApp, utf8_paths
 from bridge.wsgi_commit import commit_on_success
 from bridge.wsgi_guard import RequestGuard
@@ -70,11 +70,11 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     return configuration
 
 
-def make_app(settings: Settings) -> WSGIApp:
+def make_app(settings: Settings, wiring: Wiring | None = None) -> WSGIApp:
     """The WSGI application: Radicale with the bridge storage, hostile requests refused
     before any lock, refusals explained, and a request's writes committed only with a
-    success answer."""
-    open_store(settings)
+    success answer. The store is opened through ``wiring`` (once per process)."""
+    (wiring or Wiring(settings)).store()
     configuration = radicale_configuration(settings)
     radicale_app = commit_on_success(FastApplication(configuration))
     app = ErrorDetails(RefusalStatus(radicale_app), explain=refusal_reason)
@@ -165,10 +165,11 @@ def serve(settings: Settings, *, threads: int = 8) -> None:
     radicale_log.setup()
     radicale_log.set_level(settings.logging.level, False)
     log_setup.setup(settings)
-    app = make_app(settings)
+    wiring = Wiring(settings)
+    app = make_app(settings, wiring)
     for problem in permission_problems(settings):
         log.warning("%s", problem)
-    live = Reloadable(Wiring(settings), adopt=True)
+    live = Reloadable(wiring, adopt=True)
     stop_sync = start_sync_worker(live)
     stop_api = _no_api
     if settings.api.standalone:  # `bridge api` serves it and keeps the push channels

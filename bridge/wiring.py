@@ -144,9 +144,15 @@ class Wiring:
         self.settings = settings
         self.keyring = load_keyring(settings)
         self._keys: ApiKeys | None = None
+        self._stores: dict[bool, Store] = {}
 
     def store(self, *, adopt: bool = True) -> Store:
-        return open_store(self.settings, adopt=adopt)
+        """The store, opened (migrated, the configuration adopted or added) on the first
+        call only: the parts of one process share it."""
+        store = self._stores.get(adopt)
+        if store is None:
+            store = self._stores[adopt] = open_store(self.settings, adopt=adopt)
+        return store
 
     def rules(self) -> ConfiguredRules:
         """The rules a stored binding may sync with in this process (bridge.sync.adopted)."""

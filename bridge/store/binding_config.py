@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select, update
 
 from bridge.secret_box import Keyring
-from bridge.store.binding_secrets import seal_settings
+from bridge.store.binding_secrets import seal_settings, seal_settings_as
 from bridge.store.changes import Tx
 from bridge.store.schema import bindings, channels, links, users
 
@@ -57,28 +57,28 @@ def sync(
     happened, one line per binding that was re-paired or retired."""
     conn = tx.conn
     ids = {row.login: row.id for row in conn.execute(select(users.c.login, users.c.id))}
+    stored = {(row.user_id, row.name): row for row in conn.execute(select(bindings))}
     events: list[str] = []
     configured: set[tuple[int, str]] = set()
+    new_rows: list[dict[str, Any]] = []
     for rec in records:
         user_id = ids[rec.login]
         configured.add((user_id, rec.name))
-        settings = json.dumps(seal_settings(rec.settings, keyring), sort_keys=True, default=str)
-        row = conn.execute(
-            select(bindings).where(bindings.c.user_id == user_id, bindings.c.name == rec.name)
-        ).first()
+        row = stored.get((user_id, rec.name))
         if row is None:
-            conn.execute(
-                bindings.insert().values(
-                    user_id=user_id,
-                    name=rec.name,
-                    kind=rec.kind,
-                    settings=settings,
-                    rules=rules_json(rec.rules),
-                    account=rec.account,
-                    outbound_seq=0,
-                    failures=0,
-                    next_run_at=0,
-                )
+            sealed = seal_settings(rec.settings, keyring)
+            new_rows.append(
+                {
+                    "user_id": user_id,
+                    "name": rec.name,
+                    "kind": rec.kind,
+                    "settings": json.dumps(sealed, sort_keys=True, default=str),
+                    "rules": rules_json(rec.rules),
+                    "account": rec.account,
+                    "outbound_seq": 0,
+                    "failures": 0,
+                    "next_run_at": 0,
+                }
             )
             continue
         if not adopt:
@@ -90,14 +90,15 @@ def sync(
             if filled:
                 conn.execute(update(bindings).where(bindings.c.id == row.id).values(**filled))
             continue
+        was = json.loads(row.settings or "{}")
+        sealed = seal_settings_as(rec.settings, was, keyring)
         values: dict[str, Any] = {
-            "settings": settings,
+            "settings": json.dumps(sealed, sort_keys=True, default=str),
             "rules": rules_json(rec.rules),
             "account": rec.account,
             "retired_at": None,
         }
-        stored = json.loads(row.settings or "{}")
-        if row.kind != rec.kind or _identity(stored, rec.identity_keys) != _identity(
+        if row.kind != rec.kind or _identity(was, rec.identity_keys) != _identity(
             rec.settings, rec.identity_keys
         ):
             _forget_pairing(conn, row.id)
@@ -108,7 +109,10 @@ def sync(
             if row.kind != rec.kind:  # another kind's credentials mean nothing here
                 values["secret"] = None
             events.append(f"{rec.login}/{rec.name}: new pairing ({row.kind} -> {rec.kind})")
-        conn.execute(update(bindings).where(bindings.c.id == row.id).values(**values))
+        if any(getattr(row, column) != value for column, value in values.items()):
+            conn.execute(update(bindings).where(bindings.c.id == row.id).values(**values))
+    if new_rows:
+        conn.execute(bindings.insert(), new_rows)
     if adopt:
         events += _retire_missing(conn, configured)
     return events

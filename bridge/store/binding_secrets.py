@@ -50,6 +50,24 @@ def seal_settings(settings: Mapping[str, Any], keyring: Keyring) -> dict[str, An
     return sealed
 
 
+def seal_settings_as(
+    settings: Mapping[str, Any], stored: Mapping[str, Any], keyring: Keyring
+) -> dict[str, Any]:
+    """As :func:`seal_settings`, keeping a ``stored`` value where the keyring's first key
+    opens it to the same credential: settings adopted again unchanged store the same text."""
+    sealed = dict(settings)
+    for key in SECRET_SETTINGS & sealed.keys():
+        value = sealed[key]
+        if is_encrypted(value):
+            continue
+        kept = stored.get(key)
+        if kept is not None and keyring.current_plaintext(kept) == str(value):
+            sealed[key] = kept
+        else:
+            sealed[key] = keyring.encrypt(str(value))
+    return sealed
+
+
 def open_settings(row: Row, keyring: Keyring) -> dict[str, Any]:
     """The binding's settings with credential values decrypted."""
     settings = json.loads(row.settings or "{}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, case, delete, insert, or_, select, update
@@ -63,6 +63,17 @@ def by_path(conn: Connection, path: str) -> CollectionRow | None:
     request, once for the principal and once for the collection addressed)."""
     rows = dbapi.fetch(conn, _BY_PATH, [path])
     return CollectionRow._make(rows[0]) if rows else None
+
+
+def by_paths(conn: Connection, paths: Iterable[str], chunk: int = 500) -> dict[str, Row]:
+    """The collections at ``paths`` that exist, by path (one query per ``chunk`` paths)."""
+    wanted = list(dict.fromkeys(paths))
+    found: dict[str, Row] = {}
+    for first in range(0, len(wanted), chunk):
+        part = wanted[first : first + chunk]
+        for row in conn.execute(select(collections).where(collections.c.path.in_(part))):
+            found[row.path] = row
+    return found
 
 
 def by_id(conn: Connection, collection_id: int) -> Row | None:

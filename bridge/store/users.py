@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Column, Connection, Table, delete, insert, select, update
 
 from bridge.store import collections as collection_store
 from bridge.store.changes import Tx
@@ -35,55 +35,75 @@ def meetings_path(login: str) -> str:
 
 def sync(tx: Tx, records: Iterable[UserRecord]) -> None:
     """Make the users table, visibility, booking rights and homes match ``records`` (users
-    are never deleted; one not in ``records`` loses its visibility and booking rights)."""
+    are never deleted; one not in ``records`` loses its visibility and booking rights).
+
+    A handful of statements whatever the number of users when nothing changed (every
+    `bridge serve` start adopts the configuration): what is stored is read in bulk and only
+    the differences are written."""
     wanted = list(records)
     conn = tx.conn
-    for rec in wanted:
-        display = rec.display_name or rec.login
-        row = conn.execute(select(users.c.id).where(users.c.login == rec.login)).first()
-        values = {"email": rec.email.lower(), "display_name": display}
-        if row is None:
-            user_id = conn.execute(insert(users).values(login=rec.login, **values))
-            user_id = int(user_id.inserted_primary_key[0])
-        else:
-            user_id = row.id
-            conn.execute(update(users).where(users.c.id == user_id).values(**values))
-        _ensure_home(tx, rec.login, user_id)
-    ids = login_ids(conn)
-    for rec in wanted:
-        conn.execute(delete(visibility).where(visibility.c.viewer_id == ids[rec.login]))
-        rows = [{"viewer_id": ids[rec.login], "owner_id": ids[o]} for o in rec.can_see if o in ids]
-        if rows:
-            conn.execute(insert(visibility), rows)
-        conn.execute(delete(booking_rights).where(booking_rights.c.booker_id == ids[rec.login]))
-        rights = [
-            {"booker_id": ids[rec.login], "owner_id": ids[o]} for o in rec.can_book_for if o in ids
-        ]
-        if rights:
-            conn.execute(insert(booking_rights), rights)
-    # A user gone from the configuration keeps its row (meetings refer to it) but no
-    # longer sees colleagues or books for them.
-    gone = [uid for login, uid in ids.items() if login not in {r.login for r in wanted}]
-    if gone:
-        conn.execute(delete(visibility).where(visibility.c.viewer_id.in_(gone)))
-        conn.execute(delete(booking_rights).where(booking_rights.c.booker_id.in_(gone)))
-
-
-def _ensure_home(tx: Tx, login: str, user_id: int) -> None:
-    if collection_store.by_path(tx.conn, login) is None:
-        collection_store.create(tx, login, {})
-    path = meetings_path(login)
-    row = collection_store.by_path(tx.conn, path)
-    if row is None:
-        collection_store.create(
-            tx,
-            path,
-            collection_store.meetings_props("CRM meetings"),
-            kind=collection_store.MEETINGS,
-            owner_id=user_id,
+    stored = {
+        r.login: r
+        for r in conn.execute(
+            select(users.c.id, users.c.login, users.c.email, users.c.display_name)
         )
-    elif row.owner_id != user_id or row.kind != collection_store.MEETINGS:
-        raise ValueError(f"collection {path!r} exists but is not {login}'s meetings calendar")
+    }
+    for rec in wanted:
+        values = {"email": rec.email.lower(), "display_name": rec.display_name or rec.login}
+        row = stored.get(rec.login)
+        if row is None:
+            conn.execute(insert(users).values(login=rec.login, **values))
+        elif (row.email, row.display_name) != (values["email"], values["display_name"]):
+            conn.execute(update(users).where(users.c.id == row.id).values(**values))
+    ids = login_ids(conn)
+    _ensure_homes(tx, [(rec.login, ids[rec.login]) for rec in wanted])
+    # A user gone from the configuration keeps its row (meetings refer to it) but no
+    # longer sees colleagues or books for them: only the configured pairs stay.
+    see = {(ids[r.login], ids[o]) for r in wanted for o in r.can_see if o in ids}
+    book = {(ids[r.login], ids[o]) for r in wanted for o in r.can_book_for if o in ids}
+    _set_pairs(conn, visibility, visibility.c.viewer_id, see)
+    _set_pairs(conn, booking_rights, booking_rights.c.booker_id, book)
+
+
+def _set_pairs(conn: Connection, table: Table, who: Column, wanted: set[tuple[int, int]]) -> None:
+    """Make ``table`` (who, owner_id) hold exactly ``wanted``: only the differences written."""
+    owner = table.c.owner_id
+    have = {(r[0], r[1]) for r in conn.execute(select(who, owner))}
+    extra: dict[int, list[int]] = {}
+    for first, second in have - wanted:
+        extra.setdefault(first, []).append(second)
+    for first, seconds in extra.items():
+        conn.execute(delete(table).where(who == first, owner.in_(seconds)))
+    missing = sorted(wanted - have)
+    if missing:  # another process adopting the same file at once may insert them first
+        ignore = (
+            insert(table)
+            .prefix_with("IGNORE", dialect="mysql")
+            .prefix_with("IGNORE", dialect="mariadb")
+            .prefix_with("OR IGNORE", dialect="sqlite")
+        )
+        conn.execute(ignore, [{who.name: a, "owner_id": b} for a, b in missing])
+
+
+def _ensure_homes(tx: Tx, people: list[tuple[str, int]]) -> None:
+    """Each (login, user id)'s home and meetings calendar, made where missing."""
+    paths = [p for login, _ in people for p in (login, meetings_path(login))]
+    existing = collection_store.by_paths(tx.conn, paths)
+    for login, user_id in people:
+        if login not in existing:
+            collection_store.create(tx, login, {})
+        path = meetings_path(login)
+        row = existing.get(path)
+        if row is None:
+            collection_store.create(
+                tx,
+                path,
+                collection_store.meetings_props("CRM meetings"),
+                kind=collection_store.MEETINGS,
+                owner_id=user_id,
+            )
+        elif row.owner_id != user_id or row.kind != collection_store.MEETINGS:
+            raise ValueError(f"collection {path!r} exists but is not {login}'s meetings calendar")
 
 
 def can_book_for(conn: Connection, booker: str, owner: str) -> bool:

@@ -1,6 +1,7 @@
 """Google Calendar backend: the Backend protocol over google-api-python-client.
 
-One GoogleBackend per user (binding): it builds the Calendar service once, paces its own
+One GoogleBackend per user (binding): it shares the process's Calendar API resources (built
+once per endpoint, http.calendar_api) and holds its own credentials and http, paces its own
 requests (per-user rate limit), retries rate limits, 429 and 5xx with back-off, and speaks
 RemoteEvent through bridge.backends.google.wire. It holds no sync rules.
 
@@ -44,7 +45,8 @@ from bridge.backends.google.http import (
     GoogleSettings,
     RateLimiter,
     auth_problem,
-    build_service,
+    authorized_http,
+    calendar_api,
     call,
     service_account_credentials,
     user_credentials,
@@ -72,16 +74,23 @@ class GoogleBackend(BaseBackend):
     def __init__(self, credentials: Any, settings: GoogleSettings | None = None) -> None:
         self.settings = settings or GoogleSettings()
         self.credentials = credentials
-        self.service = build_service(credentials, self.settings)  # ~12 ms: build once
-        self.events = self.service.events()
+        self.api = calendar_api(self.settings.api_endpoint)  # shared by the process
+        self.events = self.api.events
+        self.http = authorized_http(credentials, self.settings)  # this binding's own
         self.limiter = RateLimiter(self.settings.requests_per_second, self.settings.burst)
         self.calendar_tz = "UTC"  # the calendar's zone, learnt from events.list answers
 
     def close(self) -> None:
-        self.service.close()
+        self.http.close()
 
     # --- plumbing ---------------------------------------------------------------------------
+    def _bind(self, request: Any) -> Any:
+        """The request, sent with this binding's credentials and connections."""
+        request.http = self.http
+        return request
+
     def _run(self, what: str, request: Any, *, if_match: str = "") -> Any:
+        self._bind(request)
         if if_match:
             request.headers["If-Match"] = if_match
         return call(self.settings, self.limiter, what, lambda: request.execute(num_retries=0))
@@ -372,8 +381,10 @@ class GoogleBackend(BaseBackend):
         inserts = Inserts(
             self.settings,
             self.limiter,
-            request=lambda body: self.events.insert(
-                calendarId=self.settings.calendar_id, body=body, sendUpdates="none"
+            request=lambda body: self._bind(
+                self.events.insert(
+                    calendarId=self.settings.calendar_id, body=body, sendUpdates="none"
+                )
             ),
             finish=lambda created, event: self._finish(created, event, []),
             adopt=self._adopt,
@@ -399,7 +410,7 @@ class GoogleBackend(BaseBackend):
 
         cal = self.settings.calendar_id
         try:
-            self._run("calendars.get", self.service.calendars().get(calendarId=cal))
+            self._run("calendars.get", self.api.calendars.get(calendarId=cal))
         except NotFound:
             return f"calendar not found: {cal}"
         except GoogleAuthError as exc:

@@ -58,7 +58,7 @@ class GooglePush:
     def stop(self, subscription: Subscription) -> None:
         """channels.stop; NotFound when the channel is unknown or already stopped."""
         body = {"id": subscription.id, "resourceId": subscription.resource_id}
-        self.backend._run("channels.stop", self.backend.service.channels().stop(body=body))
+        self.backend._run("channels.stop", self.backend.api.channels.stop(body=body))
 
 
 def _message_number(raw: str) -> int | None:

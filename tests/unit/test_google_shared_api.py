@@ -1,0 +1,43 @@
+"""Google backends of one process share the Calendar API resources (built once per
+endpoint from the discovery document) and keep their own credentials and http: a request
+goes out only with its binding's http, never with another's and never without one."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.backends.google import http as google_http
+from bridge.backends.google.backend import GoogleBackend
+
+ENDPOINT = "http://127.0.0.1:9/calendar/v3/"
+
+
+def backend(refresh: str, endpoint: str = ENDPOINT) -> GoogleBackend:
+    settings = google_http.GoogleSettings(api_endpoint=endpoint)
+    creds = google_http.user_credentials(refresh, "client-id", "secret", settings.token_uri)
+    return GoogleBackend(creds, settings)
+
+
+def test_backends_of_one_endpoint_share_the_api_and_keep_their_own_http():
+    alice, bob = backend("alice-token"), backend("bob-token")
+    assert alice.api is bob.api and alice.events is bob.events
+    assert alice.http is not bob.http
+    assert alice.http.credentials.refresh_token == "alice-token"
+    assert bob.http.credentials.refresh_token == "bob-token"
+    other = backend("carol-token", "http://127.0.0.1:9/other/v3/")
+    assert other.api is not alice.api
+
+
+def test_a_request_is_sent_with_the_binding_http_it_was_bound_to():
+    alice, bob = backend("alice-token"), backend("bob-token")
+    first = alice._bind(alice.events.get(calendarId="primary", eventId="e1"))
+    second = bob._bind(bob.events.get(calendarId="primary", eventId="e1"))
+    assert first.http is alice.http and second.http is bob.http
+    assert first.uri.startswith(ENDPOINT)
+
+
+def test_a_request_not_bound_to_a_binding_is_refused_not_sent():
+    alice = backend("alice-token")
+    request = alice.events.get(calendarId="primary", eventId="e1")
+    with pytest.raises(RuntimeError, match="no binding's credentials"):
+        request.execute(num_retries=0)
