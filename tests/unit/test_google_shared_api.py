@@ -41,3 +41,17 @@ def test_a_request_not_bound_to_a_binding_is_refused_not_sent():
     request = alice.events.get(calendarId="primary", eventId="e1")
     with pytest.raises(RuntimeError, match="no binding's credentials"):
         request.execute(num_retries=0)
+
+
+def test_only_a_few_endpoints_are_kept_and_a_dropped_one_still_serves_its_backends():
+    """A test process meets one emulator endpoint per test: the process keeps the most
+    recent few, not one ~1 MB set per endpoint it ever saw."""
+    first = backend("alice-token", "http://127.0.0.1:9/first/v3/")
+    for n in range(google_http.KEPT_ENDPOINTS + 3):
+        backend("bob-token", f"http://127.0.0.1:9/e{n}/v3/")
+    assert len(google_http._apis) == google_http.KEPT_ENDPOINTS
+    assert "http://127.0.0.1:9/first/v3/" not in google_http._apis
+    bound = first._bind(first.events.get(calendarId="primary", eventId="e1"))
+    assert bound.http is first.http and bound.uri.startswith("http://127.0.0.1:9/first/v3/")
+    again = backend("carol-token", "http://127.0.0.1:9/first/v3/")
+    assert again.api is not first.api  # built anew, the old one left to its backends

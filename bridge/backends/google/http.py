@@ -9,6 +9,7 @@ import json
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -128,12 +129,17 @@ class CalendarApi:
     channels: Any
 
 
-_apis: dict[str, CalendarApi] = {}
+#: Endpoints whose resources are kept (production has one; a test process meets an
+#: emulator per test, and must not keep ~1 MB for each). A backend holds its own reference,
+#: so one dropped here stays usable by the backends made with it.
+KEPT_ENDPOINTS = 4
+_apis: OrderedDict[str, CalendarApi] = OrderedDict()
 _apis_lock = threading.Lock()
 
 
 def calendar_api(api_endpoint: str) -> CalendarApi:
-    """The process's CalendarApi for ``api_endpoint``, built on first use (~12 ms)."""
+    """The process's CalendarApi for ``api_endpoint``, built on first use (~12 ms); the
+    ``KEPT_ENDPOINTS`` most recently used are kept."""
     with _apis_lock:
         api = _apis.get(api_endpoint)
         if api is None:
@@ -147,6 +153,9 @@ def calendar_api(api_endpoint: str) -> CalendarApi:
             )
             api = CalendarApi(service.events(), service.calendars(), service.channels())
             _apis[api_endpoint] = api
+            while len(_apis) > KEPT_ENDPOINTS:
+                _apis.popitem(last=False)
+        _apis.move_to_end(api_endpoint)
         return api
 
 
