@@ -13,6 +13,7 @@ from bridge.store import binding_secrets
 from bridge.store import bindings as binding_store
 from bridge.wiring import open_store
 from tests.support import server as support
+from tests.support.google_toml import google_binding
 from tests.support.http import vevent
 
 CAL = "alice@example.com"
@@ -22,17 +23,7 @@ def start_with_binding(tmp_path, db_url, google_emulator, *, api: str = ""):
     """bridge serve with alice bound to the emulator (refresh token stored)."""
     user = google_emulator.add_user("alice@example.com")
     port = support.free_port()
-    binding = f"""
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-client_id = "client-id"
-client_secret = "secret"
-api_endpoint = "{google_emulator.api_endpoint}"
-batch_uri = "{google_emulator.batch_uri}"
-token_uri = "{google_emulator.token_uri}"
-"""
+    binding = google_binding(google_emulator)
     config = support.write_config(tmp_path, db_url, port, alice_extra=binding)
     if api:
         config.write_text(config.read_text() + api)

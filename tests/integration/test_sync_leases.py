@@ -19,7 +19,11 @@ import pytest
 
 from bridge.store import bindings as binding_store
 from bridge.sync.lease import pid_space
+from tests.support.google_toml import google_binding
 from tests.support.sync_world import CALENDAR, make_world
+
+#: The binding's backend lines: the emulator's primary calendar, unpaced.
+UNPACED = 'calendar_id = "primary"\nrequests_per_second = 1000\nbackoff_base = 0.01'
 
 HOST = socket.gethostname()
 
@@ -50,18 +54,7 @@ key_env = "BRIDGE_SECRET_KEY"
 login = "alice"
 email = "{CALENDAR}"
 
-[[users.bindings]]
-name = "google"
-kind = "google"
-[users.bindings.backend]
-calendar_id = "primary"
-client_id = "client-id"
-client_secret = "secret"
-api_endpoint = "{google.api_endpoint}"
-batch_uri = "{google.batch_uri}"
-token_uri = "{google.token_uri}"
-requests_per_second = 1000
-backoff_base = 0.01
+{google_binding(google, backend=UNPACED)}
 
 [[users]]
 login = "bob"
