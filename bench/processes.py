@@ -19,44 +19,22 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import bcrypt
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from tests.support.databases import MYSQL_URL, mysql_database
 from tests.support.http import request, vevent
+from tests.support.server import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
-MYSQL_URL = os.environ.get("BRIDGE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"not listening on {port}:\n{log.read_text()[-3000:]}")
 
 
 @contextmanager
@@ -70,7 +48,7 @@ def processes(commands: list[tuple[list[str], Path, int]]) -> Iterator[None]:
                 argv, cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT
             )
             started.append(process)
-            wait_listening(port, process, log)
+            wait_listening(" ".join(argv[-2:]), process, port, 60, log.read_text, lambda: None)
         yield
     finally:
         for process in started:
@@ -81,20 +59,6 @@ def processes(commands: list[tuple[list[str], Path, int]]) -> Iterator[None]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-@contextmanager
-def mysql_database(url: str) -> Iterator[str]:
-    name = f"bridge_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 def login(n: int) -> str:
@@ -145,7 +109,7 @@ def put_all(urls: list[str], calendar: Callable[[str], str], args: argparse.Name
 
 
 def bridge_run(tmp: Path, serves: int, htpasswd: str, args: argparse.Namespace) -> float:
-    with mysql_database(args.mysql_url) as db_url:
+    with mysql_database(server=args.mysql_url) as db_url:
         ports = []
         while len(ports) < serves:
             port = free_port()

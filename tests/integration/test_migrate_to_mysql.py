@@ -10,17 +10,15 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import caldav
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.support import big_store
 from tests.support.cli import bridge
-from tests.support.databases import MYSQL_URL, REQUIRE_MYSQL
+from tests.support.databases import mysql_database
 from tests.support.http import request
 from tests.support.server import free_port, start, write_htpasswd
 
@@ -36,23 +34,9 @@ SYNCED = int(os.environ.get("BRIDGE_MOVE_SYNCED", "40"))
 
 @pytest.fixture
 def target_url():
-    """A database of this test's own (bridge_migrate_test_<pid>_<random>), dropped after."""
-    admin = create_engine(make_url(MYSQL_URL), isolation_level="AUTOCOMMIT")
-    name = f"bridge_migrate_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    except Exception as error:  # noqa: BLE001
-        admin.dispose()
-        if REQUIRE_MYSQL:
-            pytest.fail(f"MariaDB at {MYSQL_URL} is required here but failed: {error}")
-        pytest.skip(f"MariaDB not reachable at {MYSQL_URL}: {error}")
-    try:
-        yield make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    """An empty database of this test's own on the MariaDB server, dropped after."""
+    with mysql_database() as url:
+        yield url
 
 
 def _digest(path: Path) -> str:

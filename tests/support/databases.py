@@ -42,22 +42,23 @@ class Template:
 _template: Template | None = None
 
 
-def _admin() -> Engine:
-    return create_engine(make_url(MYSQL_URL), isolation_level="AUTOCOMMIT")
+def _admin(server: str = MYSQL_URL) -> Engine:
+    return create_engine(make_url(server), isolation_level="AUTOCOMMIT")
 
 
-def _url(name: str) -> str:
-    return make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+def _url(name: str, server: str = MYSQL_URL) -> str:
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 def _create(admin: Engine, name: str) -> None:
+    server = admin.url.render_as_string(hide_password=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     except Exception as error:  # noqa: BLE001
         if REQUIRE_MYSQL:
-            pytest.fail(f"MariaDB at {MYSQL_URL} is required here but failed: {error}")
-        pytest.skip(f"MariaDB not reachable at {MYSQL_URL}: {error}")
+            pytest.fail(f"MariaDB at {server} is required here but failed: {error}")
+        pytest.skip(f"MariaDB not reachable at {server}: {error}")
 
 
 def _drop(admin: Engine, name: str) -> None:
@@ -113,10 +114,10 @@ def _copy_template(admin: Engine, name: str) -> None:
 
 
 @contextmanager
-def mysql_database(*, at_head: bool = False) -> Iterator[str]:
-    """A new database on the MariaDB server, empty or (``at_head``) a copy of the migrated
-    template; dropped afterwards."""
-    admin = _admin()
+def mysql_database(*, at_head: bool = False, server: str = MYSQL_URL) -> Iterator[str]:
+    """A new database on the MariaDB ``server`` (a URL; its database part is not used),
+    empty or (``at_head``) a copy of the migrated template; dropped afterwards."""
+    admin = _admin(server)
     name = f"bridge_test_{uuid.uuid4().hex[:12]}"
     try:
         _create(admin, name)
@@ -126,7 +127,7 @@ def mysql_database(*, at_head: bool = False) -> Iterator[str]:
     try:
         if at_head:
             _copy_template(admin, name)
-        yield _url(name)
+        yield _url(name, server)
     finally:
         _drop(admin, name)
         admin.dispose()
