@@ -7,11 +7,10 @@ import pytest
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
 from bridge.store import Store, dbapi, items_read
-from bridge.store import collections as collection_store
 from bridge.store import items as item_store
 from bridge.store import meetings as meeting_store
 from bridge.store import users as user_store
-from tests.unit.test_store import USERS, event, meeting_write
+from tests.unit.test_store import USERS, cid, event, meeting_write
 
 
 @pytest.fixture
@@ -20,10 +19,6 @@ def store(db_url):
     s.write(lambda tx: user_store.sync(tx, USERS))
     yield s
     s.dispose()
-
-
-def cid(store: Store, path: str) -> int:
-    return store.read(lambda c: collection_store.by_path(c, path)).id
 
 
 def test_rows_carry_the_item_and_its_meetings_renderings(store):
